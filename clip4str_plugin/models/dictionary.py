@@ -1,0 +1,31 @@
+"""The PARSeq / CLIP4STR token order as an MMOCR Dictionary: [E]=0, characters, [B], [P]."""
+from mmocr.models.common.dictionary import Dictionary
+from mmocr.registry import TASK_UTILS
+
+
+@TASK_UTILS.register_module()
+class PARSeqDictionary(Dictionary):
+    """Characters of ``dict_file`` (one per line) between [E] (index 0) and [B], [P].
+
+    With the shipped ``charset_94.txt`` this is the reference tokenizer: EOS 0, characters 1..94,
+    BOS 95, PAD 96, so official classifier and embedding rows map without reordering. The head
+    predicts ``num_classes - 2`` classes (no BOS, no PAD).
+    """
+
+    def __init__(self, dict_file: str, end_token: str = '[E]', start_token: str = '[B]',
+                 padding_token: str = '[P]'):
+        super().__init__(dict_file, with_start=True, with_end=True, with_padding=True,
+                         start_token=start_token, end_token=end_token,
+                         padding_token=padding_token)
+
+    def _update_dict(self):
+        chars = [c for c in self._dict]
+        self._dict = [self.end_token] + chars + [self.start_token, self.padding_token]
+        self.end_idx, self.start_idx, self.padding_idx = 0, len(chars) + 1, len(chars) + 2
+        self.unknown_idx = None
+        self._char2idx = {char: idx for idx, char in enumerate(self._dict)}
+
+    @property
+    def chars(self) -> str:
+        """The characters, in class order (class i + 1 is ``chars[i]``)."""
+        return ''.join(self._dict[1:-2])

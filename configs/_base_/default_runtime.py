@@ -1,0 +1,5 @@
+# MMOCR's recognition runtime, plus this plugin.
+_base_ = ['mmocr::textrecog/_base_/default_runtime.py']
+
+custom_imports = dict(imports=['clip4str_plugin'], allow_failed_imports=False)
+default_scope = 'mmocr'

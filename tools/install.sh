@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv and install the pinned stack plus this package (editable) in one pip call.
+# Idempotent: returns at once when the venv already matches requirements/ and setup.py.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CLIP4STR_VENV:-$ROOT/.venv}"
+STAMP="$VENV/.clip4str_install_stamp"
+WANT="$(cat "$ROOT/requirements/"*.txt "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
+    && "$VENV/bin/python" -c 'import clip4str_plugin' >/dev/null 2>&1; then
+  exit 0
+fi
+
+echo "[install] creating $VENV and installing the pinned stack (about 2 minutes on a fresh machine)"
+python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "$ROOT[tests]"
+"$VENV/bin/python" -c 'import clip4str_plugin, mmocr.models, open_clip' \
+  || { echo "[install] the installed stack does not import" >&2; exit 1; }
+echo "$WANT" > "$STAMP"
+echo "[install] done"
