@@ -12,9 +12,11 @@ import zipfile
 from typing import Dict, Iterable, Mapping
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
-from ..utils.safe_pickle import is_torchscript_archive, iter_tensors, load_zip_pickle
+from ..utils.safe_pickle import (UnsafePickleError, is_torchscript_archive, iter_tensors,
+                                 load_zip_pickle)
 
 _WRAPPER_KEYS = ('state_dict', 'model', 'module')
 _STRIP_PREFIXES = ('module.', 'clip_model.')
@@ -48,8 +50,10 @@ def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
         tensors = _read_tensors(path)
     except CLIPWeightsError:
         raise
+    except UnsafePickleError as err:
+        raise CLIPWeightsError(f'refusing to load {path}: {err}') from err
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError,
-            KeyError, ValueError) as err:
+            KeyError, ValueError, SafetensorError) as err:
         raise CLIPWeightsError(f'cannot read CLIP weights from {path}: the file is corrupt, '
                                f'truncated or not a weights file ({type(err).__name__}: {err})'
                                ) from err
