@@ -1,0 +1,168 @@
+"""Recognition speed of a config: images/s, latency per batch and peak memory.
+
+Runs the model's own ``test_step`` (preprocessing, CLIP image tower, dual decode-and-refine,
+postprocessing) on random images of the model's input size, for each batch size and precision.
+
+    python tools/benchmark.py configs/clip4str/clip4str_tiny.py --batch-sizes 1 8 32
+    python tools/benchmark.py configs/clip4str/clip4str_b16.py --device cuda --precision fp32 fp16
+
+Precisions: fp32, bf16 (autocast; CPU or GPU), fp16 (autocast; GPU). ``--uncached`` also times the
+straightforward decoding that re-runs the decoder on the whole prefix at every AR step (what the
+reference code does), to measure what the key/value cache saves. A randomly initialised model
+rarely emits [E], so it decodes all 26 steps: the worst case.
+"""
+import argparse
+import json
+import statistics
+import time
+from contextlib import nullcontext
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+
+import clip4str_plugin  # noqa: F401
+from clip4str_plugin.models.permutations import causal_mask
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='weights to load (optional; random otherwise)')
+    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8, 32])
+    parser.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
+                        choices=['fp32', 'bf16', 'fp16'])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--iters', type=int, default=10, help='timed batches per setting')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--threads', type=int, help='torch CPU threads')
+    parser.add_argument('--uncached', action='store_true',
+                        help='also time decoding without the key/value cache')
+    parser.add_argument('--out', help='write the results as JSON here')
+    return parser.parse_args()
+
+
+def uncached_decode_ar(decoder, memory, num_steps=None, early_stop=True):
+    """Reference-style AR decoding: the whole prefix is decoded again at every step."""
+    num_steps = num_steps or decoder.max_length
+    tokens = memory.new_full((memory.shape[0], 1), decoder.bos_id, dtype=torch.long)
+    logits = []
+    for step in range(num_steps):
+        mask = causal_mask(step + 1, memory.device)
+        out = decoder(tokens, memory, mask[step:step + 1][None], mask[None])[0]
+        logits.append(out[:, -1:] if out.shape[1] > 1 else out)
+        next_token = logits[-1].argmax(-1)
+        tokens = torch.cat([tokens, next_token], dim=1)
+        if early_stop and bool((tokens == decoder.eos_id).any(-1).all()):
+            break
+    return torch.cat(logits, dim=1)
+
+
+class _ResetPeak:
+    """Peak memory of one measured block: CUDA allocator peak, or the process's peak RSS."""
+
+    def __init__(self, device):
+        self.cuda = device.startswith('cuda')
+
+    def __enter__(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            with open('/proc/self/clear_refs', 'w') as f:   # resets VmHWM (Linux)
+                f.write('5')
+        return self
+
+    def peak_mib(self):
+        if self.cuda:
+            return torch.cuda.max_memory_allocated() / 2**20
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+        return float('nan')
+
+    def __exit__(self, *exc):
+        return False
+
+
+def build(cfg, checkpoint, device):
+    from mmengine.runner import load_checkpoint
+    from mmocr.registry import MODELS
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    return model.to(device).eval()
+
+
+def make_batch(cfg, batch_size, seed=0):
+    from mmocr.structures import TextRecogDataSample
+    w, h = cfg.get('input_size', (224, 224))
+    gen = torch.Generator().manual_seed(seed)
+    images = [torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8)
+              for _ in range(batch_size)]
+    samples = [TextRecogDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                                                 valid_ratio=1.0)) for _ in range(batch_size)]
+    return dict(inputs=images, data_samples=samples)
+
+
+def measure(model, data, precision, device, iters, warmup, progress):
+    dtype = dict(bf16=torch.bfloat16, fp16=torch.float16).get(precision)
+    autocast = torch.autocast(device.split(':')[0], dtype=dtype) if dtype else nullcontext()
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    times = []
+    with torch.no_grad(), autocast, _ResetPeak(device) as peak:
+        for i in range(warmup + iters):
+            sync()
+            start = time.perf_counter()
+            model.test_step(data)
+            sync()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+            progress.update()
+        peak_mib = peak.peak_mib()
+    return times, peak_mib
+
+
+def main():
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    init_default_scope('mmocr')
+    cfg = Config.fromfile(args.config)
+    model = build(cfg, args.checkpoint, args.device)
+    modes = ['cached'] + (['uncached'] if args.uncached else [])
+    settings = [(m, p, b) for m in modes for p in args.precision for b in args.batch_sizes]
+    progress = ProgressBar(len(settings) * (args.iters + args.warmup))
+    results = []
+    for mode, precision, batch_size in settings:
+        for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
+            if mode == 'uncached':
+                branch.decode_ar = (lambda m, n=None, e=True, d=branch:
+                                    uncached_decode_ar(d, m, n, e))
+            else:
+                branch.__dict__.pop('decode_ar', None)
+        data = make_batch(cfg, batch_size)
+        times, peak = measure(model, data, precision, args.device, args.iters, args.warmup,
+                              progress)
+        median = statistics.median(times)
+        results.append(dict(decoding=mode, precision=precision, batch_size=batch_size,
+                            images_per_s=batch_size / median, latency_ms=1000 * median,
+                            peak_memory_mib=peak))
+    print()
+    device = torch.cuda.get_device_name() if args.device.startswith('cuda') else \
+        f'CPU, {torch.get_num_threads()} threads'
+    print(f'{args.config} on {device} (median of {args.iters} batches)')
+    print('| decoding | precision | batch | images/s | latency ms/batch | peak memory MiB |')
+    print('| --- | --- | ---: | ---: | ---: | ---: |')
+    for r in results:
+        print(f"| {r['decoding']} | {r['precision']} | {r['batch_size']} | "
+              f"{r['images_per_s']:.1f} | {r['latency_ms']:.1f} | {r['peak_memory_mib']:.0f} |")
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(config=args.config, device=device, results=results), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
