@@ -24,7 +24,6 @@ class CharsetAdapter:
         return self._outside.sub('', text)
 
 
-def normalize_label(text: str) -> str:
-    """Remove all whitespace, then NFKD-normalise and keep ASCII (accents dropped)."""
-    text = ''.join(text.split())
+def nfkd_ascii(text: str) -> str:
+    """NFKD-normalise and keep the ASCII part: accents dropped, non-Latin scripts removed."""
     return unicodedata.normalize('NFKD', text).encode('ascii', 'ignore').decode()

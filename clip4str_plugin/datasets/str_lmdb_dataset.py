@@ -1,0 +1,145 @@
+"""Recognition LMDBs with the reference's label rules, counted skips and safe image decoding."""
+import os
+from collections import Counter
+from typing import List, Optional, Sequence
+
+import cv2
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import MMLogger
+from mmocr.registry import DATASETS
+
+from ..utils.charset import CharsetAdapter, nfkd_ascii
+from .lmdb_io import find_lmdbs, iter_labels, open_lmdb
+
+LOWER_ALNUM = '0123456789abcdefghijklmnopqrstuvwxyz'
+
+
+class LabelRules:
+    """The reference's label filter: whitespace removed, NFKD to ASCII, labels longer than
+    ``max_length`` dropped (before the charset), charset adapted, empty labels dropped.
+
+    ``__call__`` returns the cleaned label, or ``None`` and records why in ``dropped``; labels
+    that kept some characters but lost others outside the charset are counted in ``altered``.
+    """
+
+    def __init__(self, charset: str, max_length: int = 25, remove_whitespace: bool = True,
+                 normalize_unicode: bool = True):
+        self.adapt = CharsetAdapter(charset)
+        self.max_length = max_length
+        self.remove_whitespace, self.normalize_unicode = remove_whitespace, normalize_unicode
+        self.dropped, self.altered = Counter(), Counter()
+
+    def __call__(self, label: str) -> Optional[str]:
+        if self.remove_whitespace:
+            label = ''.join(label.split())
+        given = len(label)
+        if self.normalize_unicode:
+            label = nfkd_ascii(label)
+        if len(label) > self.max_length:
+            self.dropped['too_long'] += 1
+            return None
+        adapted = self.adapt(label)
+        if not adapted:
+            self.dropped['empty'] += 1
+            return None
+        if len(adapted) < given:
+            self.altered['chars_removed'] += 1
+        return adapted
+
+
+@DATASETS.register_module()
+class STRLMDBDataset(BaseDataset):
+    """Every recognition LMDB at or below ``data_root/ann_file``, filtered by :class:`LabelRules`.
+
+    Data infos carry ``img_path`` (``<lmdb>/image-%09d``) and ``instances=[{'text'}]``; images
+    are decoded (BGR) into ``img`` when an item is fetched, so pipelines start with
+    ``LoadImageFromNDArray``. Each worker process opens its own read-only environments.
+
+    Bad data never crashes a run: labels the rules reject are dropped at load time and the counts
+    logged per dataset; an image that does not decode is skipped (training draws another sample,
+    and counts and logs it) and, with ``verify_images`` (default in test mode), scanned for and
+    dropped at load time so that evaluation sees only readable images.
+
+    Args:
+        ann_file: an LMDB folder or a folder holding LMDBs (searched recursively).
+        charset: characters kept by the label rules (94 for training, 36 for evaluation).
+        max_label_length, remove_whitespace, normalize_unicode: the label rules.
+        verify_images: decode every image at load time and drop unreadable ones.
+        name: the dataset's name in logs (default: ``ann_file``).
+    """
+
+    def __init__(self, ann_file: str, charset: str = LOWER_ALNUM, max_label_length: int = 25,
+                 remove_whitespace: bool = True, normalize_unicode: bool = True,
+                 verify_images: Optional[bool] = None, name: Optional[str] = None,
+                 data_root: Optional[str] = '', pipeline: Sequence = (),
+                 test_mode: bool = False, **kwargs):
+        self.rules = LabelRules(charset, max_label_length, remove_whitespace, normalize_unicode)
+        self.verify_images = test_mode if verify_images is None else verify_images
+        self.name = name or ann_file
+        self.skipped_images = 0
+        self._envs, self._env_pid = {}, None
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
+                         test_mode=test_mode, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        root = self.ann_file
+        if not os.path.exists(root):
+            raise FileNotFoundError(f'{self.name}: LMDB path not found: {root}')
+        self.lmdb_paths = find_lmdbs(root)
+        data_list, total = [], 0
+        for lmdb_id, path in enumerate(self.lmdb_paths):
+            for index, raw in iter_labels(path):
+                total += 1
+                label = self.rules(raw)
+                if label is None:
+                    continue
+                data_list.append(dict(lmdb_id=lmdb_id, index=index,
+                                      img_path=f'{path}/image-{index:09d}',
+                                      instances=[dict(text=label)]))
+        if self.verify_images:
+            data_list = [info for info in data_list if self._read(info) is not None]
+        dropped = dict(self.rules.dropped)
+        unreadable = total - sum(dropped.values()) - len(data_list)
+        if unreadable:
+            dropped['unreadable_image'] = unreadable
+        self.label_stats = dict(total=total, kept=len(data_list), **dropped,
+                                **self.rules.altered)
+        MMLogger.get_current_instance().info(
+            f'{self.name}: kept {len(data_list)} of {total} samples from '
+            f'{len(self.lmdb_paths)} LMDB(s); dropped: {dropped or "none"}; labels with '
+            f'characters outside the charset removed: {self.rules.altered["chars_removed"]}')
+        return data_list
+
+    def _env(self, lmdb_id: int):
+        if self._env_pid != os.getpid():     # never reuse an environment across fork
+            self._envs, self._env_pid = {}, os.getpid()
+        if lmdb_id not in self._envs:
+            self._envs[lmdb_id] = open_lmdb(self.lmdb_paths[lmdb_id])
+        return self._envs[lmdb_id]
+
+    def _read(self, info: dict) -> Optional[np.ndarray]:
+        """The BGR image of a data info, or None when missing or undecodable."""
+        with self._env(info['lmdb_id']).begin(write=False) as txn:
+            raw = txn.get(b'image-%09d' % info['index'])
+        if not raw:
+            return None
+        img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+        return img if img is not None and img.size else None
+
+    def prepare_data(self, idx: int):
+        info = self.get_data_info(idx)
+        img = self._read(info)
+        if img is None:
+            self.skipped_images += 1
+            MMLogger.get_current_instance().warning(
+                f'{self.name}: skipped unreadable image {info["img_path"]} '
+                f'({self.skipped_images} so far in process {os.getpid()})')
+            return None
+        info['img'] = img
+        return self.pipeline(info)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state['_envs'], state['_env_pid'] = {}, None
+        return state

@@ -1,0 +1,73 @@
+"""DPTR's text-only data: labels from recognition LMDBs or word lists, and CLIP prompts."""
+import os
+from typing import List, Optional, Sequence
+
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import BaseDataset
+from mmengine.logging import MMLogger
+from mmengine.structures import LabelData
+from mmocr.registry import DATASETS, TRANSFORMS
+from mmocr.structures import TextRecogDataSample
+
+from .lmdb_io import find_lmdbs, iter_labels
+from .str_lmdb_dataset import LabelRules
+from .synth_text import CHARSET_94
+
+
+@DATASETS.register_module()
+class TextOnlyDataset(BaseDataset):
+    """Labels only (no image is ever read): from every LMDB at or below ``ann_file``, or from a
+    word-list file (``.txt``, one label per line), filtered by the reference's rules (NFKD to
+    ASCII, whitespace removed, 1-25 characters, characters outside ``charset`` removed, empty
+    dropped; counts logged). Data infos: ``{'instances': [{'text': label}]}``.
+    """
+
+    def __init__(self, ann_file: str, charset: str = CHARSET_94, max_label_length: int = 25,
+                 name: Optional[str] = None, data_root: Optional[str] = '',
+                 pipeline: Sequence = (), **kwargs):
+        self.rules = LabelRules(charset, max_label_length)
+        self.name = name or ann_file
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
+                         **kwargs)
+
+    def _raw_labels(self):
+        if os.path.isfile(self.ann_file):
+            with open(self.ann_file, encoding='utf-8') as f:
+                yield from (line.rstrip('\r\n') for line in f)
+            return
+        if not os.path.exists(self.ann_file):
+            raise FileNotFoundError(f'{self.name}: text corpus not found: {self.ann_file}')
+        for path in find_lmdbs(self.ann_file):
+            yield from (label for _, label in iter_labels(path))
+
+    def load_data_list(self) -> List[dict]:
+        data_list, total = [], 0
+        for raw in self._raw_labels():
+            total += 1
+            label = self.rules(raw)
+            if label is not None:
+                data_list.append(dict(instances=[dict(text=label)]))
+        MMLogger.get_current_instance().info(
+            f'{self.name}: kept {len(data_list)} of {total} labels; dropped: '
+            f'{dict(self.rules.dropped) or "none"}; characters outside the charset removed '
+            f'from {self.rules.altered["chars_removed"]}')
+        return data_list
+
+
+@TRANSFORMS.register_module()
+class PackCLIPPrompt(BaseTransform):
+    """Pack a text-only sample: ``inputs`` = CLIP BPE ids ``(context_length,)`` of
+    ``template.format(label)`` (DPTR: ``a photo of a '<label>'``, 77 tokens; CLIP lower-cases
+    it), ``data_samples`` = a :class:`TextRecogDataSample` whose ``gt_text`` is the label (the
+    decoder's targets, case kept)."""
+
+    def __init__(self, template: str = "a photo of a '{}'", context_length: int = 77):
+        self.template, self.context_length = template, context_length
+
+    def transform(self, results: dict) -> dict:
+        from ..models.clip_tokenizer import tokenize
+        label = results['instances'][0]['text']
+        sample = TextRecogDataSample(metainfo=dict(img_path=None, valid_ratio=1.0))
+        sample.gt_text = LabelData(item=label)
+        ids = tokenize([self.template.format(label)], self.context_length)[0]
+        return dict(inputs=ids, data_samples=sample)

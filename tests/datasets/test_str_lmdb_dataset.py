@@ -1,0 +1,89 @@
+"""STRLMDBDataset: the reference's label rules, counted skips, clear errors."""
+import cv2
+import numpy as np
+import pytest
+
+from clip4str_plugin.datasets import LabelRules, STRLMDBDataset
+from clip4str_plugin.datasets.lmdb_io import write_lmdb
+from clip4str_plugin.datasets.synth_text import CHARSET_94
+
+LOWER_ALNUM = '0123456789abcdefghijklmnopqrstuvwxyz'
+
+
+def png(seed=0, shape=(20, 60, 3)):
+    img = (np.random.default_rng(seed).random(shape) * 255).astype(np.uint8)
+    return cv2.imencode('.png', img)[1].tobytes()
+
+
+def test_label_rules_on_hand_made_examples():
+    train = LabelRules(CHARSET_94)
+    assert train('Hello World') == 'HelloWorld'          # whitespace removed
+    assert train('café\tNaïve') == 'cafeNaive'           # NFKD to ASCII
+    assert train('a€b') == 'ab' and train.altered['chars_removed'] == 1
+    assert train('x' * 25) == 'x' * 25
+    assert train('x' * 26) is None                       # longer than 25, before the charset
+    assert train('中文') is None and train('   ') is None
+    assert dict(train.dropped) == {'too_long': 1, 'empty': 2}
+    test = LabelRules(LOWER_ALNUM)
+    assert test('Hello, World!') == 'helloworld'
+    assert test('!!!') is None
+    # the length rule applies before the charset: 26 characters with punctuation are dropped
+    assert test('a' * 24 + '!!') is None
+
+
+@pytest.fixture
+def messy_lmdb(tmp_path):
+    samples = [(png(0), 'good'), (b'not an image', 'corrupt'), (png(1), ''),
+               (png(2), 'y' * 30), (png(3), '中文'), (png(4), 'Mixed Case!'), (png(5), 'ok')]
+    write_lmdb(str(tmp_path / 'set'), samples)
+    return tmp_path
+
+
+def texts(data):
+    return [data.get_data_info(i)['instances'][0]['text'] for i in range(len(data))]
+
+
+def pipeline():
+    return [dict(type='LoadImageFromNDArray'),
+            dict(type='Resize', scale=(128, 32), keep_ratio=False, backend='pillow',
+                 interpolation='bicubic'),
+            dict(type='LoadOCRAnnotations', with_text=True),
+            dict(type='PackTextRecogInputs', meta_keys=('img_path', 'ori_shape', 'img_shape',
+                                                       'valid_ratio'))]
+
+
+def test_training_skips_and_counts_bad_samples(messy_lmdb):
+    data = STRLMDBDataset(ann_file='set', data_root=str(messy_lmdb), charset=CHARSET_94,
+                          pipeline=pipeline())
+    assert texts(data) == \
+        ['good', 'corrupt', 'MixedCase!', 'ok']
+    assert data.label_stats == dict(total=7, kept=4, empty=2, too_long=1)
+    # the corrupt image is replaced by another sample, and counted
+    item = data[1]
+    assert item['data_samples'].gt_text.item in {'good', 'MixedCase!', 'ok'}
+    assert item['inputs'].shape == (3, 32, 128)
+    assert data.skipped_images >= 1
+
+
+def test_evaluation_drops_unreadable_images_at_load(messy_lmdb):
+    data = STRLMDBDataset(ann_file='set', data_root=str(messy_lmdb), test_mode=True,
+                          pipeline=pipeline())
+    assert texts(data) == ['good', 'mixedcase', 'ok']
+    assert data.label_stats['unreadable_image'] == 1
+    assert all(data[i]['inputs'].shape == (3, 32, 128) for i in range(len(data)))
+
+
+def test_finds_lmdbs_recursively(tmp_path):
+    write_lmdb(str(tmp_path / 'root' / 'a'), [(png(0), 'one')])
+    write_lmdb(str(tmp_path / 'root' / 'b' / 'c'), [(png(1), 'two'), (png(2), 'three')])
+    data = STRLMDBDataset(ann_file=str(tmp_path / 'root'), pipeline=pipeline())
+    assert len(data.lmdb_paths) == 2 and len(data) == 3
+    assert data[2]['data_samples'].gt_text.item == 'three'
+
+
+def test_missing_paths_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='LMDB path not found: .*nowhere'):
+        STRLMDBDataset(ann_file='nowhere', data_root=str(tmp_path))
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='no LMDB .* at or below .*empty'):
+        STRLMDBDataset(ann_file='empty', data_root=str(tmp_path))

@@ -1,0 +1,66 @@
+"""Render words into a recognition LMDB (the embedded, download-free training / test data).
+
+    python tools/make_synth_lmdb.py data/synth/train --split train --num 50000 --seed 0
+    python tools/make_synth_lmdb.py data/synth/test --split test --num 2000 --seed 0
+
+Words of the val and test splits never occur in train (see clip4str_plugin.datasets.synth_text).
+Rendering runs in ``--workers`` processes; the output is the same for any worker count.
+"""
+import argparse
+import multiprocessing
+import os
+import time
+
+from mmengine.utils import ProgressBar
+
+from clip4str_plugin.datasets.lmdb_io import LMDBWriter
+from clip4str_plugin.datasets.synth_text import SPLITS, render_samples
+
+CHUNK = 500
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('out', help='LMDB folder to create')
+    parser.add_argument('--split', choices=SPLITS, default='train')
+    parser.add_argument('--num', type=int, default=10000)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--random-fraction', type=float, default=0.2,
+                        help='share of random strings over the 94 characters')
+    parser.add_argument('--max-len', type=int, default=12, help='longest label')
+    parser.add_argument('--distort', type=float, default=0.25,
+                        help='probability of each geometric / photometric variant')
+    parser.add_argument('--fonts', choices=['all', 'upright', 'system'], default='all',
+                        help='all 16 package faces, the 6 upright DejaVu ones, or also system')
+    parser.add_argument('--gray', action='store_true', help='grey levels only')
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    return parser.parse_args()
+
+
+def _render_chunk(job):
+    split, start, count, seed, options = job
+    # every chunk has its own seed, so the data does not depend on the worker count
+    return render_samples(split, count, seed * 1_000_003 + start, **options)
+
+
+def main():
+    args = parse_args()
+    if os.path.exists(os.path.join(args.out, 'data.mdb')):
+        raise SystemExit(f'{args.out} already holds an LMDB; remove it first')
+    options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
+                   distort=args.distort, gray=args.gray, fonts=args.fonts)
+    jobs = [(args.split, start, min(CHUNK, args.num - start), args.seed, options)
+            for start in range(0, args.num, CHUNK)]
+    start_time = time.time()
+    progress = ProgressBar(args.num)
+    with LMDBWriter(args.out) as writer, multiprocessing.Pool(args.workers) as pool:
+        for chunk in pool.imap(_render_chunk, jobs):
+            for image, label in chunk:
+                writer.add(image, label)
+                progress.update()
+    print(f'\nwrote {writer.count} {args.split} samples to {args.out} '
+          f'in {time.time() - start_time:.0f} s')
+
+
+if __name__ == '__main__':
+    main()
