@@ -10,8 +10,17 @@ model = dict(
         decoder=dict(embed_dim=embed_dim, num_heads=8)))
 
 input_size = (128, 32)  # (w, h)
+train_pipeline = [
+    dict(type='LoadImageFromNDArray'),
+    dict(type='PARSeqRandAugment', num_ops=3, magnitude=5),
+    dict(type='Resize', scale=input_size, keep_ratio=False, backend='pillow',
+         interpolation='bicubic'),
+    dict(type='LoadOCRAnnotations', with_text=True),
+    dict(type='PackTextRecogInputs',
+         meta_keys=('img_path', 'ori_shape', 'img_shape', 'valid_ratio')),
+]
 test_pipeline = [
-    dict(type='LoadImageFromFile', ignore_empty=True, min_size=2),
+    dict(type='LoadImageFromNDArray'),
     dict(type='Resize', scale=input_size, keep_ratio=False, backend='pillow',
          interpolation='bicubic'),
     dict(type='LoadOCRAnnotations', with_text=True),

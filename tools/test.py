@@ -1,0 +1,104 @@
+"""Evaluate a checkpoint and print one table: a row per test set, a column per metric.
+
+    python tools/test.py configs/clip4str/clip4str_b16.py work_dirs/x/best.pth
+    python tools/test.py CONFIG CKPT --reference-norm     # mean = std = 0.5, as the reference test
+    bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
+
+The table is also written to ``<work_dir>/test_results.md`` and ``.json``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from collections import OrderedDict
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import clip4str_plugin  # noqa: F401  (registers the plugin and the safe checkpoint loader)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--reference-norm', action='store_true',
+                        help='normalise with mean = std = 0.5 like the reference test script')
+    parser.add_argument('--show-dir', help='save visualisations here (relative to work_dir)')
+    parser.add_argument('--batch-size', type=int, help='override the test batch size')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def setup_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if not torch.cuda.is_available():
+        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if args.reference_norm:
+        cfg.model.data_preprocessor.mean = [127.5] * 3
+        cfg.model.data_preprocessor.std = [127.5] * 3
+    if args.batch_size:
+        cfg.test_dataloader.batch_size = args.batch_size
+    if args.show_dir:
+        vis = cfg.default_hooks.visualization
+        vis.update(enable=True, draw_pred=True, draw_gt=True, test_out_dir=args.show_dir)
+    return cfg
+
+
+def results_table(metrics: dict, prefixes) -> str:
+    """Markdown table; rows = datasets (+ average), columns = metric names."""
+    rows = OrderedDict((p, {}) for p in list(prefixes) + ['average'])
+    for key, value in metrics.items():
+        dataset, _, name = key.partition('/')
+        if dataset in rows and name:
+            rows[dataset][name] = value
+    columns = []
+    for row in rows.values():
+        columns += [c for c in row if c not in columns and not c.endswith('num_samples')]
+    counts = {d: next((v for k, v in r.items() if k.endswith('num_samples')), '')
+              for d, r in rows.items()}
+    counts['average'] = sum(c for c in counts.values() if isinstance(c, int)) or ''
+    lines = ['| dataset | samples | ' + ' | '.join(columns) + ' |',
+             '| --- | ---: | ' + ' | '.join('---:' for _ in columns) + ' |']
+    for dataset, row in rows.items():
+        if not row:
+            continue
+        cells = [f'{100 * row[c]:.2f}' if isinstance(row.get(c), float) else str(row.get(c, ''))
+                 for c in columns]
+        lines.append(f'| {dataset} | {counts[dataset]} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main():
+    args = parse_args()
+    cfg = setup_cfg(args)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    metrics = runner.test()
+    if runner.rank != 0:
+        return
+    table = results_table(metrics, cfg.test_evaluator.get('dataset_prefixes') or [])
+    print(f'\n{args.checkpoint} (values in %)\n{table}')
+    with open(osp.join(cfg.work_dir, 'test_results.md'), 'w') as f:
+        f.write(table + '\n')
+    with open(osp.join(cfg.work_dir, 'test_results.json'), 'w') as f:
+        json.dump(metrics, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
