@@ -26,6 +26,10 @@ class CLIPWeightsError(ValueError):
     """A CLIP weights file is missing, unreadable or does not match the model."""
 
 
+class CheckpointMismatchError(ValueError):
+    """A model checkpoint's tensors have other shapes than the model built from the config."""
+
+
 def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
@@ -103,3 +107,18 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str,
             if round_to_fp16 and value.is_floating_point():
                 value = value.half()
             target.copy_(value.to(target.dtype))
+
+
+def check_checkpoint_shapes(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                            prefix: str) -> None:
+    """Raise a clear error when a checkpoint's tensors for ``module`` (keys ``prefix + name``)
+    have other shapes than the module built from the config, instead of torch's per-tensor
+    "size mismatch" warnings that MMEngine's non-strict loading would skip past."""
+    mismatched = [f'{prefix + k} {tuple(state_dict[prefix + k].shape)} vs config {tuple(v.shape)}'
+                  for k, v in module.state_dict().items()
+                  if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
+    if mismatched:
+        raise CheckpointMismatchError(
+            f'the checkpoint does not match the model built from the config ({len(mismatched)} '
+            f'tensors differ, e.g. {_listing(mismatched, 3)}): use the config the checkpoint '
+            'belongs to (tools/convert_clip4str_ckpt.py records it in meta)')

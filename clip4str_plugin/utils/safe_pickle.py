@@ -11,7 +11,7 @@ import collections
 import io
 import pickle
 import zipfile
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -24,6 +24,8 @@ class UnsafePickleError(pickle.UnpicklingError):
 class _OpaqueMeta(type):
 
     def __call__(cls, *args, **kwargs):
+        if cls.inert_calls:     # a data class (e.g. an enum of a config library): record it
+            return cls.__new__(cls, *args)
         raise UnsafePickleError(
             f'refusing to call {cls.__qualname__}{_short(args)} while unpickling: '
             'the file tries to run code that is not on the allow-list')
@@ -38,6 +40,8 @@ class Opaque(metaclass=_OpaqueMeta):
     Attributes: ``args`` (the ``NEWOBJ`` arguments), ``state`` (what ``BUILD`` passed),
     ``items`` (dict entries set on it) and ``elements`` (list entries appended to it).
     """
+
+    inert_calls = False
 
     def __new__(cls, *args):
         obj = object.__new__(cls)
@@ -65,9 +69,9 @@ def _short(args) -> str:
     return text if len(text) < 80 else text[:77] + '...'
 
 
-def _opaque_class(module: str, name: str) -> type:
+def _opaque_class(module: str, name: str, inert_calls: bool = False) -> type:
     return _OpaqueMeta(name, (Opaque,), {'__qualname__': f'{module}.{name}',
-                                         '__module__': module})
+                                         '__module__': module, 'inert_calls': inert_calls})
 
 
 class _StorageType:
@@ -120,6 +124,7 @@ _SAFE_GLOBALS: Dict[Tuple[str, str], Any] = {
     ('builtins', 'dict'): dict,
     ('builtins', 'list'): list,
     ('builtins', 'tuple'): tuple,
+    ('collections', 'defaultdict'): lambda *_: {},   # the default factory is never called
     ('torch', 'Size'): torch.Size,
     ('torch', 'device'): torch.device,
     ('_codecs', 'encode'): lambda text, encoding='latin1': text.encode(encoding),
@@ -137,27 +142,46 @@ for _torch_dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16
     _SAFE_GLOBALS[('torch', str(_torch_dtype).split('.')[-1])] = _torch_dtype
 
 
+_PY2_MODULES = {'__builtin__': 'builtins', 'copy_reg': 'copyreg'}  # protocol-2 pickles
 StorageReader = Callable[[str, torch.dtype, int], torch.Tensor]
 
 
 class DataOnlyUnpickler(pickle.Unpickler):
-    """Unpickle tensors and plain data; storages come from ``read_storage(key, dtype, numel)``."""
+    """Unpickle tensors and plain data; storages come from ``read_storage(key, dtype, numel)``.
+
+    ``inert_modules``: modules (and their submodules) of *data* libraries whose classes may be
+    "called" by the file, e.g. an enum or a config node of omegaconf inside Lightning
+    hyper-parameters; such calls build inert :class:`Opaque` records, still without importing
+    or running anything. Calls of anything else are refused.
+    """
 
     def __init__(self, file, read_storage: Optional[StorageReader] = None,
-                 extra_globals: Optional[Mapping[Tuple[str, str], Any]] = None):
+                 extra_globals: Optional[Mapping[Tuple[str, str], Any]] = None,
+                 inert_modules: Sequence[str] = ()):
         super().__init__(file)
         self._read_storage = read_storage
         self._globals = dict(_SAFE_GLOBALS)
         self._globals.update(extra_globals or {})
+        self._inert = tuple(inert_modules)
         self._opaque: Dict[Tuple[str, str], type] = {}
 
     def find_class(self, module: str, name: str):
-        key = (module, name)
+        key = (_PY2_MODULES.get(module, module), name)
         if key in self._globals:
             return self._globals[key]
+        if self._inert and key == ('builtins', 'getattr'):
+            return self._inert_getattr
         if key not in self._opaque:
-            self._opaque[key] = _opaque_class(module, name)
+            inert = any(key[0] == m or key[0].startswith(m + '.') for m in self._inert)
+            self._opaque[key] = _opaque_class(*key, inert_calls=inert)
         return self._opaque[key]
+
+    def _inert_getattr(self, obj, name):
+        """``getattr`` on an inert record (e.g. a pickled bound method of a Lightning
+        scheduler) gives another inert record; on anything else it is refused."""
+        if getattr(obj, 'inert_calls', False):
+            return _opaque_class('builtins', 'getattr', True)(obj, name)
+        raise UnsafePickleError(f'refusing getattr({obj!r}, {name!r}) while unpickling')
 
     def persistent_load(self, pid):
         if self._read_storage is None or not (isinstance(pid, tuple) and pid[0] == 'storage'):
@@ -170,10 +194,13 @@ class DataOnlyUnpickler(pickle.Unpickler):
 def _zip_storage_reader(archive: zipfile.ZipFile, prefix: str) -> StorageReader:
 
     def read(key: str, dtype: torch.dtype, numel: int) -> torch.Tensor:
-        raw = archive.read(f'{prefix}data/{key}')
+        name = f'{prefix}data/{key}'
+        raw = bytearray(archive.getinfo(name).file_size)
+        with archive.open(name) as f:
+            f.readinto(raw)
         if numel == 0 or not raw:
             return torch.empty(0, dtype=dtype)
-        flat = torch.frombuffer(bytearray(raw), dtype=dtype)
+        flat = torch.frombuffer(raw, dtype=dtype)
         if flat.numel() < numel:
             raise pickle.UnpicklingError(f'storage {key} is truncated: {flat.numel()} of '
                                          f'{numel} elements')
@@ -182,7 +209,7 @@ def _zip_storage_reader(archive: zipfile.ZipFile, prefix: str) -> StorageReader:
     return read
 
 
-def load_zip_pickle(path: str, extra_globals=None) -> Any:
+def load_zip_pickle(path: str, extra_globals=None, inert_modules: Sequence[str] = ()) -> Any:
     """Read ``data.pkl`` of a torch zip archive (``torch.save`` or TorchScript) as data only."""
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
@@ -194,7 +221,8 @@ def load_zip_pickle(path: str, extra_globals=None) -> Any:
         if byteorder in names and archive.read(byteorder).strip() != b'little':
             raise pickle.UnpicklingError(f'{path} stores big-endian tensors; not supported')
         unpickler = DataOnlyUnpickler(io.BytesIO(archive.read(pkl[0])),
-                                      _zip_storage_reader(archive, prefix), extra_globals)
+                                      _zip_storage_reader(archive, prefix), extra_globals,
+                                      inert_modules)
         return unpickler.load()
 
 

@@ -1,0 +1,175 @@
+"""Official checkpoints -> plugin checkpoints: round trip, safety and clear errors."""
+import enum
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from safetensors.torch import load_file
+
+from clip4str_plugin.engine.checkpoint import load_checkpoint_file
+from clip4str_plugin.models.reference_layout import PREFIX_MAP
+from conftest import FIXTURE, ROOT, build_model, make_samples
+from models.test_clip4str_decoder import fixture_model
+
+CONVERT = str(ROOT / 'tools' / 'convert_clip4str_ckpt.py')
+
+
+def to_reference_layout(state):
+    """The reference's key names for a plugin state dict (the inverse of the key map)."""
+    out = {}
+    for key, value in state.items():
+        src = next(s for s, d in PREFIX_MAP if key.startswith(d))
+        dst = next(d for s, d in PREFIX_MAP if s == src)
+        out[src + key[len(dst):]] = value.clone()
+    out['clip_model.logit_scale'] = torch.tensor(4.6052)
+    return out
+
+
+def fake_module(name, **attrs):
+    """A module the pickle will name, registered only while the checkpoint is written."""
+    module = types.ModuleType(name)
+    for key, value in attrs.items():
+        value.__module__ = name
+        setattr(module, key, value)
+    return module
+
+
+class AttributeDict(dict):
+    pass
+
+
+class Precision(enum.Enum):
+    HALF = 16
+
+
+class Scheduler:
+
+    def __init__(self):
+        self.last_epoch = 3
+
+    def anneal(self):
+        return 0
+
+
+def write_lightning_ckpt(path, reference_state, extra=None):
+    """A Lightning-1.6-like checkpoint: state_dict, hyper-parameters as an AttributeDict with
+    an enum, a scheduler state holding a bound method: objects of modules we never import."""
+    modules = {'pytorch_lightning': fake_module('pytorch_lightning'),
+               'pytorch_lightning.utilities': fake_module('pytorch_lightning.utilities'),
+               'pytorch_lightning.utilities.parsing': fake_module(
+                   'pytorch_lightning.utilities.parsing', AttributeDict=AttributeDict),
+               'omegaconf': fake_module('omegaconf', Precision=Precision, Scheduler=Scheduler)}
+    saved = {k: sys.modules.get(k) for k in modules}
+    sys.modules.update(modules)
+    try:
+        sched = Scheduler()
+        hparams = AttributeDict(charset_train='0123', max_label_length=25, refine_iters=1,
+                                precision=Precision.HALF, clip_pretrained='/home/x/ViT.pt')
+        ckpt = {'epoch': 2, 'global_step': 10, 'pytorch-lightning_version': '1.6.5',
+                'state_dict': reference_state, 'hyper_parameters': hparams,
+                'lr_schedulers': [{'anneal_func': sched.anneal, 'last_epoch': 3}]}
+        ckpt.update(extra or {})
+        torch.save(ckpt, str(path))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                sys.modules.pop(key)
+            else:
+                sys.modules[key] = value
+
+
+def run_convert(*args):
+    return subprocess.run([sys.executable, CONVERT, *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope='module')
+def tiny_reference():
+    torch.manual_seed(3)
+    model = fixture_model()
+    return model, to_reference_layout(model.state_dict())
+
+
+def test_round_trip(tiny_reference, tmp_path):
+    model, reference = tiny_reference
+    src, dst = tmp_path / 'clip4str_tiny.ckpt', tmp_path / 'converted.pth'
+    write_lightning_ckpt(src, reference)
+    out = run_convert(src, dst)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert 'keys mapped: 114' in out.stdout and 'no shape mismatch' in out.stdout
+    assert 'clip_model.logit_scale' in out.stdout      # reported as not mapped
+    converted = load_checkpoint_file(str(dst))
+    cfg = Config.fromstring(converted['meta']['cfg'], '.py')
+    rebuilt = build_model(cfg.model).eval()
+    missing, unexpected = rebuilt.load_state_dict(converted['state_dict'], strict=True), None
+    for key, value in model.state_dict().items():      # every tensor where it belongs
+        assert torch.equal(rebuilt.state_dict()[key], value), key
+    images = torch.rand(2, 3, 224, 224) * 2 - 1
+    with torch.no_grad():
+        expected = model.decoder.decode(model.backbone(images))[0]
+        actual = rebuilt.decoder.decode(rebuilt.backbone(images))[0]
+    assert torch.equal(expected, actual)
+    assert missing is not None and unexpected is None
+
+
+def test_converts_the_official_fixture_and_reproduces_it(tmp_path):
+    src, dst = tmp_path / 'official.ckpt', tmp_path / 'official.safetensors'
+    write_lightning_ckpt(src, load_file(str(FIXTURE / 'weights.safetensors')))
+    out = run_convert(src, dst, '--safetensors')
+    assert out.returncode == 0, out.stdout + out.stderr
+    converted = load_checkpoint_file(str(dst))
+    model = build_model(Config.fromstring(converted['meta']['cfg'], '.py').model).eval()
+    model.load_state_dict(converted['state_dict'])
+    stages = np.load(FIXTURE / 'stages.npz')
+    samples = make_samples([''] * 4, shape=(224, 224))
+    with torch.no_grad():
+        preds = model.decoder.predict(model.backbone(torch.from_numpy(stages['images'])), None,
+                                      samples)
+    assert [p.pred_text.item for p in preds] == list(stages['pred_raw'])
+
+
+class Exploit:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_refuses_a_checkpoint_that_would_run_code(tiny_reference, tmp_path):
+    marker = tmp_path / 'marker'
+    src = tmp_path / 'evil.ckpt'
+    write_lightning_ckpt(src, tiny_reference[1], extra={'callbacks': Exploit(marker)})
+    out = run_convert(src, tmp_path / 'out.pth')
+    assert out.returncode != 0
+    assert 'refusing to call' in out.stderr and 'system' in out.stderr
+    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+
+
+def test_clear_errors(tiny_reference, tmp_path):
+    model, reference = tiny_reference
+    good = tmp_path / 'good.ckpt'
+    write_lightning_ckpt(good, reference)
+    truncated = tmp_path / 'truncated.ckpt'
+    truncated.write_bytes(good.read_bytes()[:5000])
+    out = run_convert(truncated, tmp_path / 'x.pth')
+    assert out.returncode != 0 and 'truncated.ckpt' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+    other = tmp_path / 'parseq.ckpt'     # a checkpoint of another model
+    torch.save({'state_dict': {'encoder.patch_embed.proj.weight': torch.zeros(3),
+                               'head.weight': torch.zeros(2)}}, str(other))
+    out = run_convert(other, tmp_path / 'x.pth')
+    assert out.returncode != 0 and 'not a CLIP4STR checkpoint' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+    out = run_convert(good, tmp_path / 'x.pth', '--config',
+                      ROOT / 'configs' / 'clip4str' / 'clip4str_b16.py')
+    assert out.returncode != 0 and 'does not match the config' in out.stderr
+    assert 'shape mismatch' in out.stdout and not (tmp_path / 'x.pth').exists()

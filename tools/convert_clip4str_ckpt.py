@@ -1,0 +1,119 @@
+"""Convert an official CLIP4STR checkpoint into an MMOCR checkpoint of this plugin.
+
+    python tools/convert_clip4str_ckpt.py clip4str_base16x16_d70bde1f2d.ckpt clip4str_b16_real.pth
+    python tools/convert_clip4str_ckpt.py clip4str_huge_3e942729b1.pt h14_dfn.pth --safetensors
+
+Reads Lightning ``.ckpt`` and Hugging Face ``.pt`` files without running any code from them,
+works out the geometry (B/16, B/32, L/14, H/14, or another) from the tensor shapes, renames the
+keys (docs/model_zoo.md), checks them against the plugin model of the matching config and writes
+``{'state_dict', 'meta'}``; ``meta['cfg']`` holds the full config, so the file alone rebuilds the
+model (``MMOCRInferencer(rec_weights=...)``) and the original CLIP weights are not needed.
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import clip4str_plugin  # noqa: F401
+from clip4str_plugin.models.reference_checkpoint import (CheckpointLayoutError, convert,
+                                                         variant_of)
+
+CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'clip4str')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='official .ckpt / .pt file')
+    parser.add_argument('dst', help='output .pth (or .safetensors with --safetensors)')
+    parser.add_argument('--config', help='config to check against (default: from the shapes)')
+    parser.add_argument('--dict-file', help='character file of a non-94-character head')
+    parser.add_argument('--safetensors', action='store_true',
+                        help='write safetensors (the config goes into its metadata)')
+    return parser.parse_args()
+
+
+def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -> Config:
+    """The plugin config of this geometry: a released variant's file, or the base config with
+    the geometry filled in. CLIP weights paths are cleared: the checkpoint carries them."""
+    variant = variant_of(geometry)
+    path = config_path or osp.join(CONFIG_DIR, variant or '_base_clip4str.py')
+    cfg = Config.fromfile(path)
+    model = cfg.model
+    if not config_path and not variant:
+        v, t, d = geometry['vision'], geometry['text'], geometry['decoder']
+        model.backbone.update(embed_dim=geometry['embed_dim'], width=v['width'],
+                              layers=v['layers'], patch_size=v['patch_size'],
+                              heads=v['width'] // 64)
+        if v['image_size']:
+            model.backbone.image_size = v['image_size']
+        model.decoder.text_encoder.update(
+            embed_dim=geometry['embed_dim'], width=t['width'], layers=t['layers'],
+            heads=t['width'] // 64, vocab_size=t['vocab_size'],
+            context_length=t['context_length'])
+        model.decoder.decoder.update(embed_dim=d['embed_dim'], depth=d['depth'],
+                                     mlp_ratio=d['mlp_ratio'])
+        model.decoder.max_seq_len = d['max_length'] - 1
+    model.backbone.pretrained = None
+    model.decoder.text_encoder.pretrained = None
+    cfg.clip_pretrained = None
+    if dict_file:
+        model.decoder.dictionary.dict_file = osp.abspath(dict_file)
+    return cfg
+
+
+def check_against(cfg: Config, state: dict):
+    """Missing keys and shape mismatches of ``state`` for the model of ``cfg``."""
+    from mmocr.registry import MODELS
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    own = model.state_dict()
+    missing = sorted(k for k in own if k not in state)
+    unexpected = sorted(k for k in state if k not in own)
+    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs config {tuple(v.shape)}'
+                  for k, v in own.items() if k in state and state[k].shape != v.shape]
+    return missing, unexpected, mismatched
+
+
+def main():
+    args = parse_args()
+    init_default_scope('mmocr')
+    try:
+        state, geometry, unmapped = convert(args.src)
+    except (CheckpointLayoutError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
+    variant = variant_of(geometry)
+    cfg = config_for(geometry, args.config, args.dict_file)
+    missing, unexpected, mismatched = check_against(cfg, state)
+    print(f'source: {args.src}')
+    print(f'geometry: {json.dumps(geometry)}')
+    print(f'config: {args.config or variant or "base config + the geometry above"}')
+    print(f'keys mapped: {len(state)}; reference keys left unmapped: {len(unmapped)}'
+          + (f' ({", ".join(unmapped[:5])})' if unmapped else ''))
+    if missing or unexpected or mismatched:
+        for title, items in (('missing', missing), ('unexpected', unexpected),
+                             ('shape mismatch', mismatched)):
+            if items:
+                print(f'{title}: {len(items)}: ' + '; '.join(items[:6]))
+        sys.exit('error: the checkpoint does not match the config; nothing written')
+    with open(args.src, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    meta = dict(cfg=cfg.pretty_text, config=args.config or variant or 'custom geometry',
+                geometry=geometry, converted_from=osp.basename(args.src), source_sha256=digest)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    if args.safetensors:
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in state.items()}, args.dst,
+                  metadata={'meta': json.dumps(meta)})
+    else:
+        torch.save(dict(state_dict=state, meta=meta), args.dst)
+    print(f'wrote {args.dst} ({len(state)} tensors, no shape mismatch)')
+
+
+if __name__ == '__main__':
+    main()
