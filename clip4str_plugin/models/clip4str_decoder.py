@@ -6,14 +6,14 @@ PARSeq decoders (``visual_decoder`` on image tokens, ``cross_decoder`` on [image
 import copy
 from typing import Dict, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 from mmocr.models.textrecog.decoders import BaseDecoder
 from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
 
 from ..utils.charset import CharsetAdapter
-from .permutations import generate_permutations, permutation_masks
+from .parseq_decoder import SplitMemory
+from .parseq_rec_decoder import load_decoder_weights
 
 LOWER_ALNUM = '0123456789abcdefghijklmnopqrstuvwxyz'
 
@@ -35,13 +35,16 @@ class CLIP4STRDecoder(BaseDecoder):
         image_detach: the cross branch does not back-propagate into the image tower (True).
         text_charset: what the prediction is reduced to before CLIP reads it (the reference's
             ``charset_test``: lower-case alphanumeric).
+        pretrained: ``dict(checkpoint=..., prefix=...)``: start both decoders from one
+            pre-trained PARSeq decoder (DPTR text-only pre-training), loaded by ``init_weights``.
     """
 
     def __init__(self, dictionary, text_encoder: Dict, decoder: Dict,
                  module_loss: Optional[Dict] = None, postprocessor: Optional[Dict] = None,
                  max_seq_len: int = 25, num_perms: int = 6, decode_ar: bool = True,
                  refine_iters: int = 1, image_detach: bool = True,
-                 text_charset: str = LOWER_ALNUM, init_cfg=None):
+                 text_charset: str = LOWER_ALNUM, pretrained: Optional[Dict] = None,
+                 init_cfg=None):
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, init_cfg)
         dic = self.dictionary
         branch = dict(type='PARSeqDecoder', num_classes=dic.num_classes - 2,
@@ -52,9 +55,17 @@ class CLIP4STRDecoder(BaseDecoder):
         self.cross_decoder = MODELS.build(copy.deepcopy(branch))
         self.num_perms, self.decode_ar = num_perms, decode_ar
         self.refine_iters, self.image_detach = refine_iters, image_detach
+        self.pretrained = pretrained
         adapt = CharsetAdapter(text_charset)
         # class id -> what that character contributes to the CLIP caption ('' for [E] etc.)
         self._caption_chars = [''] + [adapt(c) for c in dic.dict[1:-2]]
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.pretrained:
+            for name in ('visual_decoder', 'cross_decoder'):
+                load_decoder_weights(getattr(self, name), self.pretrained['checkpoint'],
+                                     self.pretrained['prefix'], f'CLIP4STRDecoder.{name}')
 
     # ---------------------------------------------------------------- cross-modal memory
     def captions(self, logits: torch.Tensor) -> Sequence[str]:
@@ -66,15 +77,18 @@ class CLIP4STRDecoder(BaseDecoder):
             captions.append(''.join(table[i] for i in ids[:end]))
         return captions
 
-    def cross_memory(self, image: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """``[image (N, S, D); CLIP text tokens (N, text_length, D)]`` for the cross decoder.
+    def encode_captions(self, logits: torch.Tensor) -> torch.Tensor:
+        """CLIP text tokens ``(N, text_length, D)`` of the captions of ``logits (N, L, C)``.
 
-        ``image`` may be shared by G groups of ``logits``: ``N_logits = G * N_image``.
+        Identical captions (frequent across permutations and within a batch) are encoded once.
         """
         ids = self.text_encoder.tokenize(self.captions(logits.detach()))
-        text = self.text_encoder(ids)
-        image = image.repeat(text.shape[0] // image.shape[0], 1, 1)
-        return torch.cat([image, text.to(image.dtype)], dim=1)
+        unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
+        return self.text_encoder(unique)[inverse]
+
+    def cross_memory(self, image: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """``[image (N, S, D); CLIP text tokens (N, text_length, D)]`` for the cross decoder."""
+        return torch.cat([image, self.encode_captions(logits).to(image.dtype)], dim=1)
 
     # ---------------------------------------------------------------- training
     def forward_train(self, feat: torch.Tensor, out_enc=None,
@@ -86,21 +100,14 @@ class CLIP4STRDecoder(BaseDecoder):
             ``{'visual': (K, B, T+1, C), 'cross': (K, B, T+1, C)}`` and targets ``(K, B, T+1)``
             (from the third permutation on, [E] targets become [P], as in the reference).
         """
-        dic = self.dictionary
-        tgt = self.module_loss.get_targets(data_samples).to(feat.device)
-        perms = generate_permutations(tgt.shape[1] - 2, self.num_perms, np.random, feat.device)
-        content_mask, query_mask = permutation_masks(perms)
-        tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
-        padding = (tgt_in == dic.padding_idx) | (tgt_in == dic.end_idx)
-
-        visual = self.visual_decoder(tgt_in, feat, query_mask, content_mask, padding)
+        batch = self.module_loss.plm_batch(data_samples, self.num_perms, feat.device)
+        masks = (batch.query_mask, batch.content_mask, batch.padding)
+        visual = self.visual_decoder(batch.tokens, feat, *masks)
         image = feat.detach() if self.image_detach else feat
-        memory = self.cross_memory(image, visual.flatten(0, 1))
-        cross = self.cross_decoder(tgt_in, memory, query_mask, content_mask, padding)
-
-        targets = tgt_out.repeat(len(perms), 1, 1)
-        targets[2:][targets[2:] == dic.end_idx] = dic.padding_idx
-        return dict(visual=visual, cross=cross), targets
+        # one caption per permutation; the image tokens are shared, not copied K times
+        text = self.encode_captions(visual.flatten(0, 1)).to(image.dtype)
+        cross = self.cross_decoder(batch.tokens, SplitMemory(image, text), *masks)
+        return dict(visual=visual, cross=cross), batch.targets
 
     def loss(self, feat: torch.Tensor, out_enc=None,
              data_samples: Sequence[TextRecogDataSample] = None) -> Dict:

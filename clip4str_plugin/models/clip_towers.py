@@ -14,13 +14,29 @@ from open_clip.transformer import (LayerNormFp32, QuickGELU, TextTransformer,
 from torch import nn
 
 from . import clip_tokenizer
-from .clip_weights import load_clip_state_dict, load_into
+from .clip_weights import check_checkpoint_shapes, load_clip_state_dict, load_into
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
 TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', 'ln_final.',
                    'text_projection')
+
+
+def sincos_2d(rows: int, cols: int, dim: int, cls_token: bool = False) -> torch.Tensor:
+    """``(rows * cols (+1), dim)`` 2-D sine-cosine positions: half the channels encode the row,
+    half the column (a zero row first for the CLS token)."""
+    def axis(n, channels):
+        pos = torch.arange(n, dtype=torch.float32)[:, None]
+        freq = 1.0 / 10000 ** (torch.arange(channels // 2, dtype=torch.float32) / (channels // 2))
+        return torch.cat([torch.sin(pos * freq), torch.cos(pos * freq)], dim=1)
+
+    if dim % 4:
+        raise ValueError(f'sin-cos positions need a width divisible by 4, got {dim}')
+    grid = torch.cat([axis(rows, dim // 2)[:, None].expand(rows, cols, -1),
+                      axis(cols, dim // 2)[None].expand(rows, cols, -1)], dim=-1)
+    grid = grid.reshape(rows * cols, dim)
+    return torch.cat([grid.new_zeros(1, dim), grid]) if cls_token else grid
 
 
 def _freeze(modules: Sequence[nn.Module] = (), params: Sequence[nn.Parameter] = ()) -> None:
@@ -63,6 +79,10 @@ class _CLIPTower(BaseModule):
             module.eval()
         return self
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        check_checkpoint_shapes(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
 
 @MODELS.register_module()
 class CLIPVisionBackbone(_CLIPTower):
@@ -78,18 +98,28 @@ class CLIPVisionBackbone(_CLIPTower):
             first N blocks, as the reference's ``image_freeze_nlayer``.
         pretrained: local CLIP weights file loaded by ``init_weights``.
         round_to_fp16: round loaded weights to fp16 values, as the reference's loader does.
+        pos_embed_init: 'random' (open_clip / OpenAI) or 'sincos' (2-D sine-cosine patch
+            positions, CLS at 0): only matters when training from scratch, where it makes the
+            decoders find the characters' positions much sooner.
     """
 
     def __init__(self, embed_dim: int, image_size=224, patch_size=16, width: int = 768,
                  layers: int = 12, heads: Optional[int] = None, mlp_ratio: float = 4.0,
                  act: str = 'quick_gelu', freeze_nlayer: int = -1,
-                 pretrained: Optional[str] = None, round_to_fp16: bool = False, init_cfg=None):
+                 pretrained: Optional[str] = None, round_to_fp16: bool = False,
+                 pos_embed_init: str = 'random', init_cfg=None):
         super().__init__(pretrained, round_to_fp16, init_cfg)
         self.visual = VisionTransformer(
             image_size=tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size,
             patch_size=tuple(patch_size) if isinstance(patch_size, (list, tuple)) else patch_size,
             width=width, layers=layers, heads=heads or width // 64, mlp_ratio=mlp_ratio,
             output_dim=embed_dim, act_layer=ACTIVATIONS[act], norm_layer=LayerNormFp32)
+        if pos_embed_init == 'sincos':
+            with torch.no_grad():
+                self.visual.positional_embedding.copy_(
+                    sincos_2d(*self.visual.grid_size, width, cls_token=True))
+        elif pos_embed_init != 'random':
+            raise ValueError(f"pos_embed_init must be 'random' or 'sincos', not {pos_embed_init!r}")
         if freeze_nlayer >= 0:
             blocks = list(self.visual.transformer.resblocks[:freeze_nlayer])
             _freeze(blocks, [self.visual.class_embedding, self.visual.positional_embedding])

@@ -1,11 +1,23 @@
 """Permutation language modelling loss: token cross-entropy over every permutation."""
-from typing import Dict, Sequence
+from typing import Dict, NamedTuple, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmocr.models.textrecog.module_losses import BaseTextRecogModuleLoss
 from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
+
+from .permutations import generate_permutations, permutation_masks
+
+
+class PLMBatch(NamedTuple):
+    """What a PARSeq decoder needs for one training step under K permutations."""
+    tokens: torch.Tensor        # (B, T+1) input [B] c_1 .. c_T (PAD / EOS beyond each label)
+    padding: torch.Tensor       # (B, T+1) content positions hidden from every query
+    query_mask: torch.Tensor    # (K, T+1, T+1)
+    content_mask: torch.Tensor  # (K, T+1, T+1)
+    targets: torch.Tensor       # (K, B, T+1); from the third order on, [E] targets are [P]
 
 
 @MODELS.register_module()
@@ -43,6 +55,18 @@ class PLMModuleLoss(BaseTextRecogModuleLoss):
         for row, ids in enumerate(labels):
             targets[row, :len(ids) + 2] = torch.tensor([dic.start_idx] + ids + [dic.end_idx])
         return targets
+
+    def plm_batch(self, data_samples: Sequence[TextRecogDataSample], num_perms: int,
+                  device) -> PLMBatch:
+        """Targets, K permutation orders (from the batch's longest label) and their masks."""
+        dic = self.dictionary
+        tgt = self.get_targets(data_samples).to(device)
+        perms = generate_permutations(tgt.shape[1] - 2, num_perms, np.random, device)
+        content_mask, query_mask = permutation_masks(perms)
+        tokens, targets = tgt[:, :-1], tgt[:, 1:].repeat(len(perms), 1, 1)
+        targets[2:][targets[2:] == dic.end_idx] = dic.padding_idx
+        padding = (tokens == dic.padding_idx) | (tokens == dic.end_idx)
+        return PLMBatch(tokens, padding, query_mask, content_mask, targets)
 
     def forward(self, logits: Dict[str, torch.Tensor], targets: torch.Tensor) -> Dict:
         """``logits[name] (K, B, T, C)``, ``targets (K, B, T)`` -> ``{'loss_<name>': ...}``."""

@@ -10,16 +10,34 @@ decode step; :meth:`PARSeqDecoder.decode_ar` also caches the content keys/values
 Masks are boolean, ``True`` = may not attend.
 """
 import math
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmocr.registry import MODELS
 from torch import nn
 
+from .clip_weights import check_checkpoint_shapes
 from .permutations import cloze_mask
 
 KV = Tuple[torch.Tensor, torch.Tensor]
+
+
+class SplitMemory(NamedTuple):
+    """A memory whose first tokens are shared by G groups: ``shared (B, S1, D)`` then
+    ``per_group (G*B, S2, D)``; equivalent to ``cat([shared.repeat(G, 1, 1), per_group], 1)``
+    but the shared keys/values are projected and stored once (CLIP4STR's cross branch in
+    training: the image tokens are the same for every permutation, the caption is not)."""
+    shared: torch.Tensor
+    per_group: torch.Tensor
+
+
+class SplitKV(NamedTuple):
+    shared: KV
+    per_group: KV
+
+
+Memory = Union[torch.Tensor, SplitMemory]
 
 
 class CachedMultiheadAttention(nn.Module):
@@ -50,14 +68,42 @@ class CachedMultiheadAttention(nn.Module):
         k, v = F.linear(x, self.in_proj_weight[dim:], self.in_proj_bias[dim:]).chunk(2, dim=-1)
         return self._heads(k), self._heads(v)
 
+    def _query(self, x: torch.Tensor) -> torch.Tensor:
+        dim = x.shape[-1]
+        return self._heads(F.linear(x, self.in_proj_weight[:dim], self.in_proj_bias[:dim]))
+
+    def _merge(self, out: torch.Tensor) -> torch.Tensor:
+        n, _, length, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(n, length, -1))
+
     def forward(self, x: torch.Tensor, kv: KV, blocked: Optional[torch.Tensor] = None):
         """``x (N, L, D)`` attends to ``kv``; ``blocked`` broadcasts to ``(N, heads, L, S)``."""
-        n, length, dim = x.shape
-        q = self._heads(F.linear(x, self.in_proj_weight[:dim], self.in_proj_bias[:dim]))
         out = F.scaled_dot_product_attention(
-            q, kv[0], kv[1], attn_mask=None if blocked is None else ~blocked,
+            self._query(x), kv[0], kv[1], attn_mask=None if blocked is None else ~blocked,
             dropout_p=self.dropout if self.training else 0.0)
-        return self.out_proj(out.transpose(1, 2).reshape(n, length, dim))
+        return self._merge(out)
+
+    def attend_split(self, x: torch.Tensor, kv: SplitKV, groups: int) -> torch.Tensor:
+        """``x (G*B, L, D)`` attends to shared keys ``(B, ...)`` and per-group keys
+        ``(G*B, ...)`` under one softmax, without copying the shared ones G times."""
+        q = self._query(x)
+        gb, heads, length, dim = q.shape
+        scale = dim ** -0.5
+
+        def fold(t):   # (G*B, H, L, *) -> (B, H, G*L, *)
+            return t.view(groups, gb // groups, heads, length, -1).permute(1, 2, 0, 3, 4) \
+                .reshape(gb // groups, heads, groups * length, -1)
+
+        def unfold(t):  # inverse of fold
+            return t.view(gb // groups, heads, groups, length, -1).permute(2, 0, 1, 3, 4) \
+                .reshape(gb, heads, length, -1)
+
+        (k1, v1), (k2, v2) = kv
+        shared = unfold(fold(q) @ k1.transpose(-1, -2))
+        attn = torch.cat([shared, q @ k2.transpose(-1, -2)], dim=-1).mul_(scale).softmax(-1)
+        attn = F.dropout(attn, self.dropout, self.training)
+        p1, p2 = attn.split([k1.shape[2], k2.shape[2]], dim=-1)
+        return self._merge(unfold(fold(p1) @ v1) + p2 @ v2)
 
 
 def _fold(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -99,7 +145,9 @@ class TwoStreamDecoderLayer(nn.Module):
         """
         x = x + self.dropout1(self.self_attn(x_norm, content_kv, blocked))
         x_norm = self.norm1(x)
-        if memory_kv[0].shape[0] == x.shape[0]:
+        if isinstance(memory_kv, SplitKV):
+            crossed = self.cross_attn.attend_split(x_norm, memory_kv, groups)
+        elif memory_kv[0].shape[0] == x.shape[0]:
             crossed = self.cross_attn(x_norm, memory_kv)
         else:
             crossed = _unfold(self.cross_attn(_fold(x_norm, groups), memory_kv), groups)
@@ -150,6 +198,10 @@ class PARSeqDecoder(nn.Module):
     def max_length(self) -> int:
         return self.pos_queries.shape[1]
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        check_checkpoint_shapes(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _init_weights(self) -> None:
         """Reference init: trunc-normal(.02) Linear/Embedding weights, zero biases."""
         for module in self.modules():
@@ -160,8 +212,12 @@ class PARSeqDecoder(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=.02)
         nn.init.trunc_normal_(self.pos_queries, std=.02)
 
-    def memory_kv(self, memory: torch.Tensor) -> List[KV]:
-        """Project ``memory (B, S, D)`` for every layer once."""
+    def memory_kv(self, memory: Memory) -> List[Union[KV, SplitKV]]:
+        """Project ``memory (B, S, D)`` (or a :class:`SplitMemory`) for every layer once."""
+        if isinstance(memory, SplitMemory):
+            return [SplitKV(layer.cross_attn.project_kv(memory.shared),
+                            layer.cross_attn.project_kv(memory.per_group))
+                    for layer in self.layers]
         return [layer.cross_attn.project_kv(memory) for layer in self.layers]
 
     def embed_content(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -170,7 +226,7 @@ class PARSeqDecoder(nn.Module):
         rest = self.pos_queries[:, :tokens.shape[1] - 1] + self.text_embed(tokens[:, 1:])
         return self.dropout(torch.cat([bos, rest], dim=1))
 
-    def forward(self, tokens: torch.Tensor, memory: torch.Tensor,
+    def forward(self, tokens: torch.Tensor, memory: Memory,
                 query_mask: Optional[torch.Tensor] = None,
                 content_mask: Optional[torch.Tensor] = None,
                 padding_mask: Optional[torch.Tensor] = None,
@@ -179,7 +235,8 @@ class PARSeqDecoder(nn.Module):
 
         Args:
             tokens: ``(B, T)`` content [BOS, t_1, .., t_{T-1}].
-            memory: ``(B, S, D)`` shared by the groups, or ``(G*B, S, D)`` one per group.
+            memory: ``(B, S, D)`` shared by the groups, ``(G*B, S, D)`` one per group, or a
+                :class:`SplitMemory`.
             query_mask: ``(G, Lq, T)``, one mask per group (permutation), or None (G = 1).
             content_mask: ``(G, T, T)``; only read when depth > 1.
             padding_mask: ``(B, T)`` content positions nobody may see.

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from clip4str_plugin.models.parseq_decoder import CachedMultiheadAttention, PARSeqDecoder
+from clip4str_plugin.models.parseq_decoder import (CachedMultiheadAttention, PARSeqDecoder,
+                                                   SplitMemory)
 from clip4str_plugin.models.permutations import (causal_mask, generate_permutations,
                                                  permutation_masks)
 
@@ -68,20 +69,23 @@ def test_ar_stops_once_every_sample_ended():
     assert model.decode_ar(torch.randn(2, 5, 32), early_stop=False).shape == (2, 26, 95)
 
 
-@pytest.mark.parametrize('depth,shared_memory', [(1, True), (2, True), (2, False)])
+@pytest.mark.parametrize('depth,memory_kind', [(1, 'shared'), (2, 'shared'), (2, 'per_group'),
+                                               (1, 'split'), (2, 'split')])
 @torch.no_grad()
-def test_permutation_batching_equals_one_call_per_permutation(depth, shared_memory):
+def test_permutation_batching_equals_one_call_per_permutation(depth, memory_kind):
     model = decoder(depth)
     target = torch.tensor([[BOS, 5, 6, 7, 8, EOS], [BOS, 8, 9, EOS, PAD, PAD]])
     tokens = target[:, :-1]
     padding = (tokens == PAD) | (tokens == EOS)
     perms = generate_permutations(4, 6, np.random.default_rng(0))
     content_mask, query_mask = permutation_masks(perms)
-    memory = torch.randn(2, 9, 32) if shared_memory else torch.randn(len(perms) * 2, 9, 32)
+    image, text = torch.randn(2, 9, 32), torch.randn(len(perms) * 2, 3, 32)
+    memory = dict(shared=image, per_group=torch.cat([image.repeat(len(perms), 1, 1), text], 1),
+                  split=SplitMemory(image, text))[memory_kind]
     batched = model(tokens, memory, query_mask, content_mask, padding)
     assert batched.shape == (len(perms), 2, 5, 95)
     for k in range(len(perms)):
-        mem = memory if shared_memory else memory[2 * k:2 * k + 2]
+        mem = image if memory_kind == 'shared' else torch.cat([image, text[2 * k:2 * k + 2]], 1)
         single = model(tokens, mem, query_mask[k:k + 1], content_mask[k:k + 1], padding)[0]
         assert torch.allclose(batched[k], single, atol=1e-5)
 

@@ -1,0 +1,74 @@
+"""DPTR's Offline Randomized Perturbation: natural-image CLIP features mixed into the memory."""
+import os
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.dist import get_rank
+from mmengine.model import BaseModule
+from mmocr.registry import MODELS
+
+
+def load_bank(path: str) -> torch.Tensor:
+    """An ORP bank ``(N, tokens, D)`` from ``.safetensors`` (key ``features``) or ``.npy``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'ORP feature bank not found: {path} '
+                                '(make one with tools/extract_orp_bank.py)')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        bank = load_file(path).get('features')
+        if bank is None:
+            raise ValueError(f'{path} has no "features" tensor')
+    elif path.endswith('.npy'):
+        bank = torch.from_numpy(np.load(path, mmap_mode='r', allow_pickle=False).copy())
+    else:
+        raise ValueError(f'ORP bank must be .safetensors or .npy, got {path}')
+    if bank.ndim != 3:
+        raise ValueError(f'ORP bank {path} has shape {tuple(bank.shape)}; expected (N, T, D)')
+    return bank
+
+
+@MODELS.register_module()
+class ORPPerturbation(BaseModule):
+    """``memory (B, n, D) -> memory + weight * bank[images][:, tokens]`` in training.
+
+    B distinct bank images (drawn without replacement) and n distinct token positions (in
+    random order, shared by the whole batch) per step; the identity at evaluation. The bank
+    stays on the CPU; draws use a generator seeded with ``seed + rank``. Used as the
+    pre-training recognizer's ``encoder``.
+
+    Args:
+        bank: path of the bank made by ``tools/extract_orp_bank.py``.
+        weight: mixing weight (0.1).
+        seed: base seed of the draws.
+    """
+
+    def __init__(self, bank: str, weight: float = 0.1, seed: int = 0, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.bank_path, self.weight, self.seed = bank, weight, seed
+        self._bank: Optional[torch.Tensor] = None
+        self._generator: Optional[torch.Generator] = None
+
+    @property
+    def bank(self) -> torch.Tensor:
+        if self._bank is None:
+            self._bank = load_bank(self.bank_path)
+        return self._bank
+
+    def sample(self, batch: int, length: int) -> torch.Tensor:
+        """``(batch, length, D)`` features: distinct images, distinct shared token positions."""
+        bank = self.bank
+        if batch > bank.shape[0] or length > bank.shape[1]:
+            raise ValueError(f'ORP bank {tuple(bank.shape)} is too small for a batch of {batch} '
+                             f'memories of {length} tokens (needs N >= batch, T >= tokens)')
+        if self._generator is None:
+            self._generator = torch.Generator().manual_seed(self.seed + get_rank())
+        images = torch.randperm(bank.shape[0], generator=self._generator)[:batch]
+        tokens = torch.randperm(bank.shape[1], generator=self._generator)[:length]
+        return bank[images][:, tokens]
+
+    def forward(self, memory: torch.Tensor, data_samples=None) -> torch.Tensor:
+        if not self.training:
+            return memory
+        noise = self.sample(memory.shape[0], memory.shape[1])
+        return memory + self.weight * noise.to(memory.device, memory.dtype)
