@@ -1,0 +1,87 @@
+"""A text detector followed by a recognizer, on MMOCR's inferencers."""
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from .crops import crop_text, polygon_points, to_bgr
+
+
+def read_image(path: str) -> np.ndarray:
+    """8-bit BGR; grey, alpha and 16-bit images are converted.
+
+    Raises:
+        ValueError: naming the file, when it cannot be read as an image.
+    """
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None or image.size == 0:
+        raise ValueError(f'cannot read {path} as an image')
+    return to_bgr(image)
+
+
+class TextSpotter:
+    """Detect text with an MMOCR detector, crop every polygon (rectified or MMOCR's padded
+    bounding box), recognise the crops in batches.
+
+    Args:
+        det, det_weights: detector config and checkpoint (e.g. DBNet).
+        rec, rec_weights: recognizer config and checkpoint (e.g. CLIP4STR).
+        device: 'cpu', 'cuda', ...
+        rectify: warp each polygon's minimum-area rectangle upright (True) or use MMOCR's
+            axis-aligned crop (False).
+        rec_batch_size: crops per recognition batch.
+        det_score_thr: polygons scoring lower are dropped.
+    """
+
+    def __init__(self, det: str, rec: str, det_weights: Optional[str] = None,
+                 rec_weights: Optional[str] = None, device: Optional[str] = None,
+                 rectify: bool = True, rec_batch_size: int = 32, det_score_thr: float = 0.0):
+        import clip4str_plugin  # noqa: F401  (plugin registries, safe checkpoint loading)
+        from mmocr.apis import TextDetInferencer, TextRecInferencer
+        self.detector = TextDetInferencer(model=det, weights=det_weights, device=device)
+        self.recognizer = TextRecInferencer(model=rec, weights=rec_weights, device=device)
+        self.rectify, self.rec_batch_size = rectify, rec_batch_size
+        self.det_score_thr = det_score_thr
+
+    def __call__(self, image: np.ndarray) -> Dict[str, List]:
+        """``image`` (BGR) -> ``polygons``, ``det_scores``, ``texts``, ``rec_scores``; degenerate
+        or zero-size polygons are skipped (counted in ``skipped``)."""
+        det = self.detector(image, return_datasamples=True, progress_bar=False)
+        instances = det['predictions'][0].pred_instances
+        polygons, det_scores, crops, skipped = [], [], [], 0
+        for polygon, score in zip(instances.polygons, instances.scores.tolist()):
+            if score < self.det_score_thr:
+                continue
+            crop = crop_text(image, polygon, self.rectify)
+            if crop is None:
+                skipped += 1
+                continue
+            polygons.append([float(v) for v in np.asarray(polygon).reshape(-1)])
+            det_scores.append(float(score))
+            crops.append(crop)
+        texts, rec_scores = [], []
+        if crops:
+            rec = self.recognizer(crops, batch_size=self.rec_batch_size,
+                                  return_datasamples=True, progress_bar=False)
+            for sample in rec['predictions']:
+                texts.append(sample.pred_text.item)
+                rec_scores.append(float(np.mean(sample.pred_text.score))
+                                  if len(sample.pred_text.score) else 0.0)
+        return dict(polygons=polygons, det_scores=det_scores, texts=texts,
+                    rec_scores=rec_scores, skipped=skipped)
+
+
+def draw(image: np.ndarray, result: Dict[str, List]) -> np.ndarray:
+    """The image with every polygon and its text drawn on it."""
+    canvas = image.copy()
+    for polygon, text in zip(result['polygons'], result['texts']):
+        pts = polygon_points(polygon)
+        if pts is None:
+            continue
+        pts = pts.round().astype(np.int32)
+        cv2.polylines(canvas, [pts], True, (0, 200, 0), 2)
+        x, y = pts[:, 0].min(), max(int(pts[:, 1].min()) - 4, 12)
+        cv2.putText(canvas, text, (int(x), y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1,
+                    cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,59 @@
+"""Render scene images with several words and their quadrilateral + text annotations.
+
+    python tools/make_synth_scenes.py data/synth_scenes --split train --num 2000 --seed 0
+    python tools/make_synth_scenes.py data/synth_scenes --split test --num 200 --seed 0
+
+Writes ``<out>/<split>/NNNNNN.jpg`` and ``<out>/textspotting_<split>.json`` in MMOCR's format
+(``instances``: ``polygon``, ``bbox``, ``bbox_label``, ``ignore``, ``text``), readable by
+``OCRDataset`` for detector training (text detection) and end-to-end evaluation (spotting).
+Test words never occur in the train split.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import cv2
+from mmengine.utils import ProgressBar
+
+from clip4str_plugin.datasets.synth_scenes import CATEGORY, render_scenes
+from clip4str_plugin.datasets.synth_text import SPLITS
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('out')
+    parser.add_argument('--split', choices=SPLITS, default='train')
+    parser.add_argument('--num', type=int, default=1000)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--size', type=int, nargs=2, default=(320, 320), metavar=('W', 'H'))
+    parser.add_argument('--max-words', type=int, default=5)
+    parser.add_argument('--fonts', choices=['all', 'upright'], default='all')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    os.makedirs(osp.join(args.out, args.split), exist_ok=True)
+    data_list = []
+    progress = ProgressBar(args.num)
+    scenes = render_scenes(args.split, args.num, args.seed, tuple(args.size), args.max_words,
+                           args.fonts)
+    for index, (image, instances) in enumerate(scenes):
+        name = osp.join(args.split, f'{index:06d}.jpg')
+        cv2.imwrite(osp.join(args.out, name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+        data_list.append(dict(img_path=name, height=image.shape[0], width=image.shape[1],
+                              instances=instances))
+        progress.update()
+    ann = dict(metainfo=dict(dataset_type='TextSpottingDataset', task_name='textspotting',
+                             category=CATEGORY), data_list=data_list)
+    path = osp.join(args.out, f'textspotting_{args.split}.json')
+    with open(path, 'w') as f:
+        json.dump(ann, f)
+    words = sum(len(d['instances']) for d in data_list)
+    print(f'\nwrote {args.num} scenes with {words} words to {args.out} ({path})')
+
+
+if __name__ == '__main__':
+    main()
