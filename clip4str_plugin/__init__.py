@@ -8,6 +8,6 @@ from .utils import mmcv_ext_stub
 
 mmcv_ext_stub.install()
 
-from . import models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __version__ = '0.1.0'
