@@ -29,7 +29,9 @@ def load_config(path=TINY_CONFIG):
 
 
 def build_model(cfg_model):
+    from mmengine.registry import init_default_scope
     from mmocr.registry import MODELS
+    init_default_scope('mmocr')  # module-scoped fixtures run before the autouse scope fixture
     return MODELS.build(cfg_model)
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import pickle
 import sys
 
 import torch
@@ -23,6 +24,7 @@ from mmengine.registry import init_default_scope
 import clip4str_plugin  # noqa: F401
 from clip4str_plugin.models.reference_checkpoint import (CheckpointLayoutError, convert,
                                                          variant_of)
+from clip4str_plugin.models.reference_layout import DROPPED
 
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'clip4str')
 
@@ -84,8 +86,8 @@ def main():
     args = parse_args()
     init_default_scope('mmocr')
     try:
-        state, geometry, unmapped = convert(args.src)
-    except (CheckpointLayoutError, FileNotFoundError) as err:
+        state, geometry, unmapped, state_keys = convert(args.src)
+    except (CheckpointLayoutError, FileNotFoundError, pickle.UnpicklingError) as err:
         sys.exit(f'error: {err}')
     variant = variant_of(geometry)
     cfg = config_for(geometry, args.config, args.dict_file)
@@ -95,6 +97,9 @@ def main():
     print(f'config: {args.config or variant or "base config + the geometry above"}')
     print(f'keys mapped: {len(state)}; reference keys left unmapped: {len(unmapped)}'
           + (f' ({", ".join(unmapped[:5])})' if unmapped else ''))
+    dropped = sorted(k for k in DROPPED if k in state_keys)
+    if dropped:
+        print(f'reference keys not used by CLIP4STR, dropped: {", ".join(dropped)}')
     if missing or unexpected or mismatched:
         for title, items in (('missing', missing), ('unexpected', unexpected),
                              ('shape mismatch', mismatched)):

@@ -18,6 +18,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clip4str_plugin  # noqa: F401  (registers the plugin and the safe checkpoint loader)
+from clip4str_plugin.engine.dist import init_cpu_distributed
 
 
 def parse_args():
@@ -50,6 +51,10 @@ def setup_cfg(args) -> Config:
     cfg.load_from = args.checkpoint
     if not torch.cuda.is_available():
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.launcher != 'none':  # DDP of a CPU model takes no device ids
+            wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+            wrapper.update(cfg.get('model_wrapper_cfg') or {}, device_ids=None)
+            cfg.model_wrapper_cfg = wrapper
     if args.reference_norm:
         cfg.model.data_preprocessor.mean = [127.5] * 3
         cfg.model.data_preprocessor.std = [127.5] * 3
@@ -88,6 +93,7 @@ def results_table(metrics: dict, prefixes) -> str:
 def main():
     args = parse_args()
     cfg = setup_cfg(args)
+    init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()
     if runner.rank != 0:

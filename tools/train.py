@@ -17,6 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clip4str_plugin  # noqa: F401  (registers the plugin and the safe checkpoint loader)
+from clip4str_plugin.engine.dist import init_cpu_distributed
 
 
 def parse_args():
@@ -49,6 +50,10 @@ def setup_cfg(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if not torch.cuda.is_available():
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.launcher != 'none':  # DDP of a CPU model takes no device ids
+            wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+            wrapper.update(cfg.get('model_wrapper_cfg') or {}, device_ids=None)
+            cfg.model_wrapper_cfg = wrapper
     if args.amp:
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -68,6 +73,7 @@ def setup_cfg(args) -> Config:
 
 def main():
     cfg = setup_cfg(parse_args())
+    init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

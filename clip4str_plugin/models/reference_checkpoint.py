@@ -97,9 +97,10 @@ def variant_of(geometry: Dict) -> Optional[str]:
     return VARIANTS.get(key)
 
 
-def convert(path: str) -> Tuple[Dict[str, torch.Tensor], Dict, list]:
-    """Read and rename an official checkpoint: (plugin state dict, geometry, unmapped keys)."""
+def convert(path: str) -> Tuple[Dict[str, torch.Tensor], Dict, list, list]:
+    """Read and rename an official checkpoint: (plugin state dict, geometry, unmapped keys,
+    all reference keys)."""
     state = read_reference_state_dict(path)
     geometry = infer_geometry(state)
     converted, unmapped = convert_reference_state_dict(state)
-    return converted, geometry, unmapped
+    return converted, geometry, unmapped, sorted(state)

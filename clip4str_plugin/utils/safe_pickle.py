@@ -211,7 +211,13 @@ def _zip_storage_reader(archive: zipfile.ZipFile, prefix: str) -> StorageReader:
 
 def load_zip_pickle(path: str, extra_globals=None, inert_modules: Sequence[str] = ()) -> Any:
     """Read ``data.pkl`` of a torch zip archive (``torch.save`` or TorchScript) as data only."""
-    with zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as err:
+        raise pickle.UnpicklingError(
+            f'{path} is not a readable torch archive (truncated, or not made by torch.save / '
+            f'torch.jit.save): {err}') from None
+    with archive:
         names = archive.namelist()
         pkl = [n for n in names if n.endswith('data.pkl') and n.count('/') == 1]
         if not pkl:
