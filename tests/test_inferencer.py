@@ -17,3 +17,24 @@ def test_mmocr_inferencer_on_an_image_file(tmp_path):
     assert isinstance(pred['rec_texts'][0], str)
     assert math.isfinite(pred['rec_scores'][0])
     assert (tmp_path / 'out' / 'preds' / 'word.json').is_file()
+
+
+def test_inferencer_loads_a_runner_checkpoint_weights_only(tmp_path):
+    """A checkpoint as MMEngine's Runner writes it (numpy and HistoryBuffer objects inside)
+    loads through rec_weights on this torch without the global weights-only switch."""
+    import torch
+    from mmengine.logging import HistoryBuffer
+    from mmocr.apis import MMOCRInferencer
+
+    from conftest import make_samples, tiny_model
+    model = tiny_model()
+    ckpt = tmp_path / 'iter_10.pth'
+    torch.save(dict(meta=dict(iter=10, seed=np.int64(0)), state_dict=model.state_dict(),
+                    message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0, 0.5])})),
+               str(ckpt))
+    image = (np.random.default_rng(1).random((32, 128, 3)) * 255).astype('uint8')
+    expected = model.test_step(dict(inputs=[torch.from_numpy(image).permute(2, 0, 1)],
+                                    data_samples=make_samples([''])))
+    inferencer = MMOCRInferencer(rec=str(TINY_CONFIG), rec_weights=str(ckpt), device='cpu')
+    pred = inferencer(image, progress_bar=False)['predictions'][0]
+    assert pred['rec_texts'][0] == expected[0].pred_text.item

@@ -65,9 +65,12 @@ def main():
     cfg = Config.fromfile(args.config).model.backbone
     if args.clip_weights:
         cfg.pretrained = args.clip_weights
+    torch.manual_seed(0)   # only matters without weights: a reproducible random tower
     backbone = MODELS.build(cfg)
     if backbone.pretrained:
         backbone.load_pretrained()
+    else:
+        print('no CLIP weights given: the image tower is randomly initialised (seed 0)')
     backbone = backbone.to(args.device).eval()
     height, width = backbone.visual.image_size
     paths = list_images(args.image_dir)

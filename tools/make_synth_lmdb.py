@@ -30,8 +30,9 @@ def parse_args():
     parser.add_argument('--max-len', type=int, default=12, help='longest label')
     parser.add_argument('--distort', type=float, default=0.25,
                         help='probability of each geometric / photometric variant')
-    parser.add_argument('--fonts', choices=['all', 'upright', 'system'], default='all',
-                        help='all 16 package faces, the 6 upright DejaVu ones, or also system')
+    parser.add_argument('--fonts', choices=['all', 'upright', 'sans', 'system'], default='all',
+                        help='all 16 package faces, the 6 upright DejaVu ones, DejaVu Sans '
+                             'and Sans Bold, or also system fonts')
     parser.add_argument('--gray', action='store_true', help='grey levels only')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
     return parser.parse_args()

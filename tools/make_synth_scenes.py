@@ -28,7 +28,9 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--size', type=int, nargs=2, default=(320, 320), metavar=('W', 'H'))
     parser.add_argument('--max-words', type=int, default=5)
-    parser.add_argument('--fonts', choices=['all', 'upright'], default='all')
+    parser.add_argument('--fonts', choices=['all', 'upright', 'sans'], default='all')
+    parser.add_argument('--gray', action='store_true', help='grey levels only')
+    parser.add_argument('--max-len', type=int, default=12, help='longest word')
     return parser.parse_args()
 
 
@@ -38,7 +40,7 @@ def main():
     data_list = []
     progress = ProgressBar(args.num)
     scenes = render_scenes(args.split, args.num, args.seed, tuple(args.size), args.max_words,
-                           args.fonts)
+                           args.fonts, args.gray, args.max_len)
     for index, (image, instances) in enumerate(scenes):
         name = osp.join(args.split, f'{index:06d}.jpg')
         cv2.imwrite(osp.join(args.out, name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),

@@ -8,53 +8,32 @@ The table is also written to ``<work_dir>/test_results.md`` and ``.json``.
 """
 import argparse
 import json
-import os
 import os.path as osp
 from collections import OrderedDict
 
-import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clip4str_plugin  # noqa: F401  (registers the plugin and the safe checkpoint loader)
-from clip4str_plugin.engine.dist import init_cpu_distributed
+from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--work-dir')
     parser.add_argument('--reference-norm', action='store_true',
                         help='normalise with mean = std = 0.5 like the reference test script')
     parser.add_argument('--show-dir', help='save visualisations here (relative to work_dir)')
     parser.add_argument('--batch-size', type=int, help='override the test batch size')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_args(parser)
+    return parser.parse_args()
 
 
 def setup_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
-    if not torch.cuda.is_available():
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-        if cfg.launcher != 'none':  # DDP of a CPU model takes no device ids
-            wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
-            wrapper.update(cfg.get('model_wrapper_cfg') or {}, device_ids=None)
-            cfg.model_wrapper_cfg = wrapper
     if args.reference_norm:
         cfg.model.data_preprocessor.mean = [127.5] * 3
         cfg.model.data_preprocessor.std = [127.5] * 3

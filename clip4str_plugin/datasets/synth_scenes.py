@@ -18,13 +18,14 @@ CATEGORY = [dict(id=0, name='text')]
 
 
 class SceneRenderer:
-    """Args: seed; size (w, h) of every scene; max_words; fonts ('all' / 'upright')."""
+    """Args: seed; size (w, h) of every scene; max_words; fonts ('all' / 'upright'); gray
+    (grey levels only, as the recognizer of the main job was trained on)."""
 
     def __init__(self, seed: int = 0, size: Tuple[int, int] = (320, 320), max_words: int = 5,
-                 fonts: str = 'all'):
+                 fonts: str = 'all', gray: bool = False):
         from PIL import ImageFont
         self.rng = np.random.default_rng(seed)
-        self.size, self.max_words = size, max_words
+        self.size, self.max_words, self.gray = size, max_words, gray
         self._fonts = select_fonts(fonts)
         self._font = lambda path, px: ImageFont.truetype(path, px)
 
@@ -33,6 +34,7 @@ class SceneRenderer:
         for _ in range(int(rng.integers(0, 6))):
             box = sorted(rng.integers(0, w, 2)), sorted(rng.integers(0, h, 2))
             fill = tuple(int(c) for c in rng.integers(0, 256, 3))
+            fill = (fill[0],) * 3 if self.gray else fill
             shape = (box[0][0], box[1][0], box[0][1], box[1][1])
             (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(shape, outline=fill,
                                                                       width=2)
@@ -69,15 +71,15 @@ class SceneRenderer:
     def render(self, words: List[str]) -> Tuple[np.ndarray, List[Dict]]:
         """An RGB scene and its instances (``polygon``, ``bbox``, ``text``)."""
         rng, (w, h) = self.rng, self.size
-        bg, _ = _contrasting_colours(rng)
+        bg, _ = _contrasting_colours(rng, self.gray)
         scene = _background(rng, (w, h), bg).convert('RGB')
         self._clutter(scene)
         canvas = np.asarray(scene).astype(np.float32)
         taken, instances = [], []
         for text in words:
-            _, fg = _contrasting_colours(rng)
+            _, fg = _contrasting_colours(rng, self.gray)
             while abs(np.dot(np.subtract(fg, bg), [0.299, 0.587, 0.114])) < 90:
-                _, fg = _contrasting_colours(rng)
+                _, fg = _contrasting_colours(rng, self.gray)
             patch, quad = self._word_patch(text, fg)
             ph, pw = patch.shape[:2]
             if pw >= w or ph >= h:
@@ -107,10 +109,10 @@ class SceneRenderer:
 
 
 def render_scenes(split: str, num: int, seed: int, size=(320, 320), max_words: int = 5,
-                  fonts: str = 'all'):
+                  fonts: str = 'all', gray: bool = False, max_len: int = 12):
     """Yield ``(RGB image, instances)`` for ``num`` scenes of ``split``."""
-    words = WordSampler(split, seed, random_fraction=0.1, max_len=12)
-    renderer = SceneRenderer(seed * 7919 + len(split), size, max_words, fonts)
+    words = WordSampler(split, seed, random_fraction=0.1, max_len=max_len)
+    renderer = SceneRenderer(seed * 7919 + len(split), size, max_words, fonts, gray)
     for _ in range(num):
         count = int(renderer.rng.integers(1, max_words + 1))
         yield renderer.render([words() for _ in range(count)])

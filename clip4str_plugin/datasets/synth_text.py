@@ -54,19 +54,21 @@ def font_paths(system_fonts: bool = False) -> Tuple[str, ...]:
     return tuple(usable)
 
 
-#: The upright DejaVu faces: a smaller font set for quick demos.
+#: Smaller font sets for quick demos: the upright DejaVu faces; DejaVu Sans (the CPU demo).
 UPRIGHT_FONTS = ('DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSerif.ttf',
                  'DejaVuSerif-Bold.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf')
+SANS_FONTS = ('DejaVuSans.ttf', 'DejaVuSans-Bold.ttf')
 
 
 def select_fonts(kind: str = 'all') -> Tuple[str, ...]:
-    """'all' package fonts, 'upright' (the six upright DejaVu faces) or 'system' (all, plus
-    /usr/share/fonts)."""
-    if kind == 'upright':
-        return tuple(p for p in font_paths() if os.path.basename(p) in UPRIGHT_FONTS)
+    """'all' package fonts, 'upright' (the six upright DejaVu faces), 'sans' (DejaVu Sans and
+    Sans Bold: the CPU demo's) or 'system' (all, plus /usr/share/fonts)."""
+    if kind in ('upright', 'sans'):
+        names = UPRIGHT_FONTS if kind == 'upright' else SANS_FONTS
+        return tuple(p for p in font_paths() if os.path.basename(p) in names)
     if kind in ('all', 'system'):
         return font_paths(system_fonts=kind == 'system')
-    raise ValueError(f"fonts must be 'all', 'upright' or 'system', not {kind!r}")
+    raise ValueError(f"fonts must be 'all', 'upright', 'sans' or 'system', not {kind!r}")
 
 
 def split_of(word: str) -> str:

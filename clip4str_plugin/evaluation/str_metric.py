@@ -30,13 +30,17 @@ class STRBenchmarkMetric(BaseMetric):
         max_label_length: 25.
         prefix: metric prefix (default 'str'): keys ``str/accuracy``, ``str/1-NED``,
             ``str/num_samples``.
+        pred_field: the prediction scored: 'pred_text' (the model's answer; CLIP4STR's cross
+            branch) or e.g. 'visual_pred_text' (CLIP4STR's visual branch).
     """
 
     default_prefix = 'str'
 
     def __init__(self, charset: str = '36', max_label_length: int = 25,
-                 collect_device: str = 'cpu', prefix: str = None):
+                 collect_device: str = 'cpu', prefix: str = None,
+                 pred_field: str = 'pred_text'):
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.pred_field = pred_field
         chars = CHARSETS.get(charset, charset)
         self.rules = LabelRules(chars, max_label_length)
         self.adapt = CharsetAdapter(chars)
@@ -44,7 +48,10 @@ class STRBenchmarkMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
             gt = self.rules(sample.get('gt_text').get('item'))
-            pred = self.adapt(sample.get('pred_text').get('item'))
+            pred = sample.get(self.pred_field)
+            if pred is None:
+                raise KeyError(f'STRBenchmarkMetric: the predictions have no {self.pred_field!r}')
+            pred = self.adapt(pred.get('item'))
             self.results.append(dict(gt=gt, pred=pred))
 
     def compute_metrics(self, results: List[Dict]) -> Dict:

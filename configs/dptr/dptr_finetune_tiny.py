@@ -26,3 +26,14 @@ model = dict(
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=20))
+test_evaluator = dict(metrics=_base_.str_metrics)   # one branch: no visual_pred_text
+
+# the budget of the experiment in docs/dptr.md: the same for both arms
+max_iters = 1500
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=750)
+param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_iters, pct_start=0.075,
+                        by_epoch=False)]
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=1,
+                    save_best=None))

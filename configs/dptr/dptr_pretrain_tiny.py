@@ -29,3 +29,4 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=500, by_epoch=False, max_keep_ckpts=1,
                     save_best=None))
 log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)

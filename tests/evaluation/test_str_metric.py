@@ -41,3 +41,14 @@ def test_weighted_average_over_datasets():
     results = evaluator.evaluate(4)
     assert results['A/str/accuracy'] == round(2 / 3, 4) and results['B/str/accuracy'] == 1.0
     assert results['average/str/accuracy'] == round((2 / 3 * 3 + 1) / 4, 4)
+
+
+def test_scores_another_prediction_field():
+    data = samples([('abc', 'abc'), ('def', 'xyz')])
+    data[0]['visual_pred_text'] = LabelData(item='abd').to_dict()
+    data[1]['visual_pred_text'] = LabelData(item='DEF').to_dict()
+    metric = STRBenchmarkMetric(pred_field='visual_pred_text', prefix='str-visual')
+    metric.process(None, data)
+    assert metric.compute_metrics(metric.results)['accuracy'] == 0.5
+    with pytest.raises(KeyError, match='no .missing_text'):
+        STRBenchmarkMetric(pred_field='missing_text').process(None, data)
