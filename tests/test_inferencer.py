@@ -29,12 +29,16 @@ def test_inferencer_loads_a_runner_checkpoint_weights_only(tmp_path):
     from conftest import make_samples, tiny_model
     model = tiny_model()
     ckpt = tmp_path / 'iter_10.pth'
+    loss = HistoryBuffer()
+    loss.update(1.0)
+    loss.update(0.5)
     torch.save(dict(meta=dict(iter=10, seed=np.int64(0)), state_dict=model.state_dict(),
-                    message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0, 0.5])})),
-               str(ckpt))
+                    message_hub=dict(log_scalars={'train/loss': loss})), str(ckpt))
     image = (np.random.default_rng(1).random((32, 128, 3)) * 255).astype('uint8')
     expected = model.test_step(dict(inputs=[torch.from_numpy(image).permute(2, 0, 1)],
                                     data_samples=make_samples([''])))
     inferencer = MMOCRInferencer(rec=str(TINY_CONFIG), rec_weights=str(ckpt), device='cpu')
-    pred = inferencer(image, progress_bar=False)['predictions'][0]
+    pred = inferencer(image)['predictions'][0]
     assert pred['rec_texts'][0] == expected[0].pred_text.item
+    assert math.isclose(pred['rec_scores'][0], float(np.mean(expected[0].pred_text.score)),
+                        rel_tol=1e-4)

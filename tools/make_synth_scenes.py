@@ -31,6 +31,8 @@ def parse_args():
     parser.add_argument('--fonts', choices=['all', 'upright', 'sans'], default='all')
     parser.add_argument('--gray', action='store_true', help='grey levels only')
     parser.add_argument('--max-len', type=int, default=12, help='longest word')
+    parser.add_argument('--random-fraction', type=float, default=0.1,
+                        help='share of random strings over the 94 characters')
     return parser.parse_args()
 
 
@@ -40,7 +42,7 @@ def main():
     data_list = []
     progress = ProgressBar(args.num)
     scenes = render_scenes(args.split, args.num, args.seed, tuple(args.size), args.max_words,
-                           args.fonts, args.gray, args.max_len)
+                           args.fonts, args.gray, args.max_len, args.random_fraction)
     for index, (image, instances) in enumerate(scenes):
         name = osp.join(args.split, f'{index:06d}.jpg')
         cv2.imwrite(osp.join(args.out, name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),

@@ -109,9 +109,10 @@ class SceneRenderer:
 
 
 def render_scenes(split: str, num: int, seed: int, size=(320, 320), max_words: int = 5,
-                  fonts: str = 'all', gray: bool = False, max_len: int = 12):
+                  fonts: str = 'all', gray: bool = False, max_len: int = 12,
+                  random_fraction: float = 0.1):
     """Yield ``(RGB image, instances)`` for ``num`` scenes of ``split``."""
-    words = WordSampler(split, seed, random_fraction=0.1, max_len=max_len)
+    words = WordSampler(split, seed, random_fraction=random_fraction, max_len=max_len)
     renderer = SceneRenderer(seed * 7919 + len(split), size, max_words, fonts, gray)
     for _ in range(num):
         count = int(renderer.rng.integers(1, max_words + 1))

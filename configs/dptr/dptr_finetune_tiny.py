@@ -29,9 +29,9 @@ optim_wrapper = dict(_delete_=True, type='OptimWrapper',
 test_evaluator = dict(metrics=_base_.str_metrics)   # one branch: no visual_pred_text
 
 # the budget of the experiment in docs/dptr.md: the same for both arms
-max_iters = 1500
+max_iters = 800
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=750)
+                 val_interval=max_iters)
 param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_iters, pct_start=0.075,
                         by_epoch=False)]
 default_hooks = dict(

@@ -26,7 +26,7 @@ def scene(tmp_path_factory):
 def test_mmocr_inferencer_with_dbnet_and_clip4str(scene):
     from mmocr.apis import MMOCRInferencer
     ocr = MMOCRInferencer(det=str(DBNET), rec=str(TINY_CONFIG), device='cpu')
-    pred = ocr(str(scene[0]), rec_batch_size=8, progress_bar=False)['predictions'][0]
+    pred = ocr(str(scene[0]), rec_batch_size=8)['predictions'][0]
     assert len(pred['det_polygons']) == len(pred['rec_texts']) == len(pred['rec_scores'])
     assert all(isinstance(t, str) for t in pred['rec_texts'])
 

@@ -40,7 +40,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='HmeanIOUMetric')
 test_evaluator = val_evaluator
 
-max_iters = 1500
+max_iters = 1000
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=500)
 optim_wrapper = dict(optimizer=dict(lr=0.007))
