@@ -34,6 +34,8 @@ def parse_args():
     parser.add_argument('--axis-aligned', action='store_true',
                         help="MMOCR's padded bounding-box crops instead of rectified ones")
     parser.add_argument('--rec-batch-size', type=int, default=32)
+    parser.add_argument('--crop-pad', type=float, default=0.2,
+                        help='margin added around rectified crops, as a fraction of their height')
     parser.add_argument('--det-score-thr', type=float, default=0.0)
     parser.add_argument('--vis', action='store_true', help='also save visualisations')
     return parser.parse_args()
@@ -57,7 +59,7 @@ def main():
         sys.exit('no images given')
     spotter = TextSpotter(args.det, args.rec, args.det_weights, args.rec_weights, args.device,
                           rectify=not args.axis_aligned, rec_batch_size=args.rec_batch_size,
-                          det_score_thr=args.det_score_thr)
+                          det_score_thr=args.det_score_thr, crop_pad=args.crop_pad)
     os.makedirs(args.out_dir, exist_ok=True)
     if args.vis:
         os.makedirs(osp.join(args.out_dir, 'vis'), exist_ok=True)

@@ -28,6 +28,8 @@ def parse_args():
     parser.add_argument('--rec-weights')
     parser.add_argument('--device')
     parser.add_argument('--axis-aligned', action='store_true')
+    parser.add_argument('--crop-pad', type=float, default=0.2,
+                        help='margin added around rectified crops, as a fraction of their height')
     parser.add_argument('--exact', action='store_true', help='texts must match exactly')
     parser.add_argument('--out', help='write the per-image predictions (JSON) here')
     return parser.parse_args()
@@ -39,7 +41,7 @@ def main():
         data_list = json.load(f)['data_list']
     root = args.data_root or osp.dirname(osp.abspath(args.ann_file))
     spotter = TextSpotter(args.det, args.rec, args.det_weights, args.rec_weights, args.device,
-                          rectify=not args.axis_aligned)
+                          rectify=not args.axis_aligned, crop_pad=args.crop_pad)
     mode = 'exact' if args.exact else 'alnum'
     metrics = dict(detection=E2EHmeanMetric(match_text=False),
                    end_to_end=E2EHmeanMetric(text_mode=mode))

@@ -17,9 +17,11 @@ def polygon_points(polygon: Sequence[float]) -> Optional[np.ndarray]:
     return pts
 
 
-def rectified_crop(image: np.ndarray, polygon: Sequence[float]) -> Optional[np.ndarray]:
-    """Warp the polygon's minimum-area rectangle to an upright image, reading direction left
-    to right (the longer side horizontal). None for a degenerate polygon or an empty crop."""
+def rectified_crop(image: np.ndarray, polygon: Sequence[float],
+                   pad: float = 0.0) -> Optional[np.ndarray]:
+    """Warp the polygon's minimum-area rectangle, grown by ``pad`` times its height on every
+    side, to an upright image, reading direction left to right (the longer side horizontal).
+    None for a degenerate polygon or an empty crop."""
     pts = polygon_points(polygon)
     if pts is None:
         return None
@@ -34,6 +36,13 @@ def rectified_crop(image: np.ndarray, polygon: Sequence[float]) -> Optional[np.n
                                          edges[i][0], -edges[i][1]))
     corners = np.roll(corners, -start, axis=0)
     width, height = lengths[start], lengths[(start + 1) % 4]
+    if pad and height > 0:
+        across = (corners[1] - corners[0]) / max(width, 1e-6)     # left to right
+        down = (corners[3] - corners[0]) / height                  # top to bottom
+        grow = pad * height
+        corners = corners + grow * np.float32([-across - down, across - down, across + down,
+                                                -across + down])
+        width, height = width + 2 * grow, height + 2 * grow
     w, h = int(round(width)), int(round(height))
     if w < 1 or h < 1:
         return None
@@ -54,8 +63,10 @@ def axis_aligned_crop(image: np.ndarray, polygon: Sequence[float]) -> Optional[n
     return crop if crop.size and min(crop.shape[:2]) >= 1 else None
 
 
-def crop_text(image: np.ndarray, polygon: Sequence[float], rectify: bool) -> Optional[np.ndarray]:
-    return rectified_crop(image, polygon) if rectify else axis_aligned_crop(image, polygon)
+def crop_text(image: np.ndarray, polygon: Sequence[float], rectify: bool,
+              pad: float = 0.0) -> Optional[np.ndarray]:
+    """The rectified crop (grown by ``pad``) or MMOCR's axis-aligned one."""
+    return rectified_crop(image, polygon, pad) if rectify else axis_aligned_crop(image, polygon)
 
 
 def to_bgr(image: np.ndarray) -> np.ndarray:

@@ -30,19 +30,23 @@ class TextSpotter:
         device: 'cpu', 'cuda', ...
         rectify: warp each polygon's minimum-area rectangle upright (True) or use MMOCR's
             axis-aligned crop (False).
+        crop_pad: with ``rectify``, grow the rectangle by this fraction of its height on every
+            side (detectors such as DBNet return tight polygons; recognizers are trained on
+            word images with a margin).
         rec_batch_size: crops per recognition batch.
         det_score_thr: polygons scoring lower are dropped.
     """
 
     def __init__(self, det: str, rec: str, det_weights: Optional[str] = None,
                  rec_weights: Optional[str] = None, device: Optional[str] = None,
-                 rectify: bool = True, rec_batch_size: int = 32, det_score_thr: float = 0.0):
+                 rectify: bool = True, rec_batch_size: int = 32, det_score_thr: float = 0.0,
+                 crop_pad: float = 0.2):
         import clip4str_plugin  # noqa: F401  (plugin registries, safe checkpoint loading)
         from mmocr.apis import TextDetInferencer, TextRecInferencer
         self.detector = TextDetInferencer(model=det, weights=det_weights, device=device)
         self.recognizer = TextRecInferencer(model=rec, weights=rec_weights, device=device)
         self.rectify, self.rec_batch_size = rectify, rec_batch_size
-        self.det_score_thr = det_score_thr
+        self.det_score_thr, self.crop_pad = det_score_thr, crop_pad
 
     def __call__(self, image: np.ndarray) -> Dict[str, List]:
         """``image`` (BGR) -> ``polygons``, ``det_scores``, ``texts``, ``rec_scores``; degenerate
@@ -53,7 +57,7 @@ class TextSpotter:
         for polygon, score in zip(instances.polygons, instances.scores.tolist()):
             if score < self.det_score_thr:
                 continue
-            crop = crop_text(image, polygon, self.rectify)
+            crop = crop_text(image, polygon, self.rectify, self.crop_pad)
             if crop is None:
                 skipped += 1
                 continue

@@ -35,6 +35,14 @@ def test_rectifies_a_rotated_quad():
         assert rectified_crop(scene, np.roll(quad, 3, axis=0).reshape(-1)).shape == crop.shape
 
 
+def test_rectified_crop_grows_by_the_margin():
+    scene, quad = rotated_text_scene(25)
+    crop = rectified_crop(scene, quad.reshape(-1), pad=0.25)      # 10 px on every side
+    assert abs(crop.shape[1] - 140) <= 2 and abs(crop.shape[0] - 60) <= 2
+    gray = crop.mean(axis=2)
+    assert gray[15:-15, 15:60].mean() < 60 and gray[15:-15, -60:-15].mean() > 200
+
+
 def test_axis_aligned_crop_is_mmocrs():
     scene, quad = rotated_text_scene(30)
     crop = axis_aligned_crop(scene, quad.reshape(-1))
