@@ -1,13 +1,29 @@
-# CLIP4STR (arXiv 2305.14014): model, pipelines and the benchmark test sets.
-# The variant files (clip4str_b16 / l14 / h14 / tiny) set the CLIP geometry and weights.
-_base_ = ['../_base_/default_runtime.py', '_base_/datasets/str_lmdb.py']
+# CLIP4STR (arXiv 2305.14014): the model, its 224x224 pipelines and the benchmark test sets.
+# The model is ViT-B/16 with random weights; the variants merge one of the released geometries
+# below (clip4str_b16.py: model = _base_.clip_vit_b16), clip4str_tiny.py a small one.
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/parseq.py',
+          '../_base_/pipelines/stretch_resize.py']
 
-# Local CLIP weights (OpenAI .pt, open_clip .bin or .safetensors); None = random init.
-clip_pretrained = None
 
-dictionary = dict(
-    type='PARSeqDictionary',
-    dict_file='{{ fileDirname }}/../../clip4str_plugin/dicts/charset_94.txt')
+def _clip(weights, embed_dim, vision, text):
+    """The model keys of one CLIP: both towers, their weights file, the decoders' width."""
+    return dict(backbone=dict(vision, embed_dim=embed_dim, image_size=224, pretrained=weights),
+                decoder=dict(text_encoder=dict(text, embed_dim=embed_dim, pretrained=weights),
+                             decoder=dict(embed_dim=embed_dim)))
+
+
+# Local CLIP weights: OpenAI .pt, open_clip .bin or .safetensors (docs/model_zoo.md).
+clip_vit_b16 = _clip('data/clip/ViT-B-16.pt', 512, dict(patch_size=16, width=768, layers=12),
+                     dict(width=512, layers=12))
+clip_vit_b32 = _clip('data/clip/ViT-B-32.pt', 512, dict(patch_size=32, width=768, layers=12),
+                     dict(width=512, layers=12))
+clip_vit_l14 = _clip('data/clip/ViT-L-14.pt', 768, dict(patch_size=14, width=1024, layers=24),
+                     dict(width=768, layers=12))
+# The H/14 vision tower runs 20 heads of 64 dimensions, as the released checkpoints were trained
+# (open_clip's own ViT-H-14 config uses 16 heads of 80).
+clip_vit_h14 = _clip('data/clip/OpenCLIP-ViT-H-14-laion2B-s32B-b79K.bin', 1024,
+                     dict(patch_size=14, width=1280, layers=32, heads=20),
+                     dict(width=1024, layers=24))
 
 # OpenAI CLIP statistics in 0-255, used for training and validation by the reference; its test
 # script uses mean = std = 0.5 instead (tools/test.py --reference-norm).
@@ -18,74 +34,23 @@ model = dict(
     type='EncoderDecoderRecognizer',
     data_preprocessor=dict(
         type='TextRecogDataPreprocessor', mean=openai_mean, std=openai_std, bgr_to_rgb=True),
-    backbone=dict(
-        type='CLIPVisionBackbone',
-        embed_dim=512,
-        image_size=224,
-        patch_size=16,
-        width=768,
-        layers=12,
-        act='quick_gelu',
-        freeze_nlayer=-1,
-        pretrained=clip_pretrained),
+    backbone=dict(clip_vit_b16['backbone'], type='CLIPVisionBackbone', act='quick_gelu',
+                  freeze_nlayer=-1, pretrained=None),
     decoder=dict(
+        _base_.parseq_head,
         type='CLIP4STRDecoder',
-        dictionary=dictionary,
-        text_encoder=dict(
-            type='CLIPTextEncoder',
-            embed_dim=512,
-            width=512,
-            layers=12,
-            context_length=77,
-            text_length=16,
-            act='quick_gelu',
-            freeze_nlayer=6,
-            pretrained=clip_pretrained),
-        decoder=dict(embed_dim=512, depth=1, num_heads=8, mlp_ratio=4.0, dropout=0.1),
+        text_encoder=dict(clip_vit_b16['decoder']['text_encoder'], type='CLIPTextEncoder',
+                          context_length=77, text_length=16, act='quick_gelu', freeze_nlayer=6,
+                          pretrained=None),
+        decoder=dict(_base_.parseq_head.decoder, **clip_vit_b16['decoder']['decoder'], depth=1),
         module_loss=dict(type='PLMModuleLoss', cross_weight=1.0),
-        postprocessor=dict(type='PARSeqPostprocessor'),
-        max_seq_len=25,
-        num_perms=6,
         decode_ar=True,
-        refine_iters=1,
         image_detach=True))
 
-# PIL bicubic resize to the model input without keeping the aspect ratio, as the reference.
-input_size = (224, 224)  # (w, h)
-train_pipeline = [
-    dict(type='LoadImageFromNDArray'),
-    dict(type='PARSeqRandAugment', num_ops=3, magnitude=5),
-    dict(type='Resize', scale=input_size, keep_ratio=False, backend='pillow',
-         interpolation='bicubic'),
-    dict(type='LoadOCRAnnotations', with_text=True),
-    dict(type='PackTextRecogInputs',
-         meta_keys=('img_path', 'ori_shape', 'img_shape', 'valid_ratio')),
-]
-test_pipeline = [
-    dict(type='LoadImageFromNDArray'),
-    dict(type='Resize', scale=input_size, keep_ratio=False, backend='pillow',
-         interpolation='bicubic'),
-    dict(type='LoadOCRAnnotations', with_text=True),
-    dict(type='PackTextRecogInputs',
-         meta_keys=('img_path', 'ori_shape', 'img_shape', 'valid_ratio')),
-]
-
-# Word metrics of MMOCR plus the reference protocol; 'average/...' weights sets by size.
-str_metrics = [
-    dict(type='STRBenchmarkMetric', charset='36'),
-    dict(type='WordMetric', mode=['exact', 'ignore_case', 'ignore_case_symbol']),
-    dict(type='CharMetric'),
-    dict(type='OneMinusNEDMetric'),
-]
-test_sets = _base_.benchmark_tests
+input_size = _base_.stretch_224x224.input_size
+train_pipeline = _base_.stretch_224x224.train_pipeline
+test_pipeline = _base_.stretch_224x224.test_pipeline
 test_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ConcatDataset', datasets=test_sets, pipeline=test_pipeline))
-test_evaluator = dict(
-    type='WeightedMultiDatasetsEvaluator',
-    metrics=str_metrics,
-    dataset_prefixes=[d['name'] for d in test_sets])
+    _base_.str_eval_loader, batch_size=64, num_workers=2,
+    dataset=dict(type='ConcatDataset', datasets=_base_.benchmark_tests, pipeline=test_pipeline))
+test_evaluator = _base_.benchmark_evaluator

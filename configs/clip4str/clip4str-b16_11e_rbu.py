@@ -7,6 +7,5 @@ model = dict(backbone=dict(pretrained=clip_pretrained),
              decoder=dict(text_encoder=dict(pretrained=clip_pretrained)))
 max_epochs = 11
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_epochs, pct_start=0.075,
-                        by_epoch=True, convert_to_iter_based=True)]
+param_scheduler = [dict(_base_.epoch_one_cycle, total_steps=max_epochs)]
 train_dataloader = dict(batch_size=256, dataset=dict(datasets=_base_.rbu_train))

@@ -4,6 +4,5 @@ _base_ = ['clip4str-b16_16e_real.py']
 
 max_epochs = 7
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_epochs, pct_start=0.075,
-                        by_epoch=True, convert_to_iter_based=True)]
+param_scheduler = [dict(_base_.epoch_one_cycle, total_steps=max_epochs)]
 train_dataloader = dict(dataset=dict(datasets=[_base_.mjst_train]))

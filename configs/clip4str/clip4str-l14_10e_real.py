@@ -1,33 +1,10 @@
-# CLIP4STR-L on Real: 10 epochs, total batch 960 (4 GPUs x 48 x 5 accumulated in the reference).
-_base_ = ['clip4str_l14.py', '_base_/schedules/adamw_onecycle.py']
+# CLIP4STR-L on Real: 10 epochs, total batch 960 (4 GPUs x 48 x 5 accumulated, as the reference).
+_base_ = ['_base_clip4str_train.py']
 
+model = _base_.clip_vit_l14
 max_epochs = 10
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_epochs, pct_start=0.075,
-                        by_epoch=True, convert_to_iter_based=True)]
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [dict(_base_.epoch_one_cycle, total_steps=max_epochs)]
+train_dataloader = dict(batch_size=48)
 optim_wrapper = dict(accumulative_counts=5)
-train_dataloader = dict(
-    batch_size=48,
-    num_workers=8,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='ConcatDataset', datasets=[_base_.real_train],
-                 pipeline=_base_.train_pipeline))
-val_dataloader = dict(
-    batch_size=128,
-    num_workers=4,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ConcatDataset', datasets=[_base_.val_set],
-                 pipeline=_base_.test_pipeline))
-val_evaluator = dict(
-    type='WeightedMultiDatasetsEvaluator',
-    metrics=[dict(type='STRBenchmarkMetric', charset='36')],
-    dataset_prefixes=['val'])
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                    save_best='val/str/accuracy', rule='greater'))
-# 4 GPUs x 48 x 5 accumulated = 960 samples per update
-auto_scale_lr = dict(enable=True, base_batch_size=512 / 5)
+auto_scale_lr = dict(base_batch_size=512 / 5)   # the lr follows the 960 samples per update

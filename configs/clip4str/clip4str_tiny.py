@@ -9,22 +9,7 @@ model = dict(
         text_encoder=dict(embed_dim=embed_dim, width=128, layers=2, heads=2, freeze_nlayer=1),
         decoder=dict(embed_dim=embed_dim, num_heads=8)))
 
-input_size = (128, 32)  # (w, h)
-train_pipeline = [
-    dict(type='LoadImageFromNDArray'),
-    dict(type='PARSeqRandAugment', num_ops=3, magnitude=5),
-    dict(type='Resize', scale=input_size, keep_ratio=False, backend='pillow',
-         interpolation='bicubic'),
-    dict(type='LoadOCRAnnotations', with_text=True),
-    dict(type='PackTextRecogInputs',
-         meta_keys=('img_path', 'ori_shape', 'img_shape', 'valid_ratio')),
-]
-test_pipeline = [
-    dict(type='LoadImageFromNDArray'),
-    dict(type='Resize', scale=input_size, keep_ratio=False, backend='pillow',
-         interpolation='bicubic'),
-    dict(type='LoadOCRAnnotations', with_text=True),
-    dict(type='PackTextRecogInputs',
-         meta_keys=('img_path', 'ori_shape', 'img_shape', 'valid_ratio')),
-]
+input_size = _base_.stretch_32x128.input_size
+train_pipeline = _base_.stretch_32x128.train_pipeline
+test_pipeline = _base_.stretch_32x128.test_pipeline
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,6 +1,6 @@
 # The main job: the tiny CLIP4STR trained from scratch on rendered words, on CPU, in minutes.
 # Data: tools/make_synth_lmdb.py (see tools/run_main.sh); val / test words never occur in train.
-_base_ = ['clip4str_tiny.py', '_base_/schedules/adamw_onecycle.py']
+_base_ = ['clip4str_tiny.py', '../_base_/schedules/clip4str_adamw_onecycle.py']
 
 synth_data_root = '{{$SYNTH_DATA_ROOT:data/synth}}'
 
@@ -37,7 +37,8 @@ demo_pipeline = [
     dict(type='PackTextRecogInputs',
          meta_keys=('img_path', 'ori_shape', 'img_shape', 'valid_ratio')),
 ]
-_synth = dict(type='STRLMDBDataset', data_root=synth_data_root, max_label_length=25)
+_synth = dict(type='STRLMDBDataset', data_root=synth_data_root,
+              max_label_length=_base_.max_label_length)
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,      # 2 cores: a loader process would compete with the training threads
@@ -46,17 +47,10 @@ train_dataloader = dict(
     dataset=dict(_synth, ann_file='train', name='synth-train', charset=_base_.charset_94,
                  pipeline=demo_pipeline))
 val_dataloader = dict(
-    batch_size=128,
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    _base_.str_eval_loader, batch_size=128, num_workers=0,
     dataset=dict(type='ConcatDataset', pipeline=demo_pipeline, datasets=[
         dict(_synth, ann_file='val', name='synth-val', test_mode=True)]))
-val_evaluator = dict(
-    type='WeightedMultiDatasetsEvaluator',
-    metrics=[dict(type='STRBenchmarkMetric', charset='36')],
-    dataset_prefixes=['synth-val'])
+val_evaluator = dict(_base_.val_str_evaluator, dataset_prefixes=['synth-val'])
 test_dataloader = dict(
     batch_size=128,
     num_workers=0,

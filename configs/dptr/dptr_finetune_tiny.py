@@ -1,28 +1,20 @@
-# DPTR fine-tuning at CPU scale (docs/dptr.md): a small ViT (32x128, 8x8 patches) from scratch,
-# FMU and the decoder of dptr_pretrain_tiny.py, on rendered words. Set dptr_pretrained=None
+# DPTR fine-tuning at CPU scale (docs/dptr.md): DPTR's recogniser (configs/_base_/models/parseq.py)
+# with a small ViT (8x8 patches) from scratch, the FMU and the decoder of dptr_pretrain_tiny.py,
+# trained on the main job's recipe (rendered words). Set dptr_pretrained=None
 # (--cfg-options model.decoder.pretrained=None) for the random-decoder baseline.
 _base_ = ['../clip4str/clip4str_tiny_synth.py']
 
 dptr_pretrained = 'work_dirs/dptr_pretrain_tiny/iter_1000.pth'
-model = dict(
-    _delete_=True,
-    type='EncoderDecoderRecognizer',
-    data_preprocessor=dict(type='TextRecogDataPreprocessor', mean=[127.5] * 3,
-                           std=[127.5] * 3, bgr_to_rgb=True),
-    backbone=dict(type='ViTBackbone', img_size=(32, 128), patch_size=(8, 8), embed_dim=128,
+embed_dim = 128
+_dptr = _base_.dptr_recognizer
+model = dict(   # replaces the CLIP4STR towers and decoder of the main job
+    data_preprocessor=_dptr.data_preprocessor,
+    backbone=dict(_dptr.backbone, _delete_=True, patch_size=(8, 8), embed_dim=embed_dim,
                   depth=3, num_heads=2),
-    encoder=dict(type='FeatureMergeUnit', embed_dim=128, num_queries=26, num_heads=8,
-                 dropout=0.0),
-    decoder=dict(
-        type='PARSeqRecDecoder',
-        dictionary=_base_.dictionary,
-        decoder=dict(embed_dim=128, depth=2, num_heads=8, mlp_ratio=4.0, dropout=0.0),
-        module_loss=dict(type='PLMModuleLoss'),
-        postprocessor=dict(type='PARSeqPostprocessor'),
-        max_seq_len=25,
-        num_perms=6,
-        refine_iters=1,
-        pretrained=dict(checkpoint=dptr_pretrained, prefix='decoder.decoder.')))
+    encoder=dict(_dptr.encoder, embed_dim=embed_dim, dropout=0.0),
+    decoder=dict(_dptr.decoder, _delete_=True,
+                 decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=2, dropout=0.0),
+                 pretrained=dict(checkpoint=dptr_pretrained, prefix='decoder.decoder.')))
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=20))

@@ -1,21 +1,22 @@
 # DPTR pre-training at CPU scale, for tests and the experiment in docs/dptr.md: a tiny random
-# CLIP text tower (no CLIP weights can be downloaded here) and a 2-layer, 128-wide decoder.
-_base_ = ['dptr_pretrain_vitb16.py']
+# CLIP text tower (no CLIP weights can be downloaded here) and a 2-layer, 128-wide decoder, on
+# the labels of the rendered words.
+_base_ = ['_base_dptr_pretrain.py']
 
 synth_data_root = '{{$SYNTH_DATA_ROOT:data/synth}}'
 orp_bank = '{{$ORP_BANK:data/orp/tiny_bank.safetensors}}'
+embed_dim = 128
 model = dict(
-    backbone=dict(pretrained=None, embed_dim=128, width=128, layers=2, heads=2),
+    backbone=dict(pretrained=None, embed_dim=embed_dim, width=128, layers=2, heads=2),
     encoder=dict(bank=orp_bank),
-    decoder=dict(decoder=dict(embed_dim=128, depth=2, num_heads=8, dropout=0.0)))
+    decoder=dict(decoder=dict(embed_dim=embed_dim, depth=2, dropout=0.0)))
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 max_iters = 1000
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=500)
 param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_iters, pct_start=0.075,
                         by_epoch=False)]
-_corpus = dict(type='TextOnlyDataset', data_root=synth_data_root, charset=_base_.charset_94,
-               pipeline=_base_.text_pipeline)
+_corpus = dict(_base_._corpus, data_root=synth_data_root)
 train_dataloader = dict(
     batch_size=64, num_workers=1, sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(_corpus, ann_file='train', name='synth-train labels'))

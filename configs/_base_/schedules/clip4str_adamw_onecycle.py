@@ -13,9 +13,12 @@ max_epochs = 16
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(type='GroupOneCycleLR', total_steps=max_epochs, pct_start=0.075,
-         anneal_strategy='cos', div_factor=25.0, final_div_factor=1e4, by_epoch=True,
-         convert_to_iter_based=True),
+# A recipe of N epochs sets max_epochs = N, train_cfg = dict(max_epochs=max_epochs) and
+# param_scheduler = [dict(_base_.epoch_one_cycle, total_steps=max_epochs)].
+epoch_one_cycle = dict(type='GroupOneCycleLR', pct_start=0.075, by_epoch=True,
+                       convert_to_iter_based=True)
+param_scheduler = [   # the cosine annealing and div factors are torch's defaults, spelled out
+    dict(epoch_one_cycle, total_steps=max_epochs, anneal_strategy='cos', div_factor=25.0,
+         final_div_factor=1e4),
 ]
 auto_scale_lr = dict(enable=True, base_batch_size=512)

@@ -1,0 +1,33 @@
+# DPTR text-only pre-training (arXiv 2408.05706; OpenOCR dptr_parseq_pretrain.yml): a frozen CLIP
+# text tower reads "a photo of a '<label>'"; its memory, perturbed by ORP, trains a PARSeq decoder
+# with permutation language modelling. Labels come from any recognition LMDB (images are never
+# read): by default those of Real, 256 per GPU, DPTR's 20-epoch schedule. Checkpoints hold the
+# decoder only. The configs set the text tower, its ORP bank and the decoder's width and depth.
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/parseq.py',
+          '../_base_/schedules/dptr_adamw_onecycle.py']
+
+model = dict(
+    type='EncoderDecoderRecognizer',
+    data_preprocessor=dict(type='TokenIdsDataPreprocessor'),
+    backbone=dict(type='FrozenCLIPTextMemory'),
+    encoder=dict(type='ORPPerturbation', weight=0.1),
+    decoder=dict(_base_.parseq_head, type='PARSeqRecDecoder',
+                 module_loss=dict(type='PLMModuleLoss')))
+
+text_pipeline = [dict(type='PackCLIPPrompt', template="a photo of a '{}'",
+                      context_length=77)]
+_corpus = dict(type='TextOnlyDataset', data_root=_base_.str_data_root,
+               charset=_base_.charset_94, max_label_length=_base_.max_label_length,
+               pipeline=text_pipeline)
+train_dataloader = dict(_base_.str_train_loader, batch_size=256, num_workers=4,
+                        dataset=dict(_corpus, ann_file='train/real', name='Real labels'))
+# text -> text decoding of the benchmarks' train-split labels, clean memory (no ORP): a
+# sanity metric of pre-training, not a recognition accuracy
+val_dataloader = dict(
+    _base_.str_eval_loader, batch_size=256, num_workers=2,
+    dataset=dict(type='ConcatDataset', pipeline=[], datasets=[
+        dict(_corpus, ann_file='val', name='val labels', charset=_base_.charset_36)]))
+val_evaluator = dict(_base_.val_str_evaluator, dataset_prefixes=['val-text'])
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
+default_hooks = dict(checkpoint=dict(_base_.best_checkpoint, save_best='val-text/str/accuracy'))
