@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun: bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [...]
+# Nodes and interpreter: tools/dist_launch.sh.
 set -euo pipefail
-CONFIG=$1
-CHECKPOINT=$2
-NPROC=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
+if [ $# -lt 3 ]; then
+  echo "usage: bash $0 CONFIG CHECKPOINT NUM_PROCS [test.py args]" >&2
+  exit 2
+fi
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec "$PYTHON" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
-  --master_addr="$MASTER_ADDR" --master_port="$PORT" --nproc_per_node="$NPROC" \
-  "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+exec bash "$HERE/dist_launch.sh" "$HERE/test.py" "$3" "$1" "$2" --launcher pytorch "${@:4}"
