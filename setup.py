@@ -16,6 +16,7 @@ setup(
     version='0.1.0',
     description='CLIP4STR and DPTR scene text recognition as an MMOCR 1.x plugin',
     packages=find_packages(include=['clip4str_plugin', 'clip4str_plugin.*']),
+    py_modules=['clip4str_mmcv_lite'],   # the mmcv._ext stand-in, imported before the plugin
     package_data={'clip4str_plugin': ['dicts/*.txt']},
     python_requires='>=3.9',
     install_requires=read_requirements('pins.txt'),

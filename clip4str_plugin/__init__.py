@@ -1,12 +1,20 @@
-"""CLIP4STR and DPTR for MMOCR 1.x: ``custom_imports=dict(imports=['clip4str_plugin'])``.
+"""CLIP4STR and DPTR for MMOCR 1.x.
 
-Importing the package first puts an in-process stand-in for mmcv's compiled ops in place when only
-mmcv-lite is installed (see :mod:`clip4str_plugin.utils.mmcv_ext_stub`), then registers every
-component in MMOCR's registries.
+Importing the package registers every component in MMOCR's registries and changes nothing else:
+with mmcv-lite (no compiled ops) ``import clip4str_mmcv_lite`` must come first, and MMEngine's
+checkpoint loading is switched to weights-only only on request
+(:func:`clip4str_plugin.weights.mmengine_loader.use_weights_only_loader`). In a config::
+
+    custom_imports = dict(imports=['clip4str_mmcv_lite', 'clip4str_plugin',
+                                   'clip4str_plugin.weights.safe_loading'],
+                          allow_failed_imports=False)
 """
-from .utils import mmcv_ext_stub
+import importlib.util
+import sys
 
-mmcv_ext_stub.install()
+if 'mmcv._ext' not in sys.modules and importlib.util.find_spec('mmcv._ext') is None:
+    raise ImportError('mmcv-lite has no compiled ops: `import clip4str_mmcv_lite` first, or list '
+                      'it before clip4str_plugin in custom_imports')
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 

@@ -1,16 +1,22 @@
-"""Shared test helpers: the repo paths, the tiny config and a tiny random CLIP."""
+"""Shared test helpers: the repo paths, the tiny config, the official fixture's geometry, a
+fresh interpreter, a pickle that would run code."""
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
-import clip4str_plugin  # noqa: F401  (registers the plugin, installs the mmcv stand-in)
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+import clip4str_plugin  # noqa: F401  (registers the plugin; MMEngine's loader is left alone)
+from clip4str_plugin.text.charsets import DICTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
 TINY_CONFIG = CONFIGS / 'clip4str' / 'clip4str_tiny.py'
-FIXTURE = ROOT.parent / 'shared' / 'fixtures' / 'official_tiny'
+DICT_94 = str(DICTS_DIR / 'charset_94.txt')
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -53,3 +59,29 @@ def make_samples(texts, shape=(32, 128)):
         sample.gt_text = LabelData(item=text)
         samples.append(sample)
     return samples
+
+
+def fixture_model():
+    """The plugin model with the official fixture's geometry (vision/text width 128, 2 layers,
+    joint and decoder width 64), in eval mode."""
+    cfg = load_config(CONFIGS / 'clip4str' / '_base_clip4str.py')
+    cfg.model.backbone.update(embed_dim=64, width=128, layers=2)
+    cfg.model.decoder.text_encoder.update(embed_dim=64, width=128, layers=2)
+    cfg.model.decoder.decoder.update(embed_dim=64)
+    return build_model(cfg.model).eval()
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` (dedented) in a fresh interpreter; stdout and stderr captured as text."""
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=300)
+
+
+class Exploit:
+    """Pickles as ``os.system('touch <marker>')``: what a hostile checkpoint would run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )

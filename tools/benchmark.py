@@ -29,8 +29,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-import clip4str_plugin  # noqa: F401
-from clip4str_plugin.models.permutations import causal_mask
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.models.parseq.permutations import causal_mask
+from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
 
 
 def parse_args():
@@ -100,6 +101,7 @@ def build(cfg, checkpoint, device):
     from mmocr.registry import MODELS
     model = MODELS.build(cfg.model)
     if checkpoint:
+        use_weights_only_loader()
         load_checkpoint(model, checkpoint, map_location='cpu')
     return model.to(device).eval()
 

@@ -21,10 +21,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-import clip4str_plugin  # noqa: F401
-from clip4str_plugin.models.reference_checkpoint import (CheckpointLayoutError, convert,
-                                                         variant_of)
-from clip4str_plugin.models.reference_layout import DROPPED
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.weights.reference_checkpoint import (CheckpointLayoutError, convert,
+                                                          variant_of)
+from clip4str_plugin.weights.reference_layout import DROPPED
 
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'clip4str')
 

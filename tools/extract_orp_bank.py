@@ -20,6 +20,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from PIL import Image, UnidentifiedImageError
 
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401
 
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')

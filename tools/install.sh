@@ -8,14 +8,14 @@ STAMP="$VENV/.clip4str_install_stamp"
 WANT="$(cat "$ROOT/requirements/"*.txt "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
-    && "$VENV/bin/python" -c 'import clip4str_plugin' >/dev/null 2>&1; then
+    && "$VENV/bin/python" -c 'import clip4str_mmcv_lite, clip4str_plugin' >/dev/null 2>&1; then
   exit 0
 fi
 
 echo "[install] creating $VENV and installing the pinned stack (about 2 minutes on a fresh machine)"
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "$ROOT[tests]"
-"$VENV/bin/python" -c 'import clip4str_plugin, mmocr.models, open_clip' \
+"$VENV/bin/python" -c 'import clip4str_mmcv_lite, clip4str_plugin, mmocr.models, open_clip' \
   || { echo "[install] the installed stack does not import" >&2; exit 1; }
 echo "$WANT" > "$STAMP"
 echo "[install] done"

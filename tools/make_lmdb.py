@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.lmdb_io import LMDBWriter
 
 

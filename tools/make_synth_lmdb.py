@@ -3,7 +3,7 @@
     python tools/make_synth_lmdb.py data/synth/train --split train --num 50000 --seed 0
     python tools/make_synth_lmdb.py data/synth/test --split test --num 2000 --seed 0
 
-Words of the val and test splits never occur in train (see clip4str_plugin.datasets.synth_text).
+Words of the val and test splits never occur in train (see clip4str_plugin.datasets.words).
 Rendering runs in ``--workers`` processes; the output is the same for any worker count.
 """
 import argparse
@@ -13,8 +13,10 @@ import time
 
 from mmengine.utils import ProgressBar
 
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.lmdb_io import LMDBWriter
-from clip4str_plugin.datasets.synth_text import SPLITS, render_samples
+from clip4str_plugin.datasets.word_renderer import render_samples
+from clip4str_plugin.datasets.words import SPLITS
 
 CHUNK = 500
 

@@ -9,14 +9,18 @@ The table is also written to ``<work_dir>/test_results.md`` and ``.json``.
 import argparse
 import json
 import os.path as osp
+import sys
 from collections import OrderedDict
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import clip4str_plugin  # noqa: F401  (registers the plugin and the safe checkpoint loader)
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args():
@@ -70,6 +74,8 @@ def results_table(metrics: dict, prefixes) -> str:
 
 
 def main():
+    sys.path.append(ROOT)   # configs may import repo-relative packages (projects.*), as MMOCR's
+    use_weights_only_loader()
     args = parse_args()
     cfg = setup_cfg(args)
     init_cpu_distributed(cfg.launcher)

@@ -5,17 +5,22 @@
 
 ``--amp``: fp16 autocast with dynamic loss scaling on GPU (the reference trains with
 precision=16), bf16 autocast on CPU. ``--resume`` continues from the newest checkpoint of the work
-dir, or from CKPT. Checkpoints load weights-only (see clip4str_plugin.engine.checkpoint).
+dir, or from CKPT. Checkpoints load weights-only (clip4str_plugin.weights.mmengine_loader).
 """
 import argparse
+import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import clip4str_plugin  # noqa: F401  (registers the plugin and the safe checkpoint loader)
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args():
@@ -50,6 +55,8 @@ def setup_cfg(args) -> Config:
 
 
 def main():
+    sys.path.append(ROOT)   # configs may import repo-relative packages (projects.*), as MMOCR's
+    use_weights_only_loader()
     cfg = setup_cfg(parse_args())
     init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -1,6 +1,6 @@
-from .str_lmdb_dataset import LabelRules, STRLMDBDataset
+"""Recognition data: STR LMDBs, DPTR's text-only data, RandAugment, the word renderer."""
+from .str_lmdb_dataset import STRLMDBDataset
 from .text_only import PackCLIPPrompt, TextOnlyDataset
 from .transforms import PARSeqRandAugment
 
-__all__ = ['LabelRules', 'STRLMDBDataset', 'PackCLIPPrompt', 'TextOnlyDataset',
-           'PARSeqRandAugment']
+__all__ = ['STRLMDBDataset', 'PackCLIPPrompt', 'TextOnlyDataset', 'PARSeqRandAugment']

@@ -1,6 +1,5 @@
 """Recognition LMDBs with the reference's label rules, counted skips and safe image decoding."""
 import os
-from collections import Counter
 from typing import List, Optional, Sequence
 
 import cv2
@@ -9,43 +8,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 from mmocr.registry import DATASETS
 
-from ..utils.charset import CharsetAdapter, nfkd_ascii
+from ..text.charsets import CHARSET_36
+from ..text.rules import LabelRules
 from .lmdb_io import find_lmdbs, iter_labels, open_lmdb
-
-LOWER_ALNUM = '0123456789abcdefghijklmnopqrstuvwxyz'
-
-
-class LabelRules:
-    """The reference's label filter: whitespace removed, NFKD to ASCII, labels longer than
-    ``max_length`` dropped (before the charset), charset adapted, empty labels dropped.
-
-    ``__call__`` returns the cleaned label, or ``None`` and records why in ``dropped``; labels
-    that kept some characters but lost others outside the charset are counted in ``altered``.
-    """
-
-    def __init__(self, charset: str, max_length: int = 25, remove_whitespace: bool = True,
-                 normalize_unicode: bool = True):
-        self.adapt = CharsetAdapter(charset)
-        self.max_length = max_length
-        self.remove_whitespace, self.normalize_unicode = remove_whitespace, normalize_unicode
-        self.dropped, self.altered = Counter(), Counter()
-
-    def __call__(self, label: str) -> Optional[str]:
-        if self.remove_whitespace:
-            label = ''.join(label.split())
-        given = len(label)
-        if self.normalize_unicode:
-            label = nfkd_ascii(label)
-        if len(label) > self.max_length:
-            self.dropped['too_long'] += 1
-            return None
-        adapted = self.adapt(label)
-        if not adapted:
-            self.dropped['empty'] += 1
-            return None
-        if len(adapted) < given:
-            self.altered['chars_removed'] += 1
-        return adapted
 
 
 @DATASETS.register_module()
@@ -69,7 +34,7 @@ class STRLMDBDataset(BaseDataset):
         name: the dataset's name in logs (default: ``ann_file``).
     """
 
-    def __init__(self, ann_file: str, charset: str = LOWER_ALNUM, max_label_length: int = 25,
+    def __init__(self, ann_file: str, charset: str = CHARSET_36, max_label_length: int = 25,
                  remove_whitespace: bool = True, normalize_unicode: bool = True,
                  verify_images: Optional[bool] = None, name: Optional[str] = None,
                  data_root: Optional[str] = '', pipeline: Sequence = (),

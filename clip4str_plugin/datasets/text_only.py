@@ -9,9 +9,10 @@ from mmengine.structures import LabelData
 from mmocr.registry import DATASETS, TRANSFORMS
 from mmocr.structures import TextRecogDataSample
 
+from ..text.charsets import CHARSET_94
+from ..text.clip_tokenizer import tokenize
+from ..text.rules import LabelRules
 from .lmdb_io import find_lmdbs, iter_labels
-from .str_lmdb_dataset import LabelRules
-from .synth_text import CHARSET_94
 
 
 @DATASETS.register_module()
@@ -65,7 +66,6 @@ class PackCLIPPrompt(BaseTransform):
         self.template, self.context_length = template, context_length
 
     def transform(self, results: dict) -> dict:
-        from ..models.clip_tokenizer import tokenize
         label = results['instances'][0]['text']
         sample = TextRecogDataSample(metainfo=dict(img_path=None, valid_ratio=1.0))
         sample.gt_text = LabelData(item=label)

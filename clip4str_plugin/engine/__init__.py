@@ -1,4 +1,4 @@
-from . import checkpoint  # noqa: F401  (weights-only loader for MMEngine)
+"""Training: CLIP4STR's optimiser groups and schedule, CPU bf16 AMP, launch helpers."""
 from .amp import CPUAutocastOptimWrapper
 from .optim import CLIP4STROptimWrapperConstructor, GroupOneCycleLR
 

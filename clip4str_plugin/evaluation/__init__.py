@@ -1,5 +1,5 @@
-from .e2e_metric import E2EHmeanMetric
+"""The papers' recognition protocol and a sample-weighted multi-dataset evaluator."""
 from .str_metric import STRBenchmarkMetric
 from .weighted_evaluator import WeightedMultiDatasetsEvaluator
 
-__all__ = ['E2EHmeanMetric', 'STRBenchmarkMetric', 'WeightedMultiDatasetsEvaluator']
+__all__ = ['STRBenchmarkMetric', 'WeightedMultiDatasetsEvaluator']

@@ -1,19 +1,12 @@
 """The CLIP4STR / PARSeq evaluation protocol as an MMEngine metric."""
-import string
 from typing import Dict, List, Sequence
 
 from mmengine.evaluator import BaseMetric
 from mmocr.registry import METRICS
 from rapidfuzz.distance import Levenshtein
 
-from ..datasets.str_lmdb_dataset import LabelRules
-from ..utils.charset import CharsetAdapter
-
-CHARSETS = {
-    '36': string.digits + string.ascii_lowercase,
-    '62': string.digits + string.ascii_lowercase + string.ascii_uppercase,
-    '94': string.digits + string.ascii_lowercase + string.ascii_uppercase + string.punctuation,
-}
+from ..text.charsets import charset_of
+from ..text.rules import CharsetAdapter, LabelRules
 
 
 @METRICS.register_module()
@@ -41,7 +34,7 @@ class STRBenchmarkMetric(BaseMetric):
                  pred_field: str = 'pred_text'):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.pred_field = pred_field
-        chars = CHARSETS.get(charset, charset)
+        chars = charset_of(charset)
         self.rules = LabelRules(chars, max_label_length)
         self.adapt = CharsetAdapter(chars)
 

@@ -1,17 +1,3 @@
-from .clip4str_decoder import CLIP4STRDecoder
-from .clip_towers import CLIPTextEncoder, CLIPVisionBackbone
-from .dictionary import PARSeqDictionary
-from .fmu import FeatureMergeUnit
-from .module_losses import PLMModuleLoss
-from .orp import ORPPerturbation
-from .parseq_decoder import PARSeqDecoder
-from .parseq_rec_decoder import PARSeqRecDecoder
-from .postprocessors import PARSeqPostprocessor
-from .text_memory import FrozenCLIPTextMemory
-from .token_preprocessor import TokenIdsDataPreprocessor
-from .vit_backbone import ViTBackbone
-
-__all__ = ['CLIP4STRDecoder', 'CLIPTextEncoder', 'CLIPVisionBackbone', 'PARSeqDictionary',
-           'FeatureMergeUnit', 'PLMModuleLoss', 'ORPPerturbation', 'PARSeqDecoder',
-           'PARSeqRecDecoder', 'PARSeqPostprocessor', 'FrozenCLIPTextMemory',
-           'TokenIdsDataPreprocessor', 'ViTBackbone']
+"""The recognizers' parts, by system: the shared PARSeq machinery, the CLIP towers, CLIP4STR's
+dual decoder and DPTR's pre-training parts."""
+from . import clip, clip4str, dptr, parseq  # noqa: F401  (registers every component)

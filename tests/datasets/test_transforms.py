@@ -4,7 +4,7 @@ import random
 import numpy as np
 from mmcv.transforms import Compose
 
-from clip4str_plugin.datasets.synth_text import WordRenderer
+from clip4str_plugin.datasets.word_renderer import WordRenderer
 from clip4str_plugin.datasets.transforms import PARSeqRandAugment
 from test_str_lmdb_dataset import pipeline
 

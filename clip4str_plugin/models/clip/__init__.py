@@ -1,0 +1,4 @@
+"""CLIP's image and text towers (open_clip modules), every token out."""
+from .towers import CLIPTextEncoder, CLIPVisionBackbone
+
+__all__ = ['CLIPTextEncoder', 'CLIPVisionBackbone']

@@ -1,0 +1,104 @@
+"""Multi-head attention whose key/value projections are computed once and reused.
+
+A PARSeq decoder attends to the same memory from every permutation and every decode step, so
+keys/values are projected once (:meth:`CachedMultiheadAttention.project_kv`). Permutations run
+as G groups stacked group-major along the batch, ``(G*B, ...)``; when the memory is shared by the
+groups, :func:`fold` lays them side by side along the sequence instead of copying the memory.
+Masks are boolean, ``True`` = may not attend.
+"""
+from typing import NamedTuple, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Keys and values ``(N, heads, S, D / heads)``.
+KV = Tuple[torch.Tensor, torch.Tensor]
+
+
+class SplitMemory(NamedTuple):
+    """A memory whose first tokens are shared by G groups: ``shared (B, S1, D)`` then
+    ``per_group (G*B, S2, D)``; equivalent to ``cat([shared.repeat(G, 1, 1), per_group], 1)``
+    but the shared keys/values are projected and stored once (CLIP4STR's cross branch in
+    training: the image tokens are the same for every permutation, the caption is not)."""
+    shared: torch.Tensor
+    per_group: torch.Tensor
+
+
+class SplitKV(NamedTuple):
+    """Keys/values of a :class:`SplitMemory`: ``shared`` of batch B, ``per_group`` of G*B."""
+    shared: KV
+    per_group: KV
+
+
+Memory = Union[torch.Tensor, SplitMemory]
+
+
+def fold(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """``(G*B, *mid, L, X) -> (B, *mid, G*L, X)``: the groups side by side along the sequence."""
+    gb, *mid, length, last = x.shape
+    x = x.reshape(groups, gb // groups, *mid, length, last).movedim(0, -3)
+    return x.reshape(gb // groups, *mid, groups * length, last)
+
+
+def unfold(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """``(B, *mid, G*L, X) -> (G*B, *mid, L, X)``, the inverse of :func:`fold`."""
+    batch, *mid, length, last = x.shape
+    x = x.reshape(batch, *mid, groups, length // groups, last).movedim(-3, 0)
+    return x.reshape(groups * batch, *mid, length // groups, last)
+
+
+class CachedMultiheadAttention(nn.Module):
+    """Multi-head attention with reusable key/value projections.
+
+    Parameters are those of :class:`torch.nn.MultiheadAttention` (``in_proj_weight``,
+    ``in_proj_bias``, ``out_proj``) with the same initialisation.
+    """
+
+    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'dim {dim} is not divisible by {num_heads} heads')
+        self.num_heads, self.dropout = num_heads, dropout
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        n, length, dim = x.shape
+        return x.view(n, length, self.num_heads, dim // self.num_heads).transpose(1, 2)
+
+    def project_kv(self, x: torch.Tensor) -> KV:
+        """``(N, S, D)`` -> keys and values ``(N, heads, S, D / heads)``."""
+        dim = x.shape[-1]
+        k, v = F.linear(x, self.in_proj_weight[dim:], self.in_proj_bias[dim:]).chunk(2, dim=-1)
+        return self._heads(k), self._heads(v)
+
+    def _query(self, x: torch.Tensor) -> torch.Tensor:
+        dim = x.shape[-1]
+        return self._heads(F.linear(x, self.in_proj_weight[:dim], self.in_proj_bias[:dim]))
+
+    def _merge(self, out: torch.Tensor) -> torch.Tensor:
+        n, _, length, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(n, length, -1))
+
+    def forward(self, x: torch.Tensor, kv: KV, blocked: Optional[torch.Tensor] = None):
+        """``x (N, L, D)`` attends to ``kv``; ``blocked`` broadcasts to ``(N, heads, L, S)``."""
+        out = F.scaled_dot_product_attention(
+            self._query(x), kv[0], kv[1], attn_mask=None if blocked is None else ~blocked,
+            dropout_p=self.dropout if self.training else 0.0)
+        return self._merge(out)
+
+    def attend_split(self, x: torch.Tensor, kv: SplitKV, groups: int) -> torch.Tensor:
+        """``x (G*B, L, D)`` attends to shared keys ``(B, ...)`` and per-group keys
+        ``(G*B, ...)`` under one softmax, without copying the shared ones G times."""
+        q = self._query(x)
+        scale = q.shape[-1] ** -0.5
+        (k1, v1), (k2, v2) = kv
+        shared = unfold(fold(q, groups) @ k1.transpose(-1, -2), groups)
+        attn = torch.cat([shared, q @ k2.transpose(-1, -2)], dim=-1).mul_(scale).softmax(-1)
+        attn = F.dropout(attn, self.dropout, self.training)
+        p1, p2 = attn.split([k1.shape[2], k2.shape[2]], dim=-1)
+        return self._merge(unfold(fold(p1, groups) @ v1, groups) + p2 @ v2)

@@ -1,0 +1,242 @@
+"""The PARSeq-style two-stream decoder that CLIP4STR uses twice and DPTR pre-trains.
+
+Pre-LN layers with a query stream (position queries) and a content stream ([BOS] + token
+embeddings), XLNet style. State-dict keys follow the reference (``layers.i.self_attn.*``,
+``cross_attn``, ``linear1/2``, ``norm1/2``, ``norm_q``, ``norm_c``, ``text_embed.embedding``,
+``pos_queries``, ``norm``, ``head``), so official weights map by prefix only.
+
+Speed: keys/values of the memory are projected once per call and shared by every permutation and
+decode step; :meth:`PARSeqDecoder.decode_ar` also caches the content keys/values across steps.
+Masks are boolean, ``True`` = may not attend.
+"""
+import math
+from typing import List, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from mmocr.registry import MODELS
+from torch import nn
+
+from ...weights.shape_checks import check_checkpoint_shapes
+from .attention import KV, CachedMultiheadAttention, Memory, SplitKV, SplitMemory, fold, unfold
+from .permutations import cloze_mask
+
+class TwoStreamDecoderLayer(nn.Module):
+    """One pre-LN layer: self-attention to the content, cross-attention to memory, GELU MLP."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.1):
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.self_attn = CachedMultiheadAttention(dim, num_heads, dropout)
+        self.cross_attn = CachedMultiheadAttention(dim, num_heads, dropout)
+        self.linear1, self.linear2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.norm_q, self.norm_c = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+
+    def stream(self, x: torch.Tensor, x_norm: torch.Tensor, content_kv: KV,
+               blocked: Optional[torch.Tensor], memory_kv: KV, groups: int = 1) -> torch.Tensor:
+        """Update one stream ``x (G*B, L, D)`` (G groups, group-major).
+
+        ``content_kv`` and ``blocked`` (broadcast to ``(G*B, 1, L, T)``) are per group. Memory
+        keys/values of batch B are shared by the groups, which are then folded along the sequence
+        for the cross-attention instead of copying the memory G times; batch G*B means one memory
+        per group.
+        """
+        x = x + self.dropout1(self.self_attn(x_norm, content_kv, blocked))
+        x_norm = self.norm1(x)
+        if isinstance(memory_kv, SplitKV):
+            crossed = self.cross_attn.attend_split(x_norm, memory_kv, groups)
+        elif memory_kv[0].shape[0] == x.shape[0]:
+            crossed = self.cross_attn(x_norm, memory_kv)
+        else:
+            crossed = unfold(self.cross_attn(fold(x_norm, groups), memory_kv), groups)
+        x = x + self.dropout2(crossed)
+        hidden = self.dropout(F.gelu(self.linear1(self.norm2(x))))
+        return x + self.dropout3(self.linear2(hidden))
+
+
+class TokenEmbedding(nn.Module):
+    """Token embedding scaled by sqrt(D) (key ``text_embed.embedding.weight``)."""
+
+    def __init__(self, vocab_size: int, dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, dim)
+        self.scale = math.sqrt(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embedding(tokens) * self.scale
+
+
+@MODELS.register_module()
+class PARSeqDecoder(nn.Module):
+    """Two-stream decoder + head.
+
+    Args:
+        num_classes: head outputs (EOS + characters; 95 for the 94-character set).
+        vocab_size: token embedding rows (EOS, characters, BOS, PAD; 97).
+        bos_id, eos_id: token ids of [B] and [E].
+        embed_dim, depth, num_heads, mlp_ratio, dropout: geometry (CLIP4STR: D, 1, 8, 4, 0.1).
+        max_length: position queries (max label length + 1 for EOS; 26).
+    """
+
+    def __init__(self, num_classes: int, vocab_size: int, bos_id: int, eos_id: int,
+                 embed_dim: int, depth: int = 1, num_heads: int = 8, mlp_ratio: float = 4.0,
+                 dropout: float = 0.1, max_length: int = 26):
+        super().__init__()
+        self.bos_id, self.eos_id = bos_id, eos_id
+        self.layers = nn.ModuleList(
+            TwoStreamDecoderLayer(embed_dim, num_heads, mlp_ratio, dropout) for _ in range(depth))
+        self.text_embed = TokenEmbedding(vocab_size, embed_dim)
+        self.pos_queries = nn.Parameter(torch.empty(1, max_length, embed_dim))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Linear(embed_dim, num_classes)
+        self.dropout = nn.Dropout(dropout)
+        self._init_weights()
+
+    @property
+    def max_length(self) -> int:
+        return self.pos_queries.shape[1]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        check_checkpoint_shapes(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _init_weights(self) -> None:
+        """Reference init: trunc-normal(.02) Linear/Embedding weights, zero biases."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=.02)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.trunc_normal_(module.weight, std=.02)
+        nn.init.trunc_normal_(self.pos_queries, std=.02)
+
+    def memory_kv(self, memory: Memory) -> List[Union[KV, SplitKV]]:
+        """Project ``memory (B, S, D)`` (or a :class:`SplitMemory`) for every layer once."""
+        if isinstance(memory, SplitMemory):
+            return [SplitKV(layer.cross_attn.project_kv(memory.shared),
+                            layer.cross_attn.project_kv(memory.per_group))
+                    for layer in self.layers]
+        return [layer.cross_attn.project_kv(memory) for layer in self.layers]
+
+    def embed_content(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` [BOS, t_1, ..] -> ``(B, T, D)``: BOS embedding, then token + position."""
+        bos = self.text_embed(tokens[:, :1])
+        rest = self.pos_queries[:, :tokens.shape[1] - 1] + self.text_embed(tokens[:, 1:])
+        return self.dropout(torch.cat([bos, rest], dim=1))
+
+    def forward(self, tokens: torch.Tensor, memory: Memory,
+                query_mask: Optional[torch.Tensor] = None,
+                content_mask: Optional[torch.Tensor] = None,
+                padding_mask: Optional[torch.Tensor] = None,
+                num_queries: Optional[int] = None) -> torch.Tensor:
+        """Decode every query at once (training, refinement, non-AR).
+
+        Args:
+            tokens: ``(B, T)`` content [BOS, t_1, .., t_{T-1}].
+            memory: ``(B, S, D)`` shared by the groups, ``(G*B, S, D)`` one per group, or a
+                :class:`SplitMemory`.
+            query_mask: ``(G, Lq, T)``, one mask per group (permutation), or None (G = 1).
+            content_mask: ``(G, T, T)``; only read when depth > 1.
+            padding_mask: ``(B, T)`` content positions nobody may see.
+            num_queries: Lq when ``query_mask`` is None (default: all position queries).
+
+        Returns:
+            logits ``(G, B, Lq, num_classes)``.
+        """
+        batch, length = tokens.shape
+        groups = 1 if query_mask is None else query_mask.shape[0]
+        num_q = query_mask.shape[1] if query_mask is not None else (num_queries or
+                                                                     self.max_length)
+        query_blocked = self._group_mask(query_mask, padding_mask, batch)
+        content_blocked = self._group_mask(content_mask, padding_mask, batch)
+
+        query = self.dropout(self.pos_queries[:, :num_q].expand(groups * batch, -1, -1))
+        content = self.embed_content(tokens.repeat(groups, 1))
+        memory_kv = self.memory_kv(memory)
+        for i, layer in enumerate(self.layers):
+            content_norm = layer.norm_c(content)
+            content_kv = layer.self_attn.project_kv(content_norm)
+            next_query = layer.stream(query, layer.norm_q(query), content_kv, query_blocked,
+                                      memory_kv[i], groups)
+            if i < len(self.layers) - 1:
+                content = layer.stream(content, content_norm, content_kv, content_blocked,
+                                       memory_kv[i], groups)
+            query = next_query
+        logits = self.head(self.norm(query))
+        return logits.view(groups, batch, num_q, -1)
+
+    @staticmethod
+    def _group_mask(mask: Optional[torch.Tensor], padding_mask: Optional[torch.Tensor],
+                    batch: int) -> Optional[torch.Tensor]:
+        """``(G, L, T)`` per-group mask | ``(B, T)`` padding -> ``(G*B or 1, 1, L, T)``."""
+        if mask is None:
+            return None if padding_mask is None else padding_mask[:, None, None, :]
+        blocked = mask[:, None, None]                                 # (G, 1, 1, L, T)
+        if padding_mask is not None:
+            blocked = blocked | padding_mask[None, :, None, None, :]  # (G, B, 1, L, T)
+        return blocked.expand(-1, batch, -1, -1, -1).reshape(-1, 1, *mask.shape[1:])
+
+    def decode_ar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
+                  early_stop: bool = True) -> torch.Tensor:
+        """Greedy autoregressive decoding with cached keys/values.
+
+        Step i feeds the argmax of step i - 1 and asks position query i, exactly as re-running
+        :meth:`forward` on the growing prefix with causal masks, but each step costs one token.
+        With ``early_stop`` it stops once every sample has produced [E].
+
+        Returns:
+            logits ``(B, L, num_classes)``, L <= ``num_steps`` (default ``max_length``).
+        """
+        batch = memory.shape[0]
+        num_steps = num_steps or self.max_length
+        memory_kv = self.memory_kv(memory)
+        cache: List[Optional[KV]] = [None] * len(self.layers)
+        token = memory.new_full((batch, 1), self.bos_id, dtype=torch.long)
+        ended = torch.zeros(batch, dtype=torch.bool, device=memory.device)
+        logits = []
+        for step in range(num_steps):
+            content = self.text_embed(token)
+            if step:
+                content = content + self.pos_queries[:, step - 1:step]
+            content = self.dropout(content)
+            query = self.dropout(self.pos_queries[:, step:step + 1].expand(batch, -1, -1))
+            for i, layer in enumerate(self.layers):
+                content_norm = layer.norm_c(content)
+                kv = layer.self_attn.project_kv(content_norm)
+                if cache[i] is not None:
+                    kv = (torch.cat([cache[i][0], kv[0]], 2), torch.cat([cache[i][1], kv[1]], 2))
+                cache[i] = kv
+                next_query = layer.stream(query, layer.norm_q(query), kv, None, memory_kv[i])
+                if i < len(self.layers) - 1:
+                    content = layer.stream(content, content_norm, kv, None, memory_kv[i])
+                query = next_query
+            logits.append(self.head(self.norm(query)))
+            token = logits[-1].argmax(-1)
+            ended |= token[:, 0] == self.eos_id
+            if early_stop and bool(ended.all()):
+                break
+        return torch.cat(logits, dim=1)
+
+    def decode_nar(self, memory: torch.Tensor, num_steps: Optional[int] = None) -> torch.Tensor:
+        """Non-autoregressive: every position query sees only [B]. ``(B, L, C)``."""
+        bos = memory.new_full((memory.shape[0], 1), self.bos_id, dtype=torch.long)
+        return self(bos, memory, num_queries=num_steps or self.max_length)[0]
+
+    def refine(self, memory: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """One cloze refinement of ``logits (B, L, C)``; returns ``(B, max_length, C)``.
+
+        Context: [B] + the argmax of ``logits`` minus its last step, hidden from the first [E]
+        on. Query i sees every context position but its own (i + 1). As in the reference, whose
+        content and query masks are one aliased tensor, the content stream (depth > 1) uses the
+        same cloze mask.
+        """
+        bos = logits.new_full((logits.shape[0], 1), self.bos_id, dtype=torch.long)
+        tokens = torch.cat([bos, logits[:, :-1].argmax(-1)], dim=1)
+        padding = (tokens == self.eos_id).cumsum(-1) > 0
+        length = tokens.shape[1]
+        query_mask = cloze_mask(self.max_length, length, tokens.device)[None]
+        content_mask = cloze_mask(length, length, tokens.device)[None]
+        return self(tokens, memory, query_mask, content_mask, padding)[0]

@@ -1,0 +1,103 @@
+"""Read CLIP weights from a local file into the OpenAI key layout, without running its code.
+
+Accepted: OpenAI's TorchScript ``.pt`` archives (tensors are read out of the archive by a data-only
+unpickler), open_clip / Hugging Face ``.bin`` / ``.pt`` / ``.pth`` state dicts (``torch.load`` with
+``weights_only=True``) and ``.safetensors``. The OpenAI layout is the one open_clip's ``CLIP`` uses:
+``visual.*``, ``token_embedding.weight``, ``positional_embedding``, ``transformer.*``, ``ln_final.*``,
+``text_projection``, ``logit_scale``.
+"""
+import os
+import pickle
+import zipfile
+from typing import Dict, Mapping
+
+import torch
+from safetensors import SafetensorError
+from torch import nn
+
+from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
+from .shape_checks import listing
+
+#: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
+TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', 'ln_final.',
+                   'text_projection')
+
+_WRAPPER_KEYS = ('state_dict', 'model', 'module')
+_STRIP_PREFIXES = ('module.', 'clip_model.')
+
+
+class CLIPWeightsError(ValueError):
+    """A CLIP weights file is missing, unreadable or does not match the model."""
+
+
+def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return load_file(path)
+    if is_torchscript_archive(path):
+        return dict(iter_tensors(load_zip_pickle(path)))
+    obj = torch.load(path, map_location='cpu', weights_only=True)
+    for key in _WRAPPER_KEYS:
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+    if not isinstance(obj, Mapping):
+        raise CLIPWeightsError(f'{path} holds a {type(obj).__name__}, not a state dict')
+    return obj
+
+
+def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """Return the tensors of a CLIP weights file, keyed in the OpenAI layout."""
+    path = os.path.expanduser(str(path))
+    if not os.path.isfile(path):
+        raise CLIPWeightsError(f'CLIP weights file not found: {path}')
+    try:
+        tensors = _read_tensors(path)
+    except CLIPWeightsError:
+        raise
+    except UnsafePickleError as err:
+        raise CLIPWeightsError(f'refusing to load {path}: {err}') from err
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError,
+            KeyError, ValueError, SafetensorError) as err:
+        raise CLIPWeightsError(f'cannot read CLIP weights from {path}: the file is corrupt, '
+                               f'truncated or not a weights file ({type(err).__name__}: {err})'
+                               ) from err
+    state = {}
+    for key, value in tensors.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        for prefix in _STRIP_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        state[key] = value
+    if not state:
+        raise CLIPWeightsError(f'{path} contains no tensors')
+    return state
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str, source: str,
+              round_to_fp16: bool = False) -> None:
+    """Copy ``state[prefix + name]`` into every parameter/buffer ``name`` of ``module``.
+
+    Raises:
+        CLIPWeightsError: naming ``source`` and the offending keys, when a key is missing or a
+            shape differs, so that a mismatched file never loads half-way.
+    """
+    own = module.state_dict()
+    missing = [k for k in own if prefix + k not in state]
+    mismatched = [f'{prefix + k} {tuple(state[prefix + k].shape)} vs model {tuple(v.shape)}'
+                  for k, v in own.items()
+                  if prefix + k in state and state[prefix + k].shape != v.shape]
+    if missing or mismatched:
+        problems = []
+        if missing:
+            problems.append(f'missing keys: {listing(prefix + k for k in missing)}')
+        if mismatched:
+            problems.append(f'shape mismatches: {listing(mismatched, 4)}')
+        raise CLIPWeightsError(f'CLIP weights {source} do not match the configured geometry; '
+                               + '; '.join(problems))
+    with torch.no_grad():
+        for key, target in own.items():
+            value = state[prefix + key]
+            if round_to_fp16 and value.is_floating_point():
+                value = value.half()
+            target.copy_(value.to(target.dtype))

@@ -1,0 +1,101 @@
+"""CLIP4STRDecoder: training loss and gradients, decoding options, the prediction format."""
+import math
+
+import numpy as np
+import torch
+
+from conftest import make_samples, tiny_model
+
+
+def test_loss_and_gradients():
+    model = tiny_model()
+    model.init_weights()
+    model.train()
+    text = model.decoder.text_encoder.text
+    assert not text.transformer.resblocks[0].training, 'frozen text blocks stay in eval mode'
+    assert text.transformer.resblocks[1].training
+    samples = make_samples(['hello', 'World!', 'a', 'x' * 25])
+    torch.manual_seed(1)
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 128), dtype=torch.uint8)] * 4,
+                data_samples=samples)
+    batch = model.data_preprocessor(data, training=True)
+    losses = model(batch['inputs'], batch['data_samples'], mode='loss')
+    assert set(losses) == {'loss_visual', 'loss_cross'}
+    # an untrained model is close to uniform over the 95 classes
+    for value in losses.values():
+        assert torch.isfinite(value) and abs(value.item() - math.log(95)) < 1.0
+
+    losses['loss_cross'].backward(retain_graph=True)
+    assert model.backbone.visual.conv1.weight.grad is None, 'cross branch sees detached images'
+    assert model.decoder.visual_decoder.head.weight.grad is None
+    losses['loss_visual'].backward()
+    grad = lambda p: None if p.grad is None else p.grad.abs().sum().item()  # noqa: E731
+    assert grad(model.backbone.visual.conv1.weight) > 0
+    assert grad(model.decoder.visual_decoder.head.weight) > 0
+    assert grad(model.decoder.cross_decoder.head.weight) > 0
+    assert grad(text.transformer.resblocks[1].mlp.c_fc.weight) > 0
+    assert grad(text.text_projection) > 0
+    for frozen in (text.transformer.resblocks[0].mlp.c_fc.weight, text.token_embedding.weight,
+                   text.positional_embedding):
+        assert not frozen.requires_grad and frozen.grad is None
+
+
+def test_loss_matches_per_permutation_weighting():
+    """The flat mean equals the reference's sum_k n_k CE_k / sum_k n_k per branch."""
+    model = tiny_model()
+    model.train()
+    dec = model.decoder
+    samples = make_samples(['abc', 'hello'])
+    feat = torch.randn(2, 129, 128)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    logits, targets = dec.forward_train(feat, None, samples)
+    pad = dec.dictionary.padding_idx
+    for name in ('visual', 'cross'):
+        total, count = 0.0, 0
+        for k in range(targets.shape[0]):
+            n = (targets[k] != pad).sum().item()
+            ce = torch.nn.functional.cross_entropy(logits[name][k].flatten(0, 1),
+                                                   targets[k].flatten(), ignore_index=pad)
+            total, count = total + n * ce.item(), count + n
+        loss = dec.module_loss(logits, targets)[f'loss_{name}'].item()
+        assert math.isclose(loss, total / count, rel_tol=1e-5)
+    eos = dec.dictionary.end_idx
+    assert (targets[:2] == eos).sum() == 4 and (targets[2:] == eos).sum() == 0
+
+
+@torch.no_grad()
+def test_refine_iters_zero_skips_refinement(monkeypatch):
+    model = tiny_model(refine_iters=0)
+    calls = []
+    for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
+        monkeypatch.setattr(branch, 'refine', lambda *a: calls.append(a))
+    feat = model.backbone(torch.randn(3, 3, 32, 128))
+    cross, visual = model.decoder.decode(feat)
+    assert calls == []
+    ar = model.decoder.visual_decoder.decode_ar(feat)
+    assert torch.equal(visual, ar)
+
+
+@torch.no_grad()
+def test_non_autoregressive_decoding():
+    model = tiny_model(decode_ar=False)
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 128), dtype=torch.uint8)] * 2,
+                data_samples=make_samples(['a', 'b']))
+    preds = model.test_step(data)
+    assert all(isinstance(p.pred_text.item, str) for p in preds)
+    feat = model.backbone(torch.randn(2, 3, 32, 128))
+    cross, visual = model.decoder.decode(feat)
+    assert cross.shape == visual.shape == (2, 26, 95)
+
+
+@torch.no_grad()
+def test_pred_text_format():
+    model = tiny_model()
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 128), dtype=torch.uint8)] * 3,
+                data_samples=make_samples(['a', 'b', 'c']))
+    for pred in model.test_step(data):
+        for field in (pred.pred_text, pred.visual_pred_text):
+            assert isinstance(field.item, str)
+            assert len(field.score) == max(len(field.item), 1)
+            assert all(0.0 < s <= 1.0 for s in field.score)

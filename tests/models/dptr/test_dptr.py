@@ -1,0 +1,101 @@
+"""DPTR components: frozen CLIP text memory, ORP, FMU, text-only pre-training."""
+import open_clip
+import pytest
+import torch
+
+from clip4str_plugin.models.clip.towers import CLIPTextEncoder
+from clip4str_plugin.models.dptr.fmu import FeatureMergeUnit
+from clip4str_plugin.models.dptr.orp import ORPPerturbation
+from clip4str_plugin.models.dptr.text_memory import FrozenCLIPTextMemory
+from conftest import CONFIGS, build_model, load_config
+
+GEOMETRY = dict(embed_dim=32, width=32, layers=2, heads=1)
+
+
+def test_text_memory_shape_content_and_freezing(tmp_path):
+    torch.manual_seed(0)
+    reference = CLIPTextEncoder(**GEOMETRY, text_length=77, freeze_nlayer=-1)
+    path = tmp_path / 'clip_text.bin'
+    torch.save(reference.text.state_dict(), str(path))
+    memory = FrozenCLIPTextMemory(pretrained=str(path), **GEOMETRY)
+    ids = open_clip.tokenize(["a photo of a 'Hello'", "a photo of a 'x'"])
+    out = memory(ids)
+    assert out.shape == (2, 78, 32)
+    states = reference.encode(ids)
+    assert torch.allclose(out[:, 1:], states, atol=1e-6)          # 77 ln_final states
+    eot = states[torch.arange(2), ids.argmax(-1)] @ reference.text.text_projection
+    assert torch.allclose(out[:, 0], eot, atol=1e-6)              # projected EOT feature
+    assert not out.requires_grad
+    assert list(memory.parameters()) == [] and memory.state_dict() == {}
+    memory.train()
+    assert not memory.clip.training
+    with pytest.raises(ValueError, match='one width'):
+        FrozenCLIPTextMemory(embed_dim=16, width=32)
+
+
+def bank_file(tmp_path, n=10, tokens=20, dim=4):
+    from safetensors.torch import save_file
+    bank = (torch.arange(n)[:, None, None] * 100 + torch.arange(tokens)[None, :, None]
+            ).float().expand(n, tokens, dim).contiguous()
+    path = str(tmp_path / 'bank.safetensors')
+    save_file({'features': bank.half()}, path)
+    return path
+
+
+def test_orp_formula_and_sampling(tmp_path):
+    orp = ORPPerturbation(bank_file(tmp_path), weight=0.1, seed=3)
+    orp.train()
+    out = orp(torch.zeros(6, 8, 4))
+    values = (out[..., 0] / 0.1).round().long()               # = image * 100 + token (exact in fp16)
+    images, tokens = values // 100, values % 100
+    assert len(set(images[:, 0].tolist())) == 6               # B distinct images
+    assert (images == images[:, :1]).all()                    # one image per sample
+    assert len(set(tokens[0].tolist())) == 8                  # n distinct token positions
+    assert (tokens == tokens[:1]).all()                       # shared across the batch
+    memory = torch.randn(6, 8, 4)
+    noise = orp.sample(6, 8)
+    assert noise.shape == (6, 8, 4)
+    orp.eval()
+    assert torch.equal(orp(memory), memory)                   # training only
+    again = ORPPerturbation(bank_file(tmp_path), seed=3)
+    again.train()
+    assert torch.equal(again(torch.zeros(6, 8, 4)), out)      # seeded
+    with pytest.raises(ValueError, match='too small'):
+        again(torch.zeros(11, 8, 4))
+    with pytest.raises(FileNotFoundError, match='extract_orp_bank'):
+        ORPPerturbation(str(tmp_path / 'none.safetensors')).sample(1, 1)
+
+
+def test_fmu_shapes_and_size():
+    fmu = FeatureMergeUnit(embed_dim=512, num_queries=26, num_heads=8)
+    assert fmu(torch.randn(2, 128, 512)).shape == (2, 26, 512)
+    assert sum(p.numel() for p in fmu.parameters()) == 3_164_672     # 3.15 M + 13 k queries
+    assert fmu.queries.numel() == 26 * 512 and 0 < fmu.queries.std() < 0.03
+
+
+def pretrain_model():
+    cfg = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny.py')
+    return build_model(cfg.model)
+
+
+def test_pretraining_checkpoints_hold_the_decoder_only():
+    keys = list(pretrain_model().state_dict())
+    assert keys and all(k.startswith('decoder.') for k in keys)
+
+
+def test_pretraining_loss_through_text_memory(tmp_path):
+    from mmcv.transforms import Compose
+    model = pretrain_model()
+    model.encoder.bank_path = bank_file(tmp_path, n=4, tokens=80, dim=128)
+    model.train()
+    pack = Compose([dict(type='PackCLIPPrompt')])
+    items = [pack(dict(instances=[dict(text=t)])) for t in ('Hello', 'World', 'a', 'xyz')]
+    assert items[0]['inputs'].shape == (77, )
+    assert torch.equal(items[0]['inputs'], open_clip.tokenize(["a photo of a 'Hello'"])[0])
+    batch = model.data_preprocessor(dict(inputs=[i['inputs'] for i in items],
+                                         data_samples=[i['data_samples'] for i in items]),
+                                    True)
+    losses = model(batch['inputs'], batch['data_samples'], mode='loss')
+    assert torch.isfinite(losses['loss_visual'])
+    losses['loss_visual'].backward()
+    assert model.decoder.decoder.head.weight.grad is not None
