@@ -1,9 +1,15 @@
-# DBNet-R18 trained from scratch on rendered scenes (tools/make_synth_scenes.py), sized for a
+# DBNet-R18 trained from scratch on rendered scenes (../tools/make_synth_scenes.py), sized for a
 # CPU: 320 px crops, batch 8, iteration-based. No ImageNet weights can be downloaded here, so
 # the backbone starts from random weights (init_cfg=None).
 _base_ = ['mmocr::textdet/dbnet/dbnet_resnet18_fpnc_1200e_icdar2015.py']
 
-custom_imports = dict(imports=['clip4str_plugin'], allow_failed_imports=False)
+# As MMOCR's projects: the project package is imported by its path from the repository root
+# (tools/train.py and the project's tools put the root on sys.path); the mmcv._ext stand-in
+# first, then the plugin, weights-only checkpoint loading, the project.
+custom_imports = dict(imports=['clip4str_mmcv_lite', 'clip4str_plugin',
+                               'clip4str_plugin.weights.safe_loading',
+                               'projects.clip4str_spotting.clip4str_spotting'],
+                      allow_failed_imports=False)
 scene_root = '{{$SCENE_DATA_ROOT:data/synth_scenes}}'
 
 model = dict(backbone=dict(init_cfg=None))

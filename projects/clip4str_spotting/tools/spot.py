@@ -1,6 +1,7 @@
 """Find and read all the text in images: an MMOCR detector + a recognizer.
 
-    python tools/spot.py IMAGES_OR_DIR --det DET_CFG --det-weights DET.pth \\
+    python projects/clip4str_spotting/tools/spot.py IMAGES_OR_DIR \\
+        --det DET_CFG --det-weights DET.pth \\
         --rec configs/clip4str/clip4str_b16.py --rec-weights REC.pth --out-dir spots [--vis]
 
 Writes ``<out-dir>/<image name>.json`` (polygons, det_scores, texts, rec_scores) per image and,
@@ -17,7 +18,11 @@ import sys
 import cv2
 from mmengine.utils import ProgressBar
 
-from clip4str_plugin.spotting.spotter import TextSpotter, draw, read_image
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
+import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
+from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
+from projects.clip4str_spotting.clip4str_spotting import (TextSpotter, draw,  # noqa: E402
+                                                          read_image)
 
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -54,6 +59,7 @@ def collect(inputs):
 
 def main():
     args = parse_args()
+    use_weights_only_loader()
     files = collect(args.inputs)
     if not files:
         sys.exit('no images given')

@@ -2,17 +2,19 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from clip4str_plugin.datasets.synth_scenes import render_scenes
-from clip4str_plugin.spotting.spotter import read_image
-from conftest import ROOT, TINY_CONFIG
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from projects.clip4str_spotting.clip4str_spotting import read_image, render_scenes
 
-DBNET = ROOT / 'projects' / 'clip4str_spotting' / 'configs' / \
-    'dbnet_resnet18_fpnc_synth-scenes.py'
+PROJECT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT.parents[1]
+DBNET = PROJECT / 'configs' / 'dbnet_resnet18_fpnc_synth-scenes.py'
+TINY_CONFIG = ROOT / 'configs' / 'clip4str' / 'clip4str_tiny.py'
 
 
 @pytest.fixture(scope='module')
@@ -55,7 +57,7 @@ def test_spot_tool_processes_a_folder_with_awkward_images(scene, tmp_path):
     (folder / 'g_broken.jpg').write_bytes(b'\xff\xd8 truncated')
     out = tmp_path / 'spots'
     proc = subprocess.run(
-        [sys.executable, str(ROOT / 'tools' / 'spot.py'), str(folder), '--det', str(DBNET),
+        [sys.executable, str(PROJECT / 'tools' / 'spot.py'), str(folder), '--det', str(DBNET),
          '--rec', str(TINY_CONFIG), '--out-dir', str(out), '--device', 'cpu', '--vis',
          '--rec-batch-size', '4'], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr[-2000:]          # one file failed ...

@@ -1,6 +1,7 @@
 """Score a text detector + recognizer pair end to end on annotated scene images.
 
-    python tools/test_spotting.py data/synth_scenes/textspotting_test.json \\
+    python projects/clip4str_spotting/tools/test_spotting.py \\
+        data/synth_scenes/textspotting_test.json \\
         --det DET_CFG --det-weights DET.pth --rec REC_CFG --rec-weights REC.pth
 
 The annotation file is MMOCR's text-spotting / detection JSON (``data_list[i].instances``:
@@ -11,11 +12,15 @@ and the same text, case-insensitive letters and digits unless ``--exact``).
 import argparse
 import json
 import os.path as osp
+import sys
 
 from mmengine.utils import ProgressBar
 
-from clip4str_plugin.evaluation.e2e_metric import E2EHmeanMetric
-from clip4str_plugin.spotting.spotter import TextSpotter, read_image
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
+import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
+from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
+from projects.clip4str_spotting.clip4str_spotting import (E2EHmeanMetric,  # noqa: E402
+                                                          TextSpotter, read_image)
 
 
 def parse_args():
@@ -37,6 +42,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    use_weights_only_loader()
     with open(args.ann_file) as f:
         data_list = json.load(f)['data_list']
     root = args.data_root or osp.dirname(osp.abspath(args.ann_file))

@@ -41,7 +41,6 @@ class TextSpotter:
                  rec_weights: Optional[str] = None, device: Optional[str] = None,
                  rectify: bool = True, rec_batch_size: int = 32, det_score_thr: float = 0.0,
                  crop_pad: float = 0.2):
-        import clip4str_plugin  # noqa: F401  (plugin registries, safe checkpoint loading)
         from mmocr.apis import TextDetInferencer, TextRecInferencer
         self.detector = TextDetInferencer(model=det, weights=det_weights, device=device)
         self.recognizer = TextRecInferencer(model=rec, weights=rec_weights, device=device)

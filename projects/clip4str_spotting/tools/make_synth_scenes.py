@@ -1,7 +1,9 @@
 """Render scene images with several words and their quadrilateral + text annotations.
 
-    python tools/make_synth_scenes.py data/synth_scenes --split train --num 2000 --seed 0
-    python tools/make_synth_scenes.py data/synth_scenes --split test --num 200 --seed 0
+    python projects/clip4str_spotting/tools/make_synth_scenes.py data/synth_scenes \\
+        --split train --num 2000 --seed 0
+    python projects/clip4str_spotting/tools/make_synth_scenes.py data/synth_scenes \\
+        --split test --num 200 --seed 0
 
 Writes ``<out>/<split>/NNNNNN.jpg`` and ``<out>/textspotting_<split>.json`` in MMOCR's format
 (``instances``: ``polygon``, ``bbox``, ``bbox_label``, ``ignore``, ``text``), readable by
@@ -12,12 +14,15 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 
 import cv2
 from mmengine.utils import ProgressBar
 
-from clip4str_plugin.datasets.synth_scenes import CATEGORY, render_scenes
-from clip4str_plugin.datasets.synth_text import SPLITS
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
+import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
+from clip4str_plugin.datasets.words import SPLITS  # noqa: E402
+from projects.clip4str_spotting.clip4str_spotting import CATEGORY, render_scenes  # noqa: E402
 
 
 def parse_args():

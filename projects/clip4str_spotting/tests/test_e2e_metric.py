@@ -1,7 +1,8 @@
 """The end-to-end metric on hand-made examples."""
 import pytest
 
-from clip4str_plugin.evaluation.e2e_metric import E2EHmeanMetric, match_image
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from projects.clip4str_spotting.clip4str_spotting.e2e_metric import E2EHmeanMetric, match_image
 
 BOX = [0, 0, 100, 0, 100, 30, 0, 30]
 SHIFTED = [10, 0, 110, 0, 110, 30, 10, 30]      # IoU 90/110 = 0.82

@@ -2,8 +2,10 @@
 import cv2
 import numpy as np
 
-from clip4str_plugin.spotting.crops import (axis_aligned_crop, crop_text, polygon_points,
-                                            rectified_crop, to_bgr)
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from projects.clip4str_spotting.clip4str_spotting.crops import (axis_aligned_crop, crop_text,
+                                                                polygon_points, rectified_crop,
+                                                                to_bgr)
 
 
 def rotated_text_scene(angle):

@@ -4,7 +4,7 @@ Each scene: a random background (flat, gradient, noise, lines, plus random shape
 with 1..``max_words`` words, each in its own font, size and colour, rotated (up to +-30 deg) and
 sometimes perspective-warped, never overlapping. Annotations are the words' quadrilaterals and
 texts in MMOCR's text detection / spotting format. Words follow the splits of
-:mod:`synth_text` (held-out words for the test split).
+:mod:`clip4str_plugin.datasets.words` (held-out words for the test split).
 """
 from typing import Dict, List, Tuple
 
@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synth_text import WordSampler, _background, _contrasting_colours, select_fonts
+from clip4str_plugin.datasets.backgrounds import background, contrasting_colours
+from clip4str_plugin.datasets.fonts import select_fonts
+from clip4str_plugin.datasets.words import WordSampler
 
 CATEGORY = [dict(id=0, name='text')]
 
@@ -71,15 +73,15 @@ class SceneRenderer:
     def render(self, words: List[str]) -> Tuple[np.ndarray, List[Dict]]:
         """An RGB scene and its instances (``polygon``, ``bbox``, ``text``)."""
         rng, (w, h) = self.rng, self.size
-        bg, _ = _contrasting_colours(rng, self.gray)
-        scene = _background(rng, (w, h), bg).convert('RGB')
+        bg, _ = contrasting_colours(rng, self.gray)
+        scene = background(rng, (w, h), bg).convert('RGB')
         self._clutter(scene)
         canvas = np.asarray(scene).astype(np.float32)
         taken, instances = [], []
         for text in words:
-            _, fg = _contrasting_colours(rng, self.gray)
+            _, fg = contrasting_colours(rng, self.gray)
             while abs(np.dot(np.subtract(fg, bg), [0.299, 0.587, 0.114])) < 90:
-                _, fg = _contrasting_colours(rng, self.gray)
+                _, fg = contrasting_colours(rng, self.gray)
             patch, quad = self._word_patch(text, fg)
             ph, pw = patch.shape[:2]
             if pw >= w or ph >= h:
