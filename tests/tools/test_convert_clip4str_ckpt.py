@@ -1,20 +1,17 @@
 """Official checkpoints -> plugin checkpoints: round trip, safety and clear errors."""
 import enum
-import os
 import subprocess
 import sys
 import types
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from safetensors.torch import load_file
 
-from clip4str_plugin.engine.checkpoint import load_checkpoint_file
-from clip4str_plugin.models.reference_layout import PREFIX_MAP
-from conftest import FIXTURE, ROOT, build_model, make_samples
-from models.test_clip4str_decoder import fixture_model
+from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.reference_layout import PREFIX_MAP
+from conftest import ROOT, Exploit, build_model, fixture_model, make_samples
+from fixtures.make_official_tiny import load_official_tiny
 
 CONVERT = str(ROOT / 'tools' / 'convert_clip4str_ckpt.py')
 
@@ -118,27 +115,18 @@ def test_round_trip(tiny_reference, tmp_path):
 
 def test_converts_the_official_fixture_and_reproduces_it(tmp_path):
     src, dst = tmp_path / 'official.ckpt', tmp_path / 'official.safetensors'
-    write_lightning_ckpt(src, load_file(str(FIXTURE / 'weights.safetensors')))
+    weights, stages = load_official_tiny()
+    write_lightning_ckpt(src, weights)
     out = run_convert(src, dst, '--safetensors')
     assert out.returncode == 0, out.stdout + out.stderr
     converted = load_checkpoint_file(str(dst))
     model = build_model(Config.fromstring(converted['meta']['cfg'], '.py').model).eval()
     model.load_state_dict(converted['state_dict'])
-    stages = np.load(FIXTURE / 'stages.npz')
     samples = make_samples([''] * 4, shape=(224, 224))
     with torch.no_grad():
         preds = model.decoder.predict(model.backbone(torch.from_numpy(stages['images'])), None,
                                       samples)
     assert [p.pred_text.item for p in preds] == list(stages['pred_raw'])
-
-
-class Exploit:
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
 
 
 def test_refuses_a_checkpoint_that_would_run_code(tiny_reference, tmp_path):
