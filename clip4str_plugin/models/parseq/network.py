@@ -21,6 +21,7 @@ from ...weights.shape_checks import check_checkpoint_shapes
 from .attention import KV, CachedMultiheadAttention, Memory, SplitKV, SplitMemory, fold, unfold
 from .permutations import cloze_mask
 
+
 class TwoStreamDecoderLayer(nn.Module):
     """One pre-LN layer: self-attention to the content, cross-attention to memory, GELU MLP."""
 

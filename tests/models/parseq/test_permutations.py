@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from clip4str_plugin.models.parseq.permutations import (cloze_mask, generate_permutations,
-                                                 mirror_pool, permutation_masks)
+                                                        mirror_pool, permutation_masks)
 
 
 def test_orders_forward_reverse_and_mirrored_pairs():
