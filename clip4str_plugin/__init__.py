@@ -12,6 +12,10 @@ checkpoint loading is switched to weights-only only on request
 import importlib.util
 import sys
 
+if importlib.util.find_spec('mmcv') is None:   # neither distribution is named in setup.py
+    raise ImportError('clip4str_plugin needs mmcv 2.x (full mmcv or mmcv-lite) beside MMOCR 1.x '
+                      'and this environment has neither: `pip install "mmcv-lite>=2.0.0rc4,<2.2.0"`'
+                      ' (then `import clip4str_mmcv_lite` first), or full mmcv; docs/install.md')
 if 'mmcv._ext' not in sys.modules and importlib.util.find_spec('mmcv._ext') is None:
     raise ImportError('mmcv-lite has no compiled ops: `import clip4str_mmcv_lite` first, or list '
                       'it before clip4str_plugin in custom_imports')

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv and install the pinned stack plus this package (editable) in one pip call.
-# Idempotent: returns at once when the venv already matches requirements/ and setup.py.
+# Create .venv and install the verified stack plus this package (editable) in one pip call: the
+# package's ranges (requirements/runtime.txt) pinned by requirements/constraints.txt, with mmcv-lite
+# (the `lite` extra) and the test tools. Idempotent: returns at once when the venv already matches
+# requirements/ and setup.py. Into an existing MMOCR environment, see docs/install.md instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLIP4STR_VENV:-$ROOT/.venv}"
@@ -12,9 +14,10 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
   exit 0
 fi
 
-echo "[install] creating $VENV and installing the pinned stack (about 2 minutes on a fresh machine)"
+echo "[install] creating $VENV and installing the verified stack (about 2 minutes on a fresh machine)"
 python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "$ROOT[tests]"
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+  -c "$ROOT/requirements/constraints.txt" -e "$ROOT[lite,tests]"
 "$VENV/bin/python" -c 'import clip4str_mmcv_lite, clip4str_plugin, mmocr.models, open_clip' \
   || { echo "[install] the installed stack does not import" >&2; exit 1; }
 echo "$WANT" > "$STAMP"
