@@ -1,7 +1,10 @@
-"""PARSeq's decoder, permutations, loss, dictionary and postprocessor (CLIP4STR and DPTR)."""
+"""PARSeq's network, its MMOCR decoder base, permutations, loss, dictionary and postprocessor
+(CLIP4STR and DPTR)."""
 from .dictionary import PARSeqDictionary
 from .loss import PLMModuleLoss
-from .network import PARSeqDecoder
+from .network import PARSeqNetwork
+from .plm_decoder import PLMDecoder
 from .postprocessor import PARSeqPostprocessor
 
-__all__ = ['PARSeqDictionary', 'PLMModuleLoss', 'PARSeqDecoder', 'PARSeqPostprocessor']
+__all__ = ['PARSeqDictionary', 'PLMModuleLoss', 'PARSeqNetwork', 'PLMDecoder',
+           'PARSeqPostprocessor']

@@ -48,6 +48,18 @@ def unfold(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.reshape(groups * batch, *mid, length // groups, last)
 
 
+def group_mask(mask: Optional[torch.Tensor], padding_mask: Optional[torch.Tensor],
+               batch: int) -> Optional[torch.Tensor]:
+    """Per-group ``mask (G, L, T)`` and/or ``padding_mask (B, T)`` -> what may not attend,
+    ``(G*B, 1, L, T)`` group-major (``(B, 1, 1, T)`` for padding only; None for neither)."""
+    if mask is None:
+        return None if padding_mask is None else padding_mask[:, None, None, :]
+    blocked = mask[:, None, None]                                 # (G, 1, 1, L, T)
+    if padding_mask is not None:
+        blocked = blocked | padding_mask[None, :, None, None, :]  # (G, B, 1, L, T)
+    return blocked.expand(-1, batch, -1, -1, -1).reshape(-1, 1, *mask.shape[1:])
+
+
 class CachedMultiheadAttention(nn.Module):
     """Multi-head attention with reusable key/value projections.
 

@@ -1,12 +1,13 @@
-"""The PARSeq-style two-stream decoder that CLIP4STR uses twice and DPTR pre-trains.
+"""The PARSeq two-stream network (a plain ``nn.Module``) that CLIP4STR uses twice and DPTR
+pre-trains; the MMOCR decoders around it are in :mod:`.plm_decoder`.
 
-Pre-LN layers with a query stream (position queries) and a content stream ([BOS] + token
+Pre-LN layers with a query stream (position queries) and a content stream ([B] + token
 embeddings), XLNet style. State-dict keys follow the reference (``layers.i.self_attn.*``,
 ``cross_attn``, ``linear1/2``, ``norm1/2``, ``norm_q``, ``norm_c``, ``text_embed.embedding``,
 ``pos_queries``, ``norm``, ``head``), so official weights map by prefix only.
 
 Speed: keys/values of the memory are projected once per call and shared by every permutation and
-decode step; :meth:`PARSeqDecoder.decode_ar` also caches the content keys/values across steps.
+decode step; :meth:`PARSeqNetwork.decode_ar` also caches the content keys/values across steps.
 Masks are boolean, ``True`` = may not attend.
 """
 import math
@@ -14,11 +15,11 @@ from typing import List, Optional, Union
 
 import torch
 import torch.nn.functional as F
-from mmocr.registry import MODELS
 from torch import nn
 
 from ...weights.shape_checks import check_checkpoint_shapes
-from .attention import KV, CachedMultiheadAttention, Memory, SplitKV, SplitMemory, fold, unfold
+from .attention import (KV, CachedMultiheadAttention, Memory, SplitKV, SplitMemory, fold,
+                        group_mask, unfold)
 from .permutations import cloze_mask
 
 
@@ -37,7 +38,8 @@ class TwoStreamDecoderLayer(nn.Module):
         self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
 
     def stream(self, x: torch.Tensor, x_norm: torch.Tensor, content_kv: KV,
-               blocked: Optional[torch.Tensor], memory_kv: KV, groups: int = 1) -> torch.Tensor:
+               blocked: Optional[torch.Tensor], memory_kv: Union[KV, SplitKV],
+               groups: int = 1) -> torch.Tensor:
         """Update one stream ``x (G*B, L, D)`` (G groups, group-major).
 
         ``content_kv`` and ``blocked`` (broadcast to ``(G*B, 1, L, T)``) are per group. Memory
@@ -70,9 +72,8 @@ class TokenEmbedding(nn.Module):
         return self.embedding(tokens) * self.scale
 
 
-@MODELS.register_module()
-class PARSeqDecoder(nn.Module):
-    """Two-stream decoder + head.
+class PARSeqNetwork(nn.Module):
+    """Two-stream layers + head; teacher-forced, autoregressive, one-shot and cloze decoding.
 
     Args:
         num_classes: head outputs (EOS + characters; 95 for the 94-character set).
@@ -122,21 +123,65 @@ class PARSeqDecoder(nn.Module):
                     for layer in self.layers]
         return [layer.cross_attn.project_kv(memory) for layer in self.layers]
 
-    def embed_content(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` [BOS, t_1, ..] -> ``(B, T, D)``: BOS embedding, then token + position."""
-        bos = self.text_embed(tokens[:, :1])
-        rest = self.pos_queries[:, :tokens.shape[1] - 1] + self.text_embed(tokens[:, 1:])
-        return self.dropout(torch.cat([bos, rest], dim=1))
+    def embed_content(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Tokens ``(B, T)`` at content positions ``start ..`` -> ``(B, T, D)``.
+
+        Position 0 is [B] without a position embedding; position j > 0 adds ``pos_queries[j-1]``.
+        """
+        embedded = self.text_embed(tokens)
+        positions = self.pos_queries[:, max(start - 1, 0):start + tokens.shape[1] - 1]
+        if start == 0:
+            embedded = torch.cat([embedded[:, :1], positions + embedded[:, 1:]], dim=1)
+        else:
+            embedded = positions + embedded
+        return self.dropout(embedded)
+
+    def run_layers(self, query: torch.Tensor, content: torch.Tensor,
+                   memory_kv: List[Union[KV, SplitKV]],
+                   query_blocked: Optional[torch.Tensor] = None,
+                   content_blocked: Optional[torch.Tensor] = None,
+                   cache: Optional[List[Optional[KV]]] = None, groups: int = 1) -> torch.Tensor:
+        """Both streams through every layer; logits ``(G*B, Lq, num_classes)`` of the queries.
+
+        ``query (G*B, Lq, D)``, ``content (G*B, T, D)``; ``memory_kv`` from :meth:`memory_kv`;
+        masks as :meth:`TwoStreamDecoderLayer.stream`. With ``cache`` (one entry per layer,
+        updated in place), ``content`` is only the newest token and attends to the cached ones.
+        """
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            content_norm = layer.norm_c(content)
+            content_kv = layer.self_attn.project_kv(content_norm)
+            if cache is not None:
+                # Decoding left to right, a content position attends only to itself and earlier
+                # ones, so a layer's input at an earlier position is the same at every later
+                # step. The cache keeps its keys/values, projected from the normalised content
+                # (all that attention reads of it): each step normalises and projects one token.
+                if cache[i] is not None:
+                    content_kv = tuple(torch.cat([old, new], dim=2)
+                                       for old, new in zip(cache[i], content_kv))
+                cache[i] = content_kv
+            # Both streams read the content as it enters this layer (XLNet's two-stream
+            # attention, which the reference's weights expect), so the query goes first,
+            # before the content is overwritten by its own update.
+            next_query = layer.stream(query, layer.norm_q(query), content_kv, query_blocked,
+                                      memory_kv[i], groups)
+            # Only the next layer reads the content; after the last one nobody does (with
+            # depth 1, the reference's, the content stream and its mask are never used).
+            if i < last:
+                content = layer.stream(content, content_norm, content_kv, content_blocked,
+                                       memory_kv[i], groups)
+            query = next_query
+        return self.head(self.norm(query))
 
     def forward(self, tokens: torch.Tensor, memory: Memory,
                 query_mask: Optional[torch.Tensor] = None,
                 content_mask: Optional[torch.Tensor] = None,
                 padding_mask: Optional[torch.Tensor] = None,
                 num_queries: Optional[int] = None) -> torch.Tensor:
-        """Decode every query at once (training, refinement, non-AR).
+        """Decode every query at once (training, refinement, one-shot).
 
         Args:
-            tokens: ``(B, T)`` content [BOS, t_1, .., t_{T-1}].
+            tokens: ``(B, T)`` content [B], t_1, .., t_{T-1}.
             memory: ``(B, S, D)`` shared by the groups, ``(G*B, S, D)`` one per group, or a
                 :class:`SplitMemory`.
             query_mask: ``(G, Lq, T)``, one mask per group (permutation), or None (G = 1).
@@ -147,86 +192,52 @@ class PARSeqDecoder(nn.Module):
         Returns:
             logits ``(G, B, Lq, num_classes)``.
         """
-        batch, length = tokens.shape
+        batch = tokens.shape[0]
         groups = 1 if query_mask is None else query_mask.shape[0]
         num_q = query_mask.shape[1] if query_mask is not None else (num_queries or
                                                                      self.max_length)
-        query_blocked = self._group_mask(query_mask, padding_mask, batch)
-        content_blocked = self._group_mask(content_mask, padding_mask, batch)
-
         query = self.dropout(self.pos_queries[:, :num_q].expand(groups * batch, -1, -1))
         content = self.embed_content(tokens.repeat(groups, 1))
-        memory_kv = self.memory_kv(memory)
-        for i, layer in enumerate(self.layers):
-            content_norm = layer.norm_c(content)
-            content_kv = layer.self_attn.project_kv(content_norm)
-            next_query = layer.stream(query, layer.norm_q(query), content_kv, query_blocked,
-                                      memory_kv[i], groups)
-            if i < len(self.layers) - 1:
-                content = layer.stream(content, content_norm, content_kv, content_blocked,
-                                       memory_kv[i], groups)
-            query = next_query
-        logits = self.head(self.norm(query))
+        logits = self.run_layers(query, content, self.memory_kv(memory),
+                                 group_mask(query_mask, padding_mask, batch),
+                                 group_mask(content_mask, padding_mask, batch),
+                                 groups=groups)
         return logits.view(groups, batch, num_q, -1)
-
-    @staticmethod
-    def _group_mask(mask: Optional[torch.Tensor], padding_mask: Optional[torch.Tensor],
-                    batch: int) -> Optional[torch.Tensor]:
-        """``(G, L, T)`` per-group mask | ``(B, T)`` padding -> ``(G*B or 1, 1, L, T)``."""
-        if mask is None:
-            return None if padding_mask is None else padding_mask[:, None, None, :]
-        blocked = mask[:, None, None]                                 # (G, 1, 1, L, T)
-        if padding_mask is not None:
-            blocked = blocked | padding_mask[None, :, None, None, :]  # (G, B, 1, L, T)
-        return blocked.expand(-1, batch, -1, -1, -1).reshape(-1, 1, *mask.shape[1:])
 
     def decode_ar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
                   early_stop: bool = True) -> torch.Tensor:
         """Greedy autoregressive decoding with cached keys/values.
 
-        Step i feeds the argmax of step i - 1 and asks position query i, exactly as re-running
-        :meth:`forward` on the growing prefix with causal masks, but each step costs one token.
-        With ``early_stop`` it stops once every sample has produced [E].
+        Step i feeds the argmax of step i - 1 and asks position query i: the same logits as
+        :meth:`forward` on the growing prefix with causal masks, one token of work per step.
 
         Returns:
             logits ``(B, L, num_classes)``, L <= ``num_steps`` (default ``max_length``).
         """
         batch = memory.shape[0]
-        num_steps = num_steps or self.max_length
         memory_kv = self.memory_kv(memory)
         cache: List[Optional[KV]] = [None] * len(self.layers)
         token = memory.new_full((batch, 1), self.bos_id, dtype=torch.long)
         ended = torch.zeros(batch, dtype=torch.bool, device=memory.device)
         logits = []
-        for step in range(num_steps):
-            content = self.text_embed(token)
-            if step:
-                content = content + self.pos_queries[:, step - 1:step]
-            content = self.dropout(content)
+        for step in range(num_steps or self.max_length):
             query = self.dropout(self.pos_queries[:, step:step + 1].expand(batch, -1, -1))
-            for i, layer in enumerate(self.layers):
-                content_norm = layer.norm_c(content)
-                kv = layer.self_attn.project_kv(content_norm)
-                if cache[i] is not None:
-                    kv = (torch.cat([cache[i][0], kv[0]], 2), torch.cat([cache[i][1], kv[1]], 2))
-                cache[i] = kv
-                next_query = layer.stream(query, layer.norm_q(query), kv, None, memory_kv[i])
-                if i < len(self.layers) - 1:
-                    content = layer.stream(content, content_norm, kv, None, memory_kv[i])
-                query = next_query
-            logits.append(self.head(self.norm(query)))
+            logits.append(self.run_layers(query, self.embed_content(token, step), memory_kv,
+                                          cache=cache))
             token = logits[-1].argmax(-1)
             ended |= token[:, 0] == self.eos_id
+            # Every reader cuts the text at its first [E] (postprocessor, captions, refinement's
+            # padding), so once each sample has one, further steps could not change any text.
             if early_stop and bool(ended.all()):
                 break
         return torch.cat(logits, dim=1)
 
     def decode_nar(self, memory: torch.Tensor, num_steps: Optional[int] = None) -> torch.Tensor:
-        """Non-autoregressive: every position query sees only [B]. ``(B, L, C)``."""
+        """One-shot: every position query sees only [B]. ``(B, L, C)``."""
         bos = memory.new_full((memory.shape[0], 1), self.bos_id, dtype=torch.long)
         return self(bos, memory, num_queries=num_steps or self.max_length)[0]
 
-    def refine(self, memory: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    def refine(self, memory: Memory, logits: torch.Tensor) -> torch.Tensor:
         """One cloze refinement of ``logits (B, L, C)``; returns ``(B, max_length, C)``.
 
         Context: [B] + the argmax of ``logits`` minus its last step, hidden from the first [E]

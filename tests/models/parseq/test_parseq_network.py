@@ -1,11 +1,11 @@
-"""PARSeqDecoder: cached AR equals recomputation, grouped (permutation) batching, attention."""
+"""PARSeqNetwork: cached AR equals recomputation, grouped (permutation) batching, attention."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from clip4str_plugin.models.parseq.attention import CachedMultiheadAttention, SplitMemory
-from clip4str_plugin.models.parseq.network import PARSeqDecoder
+from clip4str_plugin.models.parseq.network import PARSeqNetwork
 from clip4str_plugin.models.parseq.permutations import (causal_mask, generate_permutations,
                                                         permutation_masks)
 
@@ -14,7 +14,7 @@ BOS, EOS, PAD = 95, 0, 96
 
 def decoder(depth=2, dim=32):
     torch.manual_seed(0)
-    model = PARSeqDecoder(num_classes=95, vocab_size=97, bos_id=BOS, eos_id=EOS,
+    model = PARSeqNetwork(num_classes=95, vocab_size=97, bos_id=BOS, eos_id=EOS,
                           embed_dim=dim, depth=depth, num_heads=4, dropout=0.1)
     return model.eval()
 

@@ -1,0 +1,149 @@
+"""The MMOCR decoder base of every recognizer built on PARSeq networks (CLIP4STR, DPTR).
+
+A subclass makes its networks with :meth:`PLMDecoder.build_network` and says what they do on a
+training batch (:meth:`~PLMDecoder.teacher_forced`) and at test time (:meth:`~PLMDecoder.decode`);
+the base turns that into MMOCR's ``forward`` / ``loss`` / ``predict``.
+"""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from mmocr.models.textrecog.decoders import BaseDecoder
+from mmocr.registry import MODELS
+from mmocr.structures import TextRecogDataSample
+
+from ...weights.decoder_transfer import load_decoder_weights
+from .attention import Memory
+from .loss import PLMBatch
+from .network import PARSeqNetwork
+
+#: What ``decoder=dict(...)`` of a config may set; the dictionary fixes the vocabulary.
+GEOMETRY = ('embed_dim', 'depth', 'num_heads', 'mlp_ratio', 'dropout')
+
+
+class PLMDecoder(BaseDecoder):
+    """PARSeq networks trained by permutation language modelling, decoded greedily.
+
+    Args:
+        dictionary: :class:`PARSeqDictionary` config (or instance).
+        module_loss, postprocessor: :class:`PLMModuleLoss`, :class:`PARSeqPostprocessor` configs.
+        max_seq_len: longest label (25); the networks get ``max_seq_len + 1`` position queries.
+        num_perms: permutations per training step (6).
+        decode_ar: autoregressive (True, reference) or one-shot decoding.
+        refine_iters: cloze refinement rounds at test time (1); 0 skips refinement.
+        pretrained: ``dict(checkpoint=..., prefix=...)``: every network starts from the PARSeq
+            network stored under ``prefix`` (e.g. DPTR pre-training: ``'decoder.decoder.'``),
+            loaded by ``init_weights``.
+    """
+
+    #: Fields of the data samples that ``decode``'s outputs after the first one fill.
+    extra_fields: Tuple[str, ...] = ()
+
+    def __init__(self, dictionary, module_loss: Optional[Dict] = None,
+                 postprocessor: Optional[Dict] = None, max_seq_len: int = 25,
+                 num_perms: int = 6, decode_ar: bool = True, refine_iters: int = 1,
+                 pretrained: Optional[Dict] = None, init_cfg=None):
+        super().__init__(dictionary, module_loss, postprocessor, max_seq_len, init_cfg)
+        if pretrained is not None and (not isinstance(pretrained, dict)
+                                       or set(pretrained) != {'checkpoint', 'prefix'}):
+            raise ValueError(f'{type(self).__name__}: pretrained must be dict(checkpoint=<file>, '
+                             f"prefix=<its network's key prefix, e.g. 'decoder.decoder.'>), "
+                             f'got {pretrained!r}')
+        self.num_perms, self.decode_ar = num_perms, decode_ar
+        self.refine_iters, self.pretrained = refine_iters, pretrained
+
+    def build_network(self, geometry: Dict) -> PARSeqNetwork:
+        """A network of ``geometry`` (keys of :data:`GEOMETRY`) for the dictionary's tokens."""
+        unknown = sorted(set(geometry) - set(GEOMETRY))
+        if unknown:
+            raise ValueError(f'{type(self).__name__}: decoder=dict(...) sets the network geometry '
+                             f'{GEOMETRY}, not {unknown} (the dictionary fixes the tokens, '
+                             'max_seq_len the position queries)')
+        dic = self.dictionary
+        return PARSeqNetwork(num_classes=dic.num_classes - 2, vocab_size=dic.num_classes,
+                             bos_id=dic.start_idx, eos_id=dic.end_idx,
+                             max_length=self.max_seq_len + 1, **geometry)
+
+    # ---------------------------------------------------------------- weights
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.pretrained:
+            self.load_pretrained(**self.pretrained)
+
+    def load_pretrained(self, checkpoint: str, prefix: str) -> None:
+        """Start every PARSeq network of this decoder from ``checkpoint``'s network under
+        ``prefix`` (weights-only; logs what loaded, raises when nothing does)."""
+        for name, network in self.named_children():
+            if isinstance(network, PARSeqNetwork):
+                load_decoder_weights(network, checkpoint, prefix, f'{type(self).__name__}.{name}')
+
+    # ---------------------------------------------------------------- what subclasses define
+    def teacher_forced(self, memory: Memory, batch: PLMBatch) -> Dict[str, torch.Tensor]:
+        """Logits ``(K, B, T+1, C)`` of each branch (loss key ``loss_<name>``)."""
+        raise NotImplementedError
+
+    def decode(self, memory: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Test-time logits ``(B, L, C)``: the answer first, then one per :attr:`extra_fields`."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- shared steps
+    @staticmethod
+    def teacher_force(network: PARSeqNetwork, memory: Memory, batch: PLMBatch) -> torch.Tensor:
+        """``network``'s logits ``(K, B, T+1, C)`` for the batch under its K permutations."""
+        return network(batch.tokens, memory, batch.query_mask, batch.content_mask, batch.padding)
+
+    def first_pass(self, network: PARSeqNetwork, memory: torch.Tensor,
+                   num_steps: Optional[int] = None) -> torch.Tensor:
+        """Logits ``(B, L, C)`` before refinement: AR (stopping once every sample has ended) or
+        one-shot, L <= ``num_steps`` (default all position queries)."""
+        if self.decode_ar:
+            return network.decode_ar(memory, num_steps)
+        return network.decode_nar(memory, num_steps)
+
+    @staticmethod
+    def memory(feat: Optional[torch.Tensor], out_enc: Optional[torch.Tensor]) -> torch.Tensor:
+        """What the networks attend to: the encoder's output, or the backbone's without one."""
+        return feat if out_enc is None else out_enc
+
+    # ---------------------------------------------------------------- MMOCR's interface
+    def forward_train(self, feat=None, out_enc=None,
+                      data_samples: Sequence[TextRecogDataSample] = None
+                      ) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
+        """Branch logits ``{name: (K, B, T+1, C)}`` and targets ``(K, B, T+1)`` (from the third
+        permutation on, [E] targets become [P], as in the reference)."""
+        memory = self.memory(feat, out_enc)
+        batch = self.module_loss.plm_batch(data_samples, self.num_perms, memory.device)
+        return self.teacher_forced(memory, batch), batch.targets
+
+    def forward_test(self, feat=None, out_enc=None, data_samples=None) -> torch.Tensor:
+        """Probabilities ``(B, L, C)`` of the answer."""
+        return self.decode(self.memory(feat, out_enc))[0].softmax(-1)
+
+    def forward(self, feat=None, out_enc=None, data_samples=None):
+        if self.training:
+            return self.forward_train(feat, out_enc, data_samples)
+        return self.forward_test(feat, out_enc, data_samples)
+
+    def loss(self, feat=None, out_enc=None,
+             data_samples: Sequence[TextRecogDataSample] = None) -> Dict[str, torch.Tensor]:
+        return self.module_loss(*self.forward_train(feat, out_enc, data_samples))
+
+    def predict(self, feat=None, out_enc=None,
+                data_samples: Sequence[TextRecogDataSample] = None
+                ) -> Sequence[TextRecogDataSample]:
+        """Fill ``pred_text`` from the answer and each of :attr:`extra_fields`."""
+        answer, *others = self.decode(self.memory(feat, out_enc))
+        for field, logits in zip(self.extra_fields, others):
+            self.postprocessor(logits.softmax(-1), data_samples, field=field)
+        return self.postprocessor(answer.softmax(-1), data_samples)
+
+
+@MODELS.register_module()
+class PARSeqDecoder:
+    """The network's former registry name: a config that still builds it gets told what to use."""
+
+    def __init__(self, *args, **kwargs):
+        raise ValueError(
+            "PARSeqDecoder is the network, not an MMOCR decoder: use type='PARSeqRecDecoder' "
+            "(one network) or type='CLIP4STRDecoder' with decoder=dict(embed_dim=..., depth=..., "
+            'num_heads=..., mlp_ratio=..., dropout=...) for the network geometry '
+            '(in Python: clip4str_plugin.models.parseq.PARSeqNetwork)')

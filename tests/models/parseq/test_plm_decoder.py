@@ -1,0 +1,98 @@
+"""PLMDecoder: the network built from the dictionary, clear refusals of old or bad settings,
+memory choice, answer and extra fields, pre-trained networks through one helper."""
+import pytest
+import torch
+from mmocr.registry import MODELS
+
+from clip4str_plugin.models.parseq import PARSeqNetwork
+from conftest import DICT_94, make_samples, tiny_model
+
+DICTIONARY = dict(type='PARSeqDictionary', dict_file=DICT_94)
+
+
+def rec_decoder(**overrides):
+    torch.manual_seed(0)
+    cfg = dict(type='PARSeqRecDecoder', dictionary=DICTIONARY,
+               decoder=dict(embed_dim=32, depth=2, num_heads=4, dropout=0.0),
+               module_loss=dict(type='PLMModuleLoss'),
+               postprocessor=dict(type='PARSeqPostprocessor'))
+    return MODELS.build(dict(cfg, **overrides)).eval()
+
+
+def test_network_from_dictionary_and_geometry():
+    network = rec_decoder(max_seq_len=10).decoder
+    assert type(network) is PARSeqNetwork
+    assert (network.bos_id, network.eos_id) == (95, 0)
+    assert network.head.out_features == 95 and network.text_embed.embedding.num_embeddings == 97
+    assert network.max_length == 11 and len(network.layers) == 2
+
+
+def test_old_network_type_names_the_replacement():
+    with pytest.raises(ValueError, match=r"PARSeqDecoder is the network, not an MMOCR decoder: "
+                                         r"use type='PARSeqRecDecoder'.*'CLIP4STRDecoder'"):
+        MODELS.build(dict(type='PARSeqDecoder', num_classes=95, vocab_size=97, bos_id=95,
+                          eos_id=0, embed_dim=32))
+
+
+@pytest.mark.parametrize('overrides,message', [
+    (dict(decoder=dict(type='PARSeqDecoder', embed_dim=32)),
+     r"decoder=dict\(...\) sets the network geometry .* not \['type'\]"),
+    (dict(decoder=dict(embed_dim=32, num_classes=95)), r"not \['num_classes'\]"),
+    (dict(pretrained='pretrain.pth'), r'pretrained must be dict\(checkpoint=<file>, prefix='),
+    (dict(pretrained=dict(checkpoint='pretrain.pth')), 'pretrained must be dict'),
+])
+def test_bad_settings_are_refused_in_one_line(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        rec_decoder(**overrides)
+
+
+@torch.no_grad()
+def test_reads_the_encoder_output_when_there_is_one():
+    dec = rec_decoder()
+    feat, out_enc = torch.randn(2, 7, 32), torch.randn(2, 5, 32)
+    probs = dec(feat, out_enc)
+    assert probs.shape == (2, 26, 95) and torch.allclose(probs.sum(-1), torch.ones(2, 26))
+    assert torch.equal(probs, dec(None, out_enc))
+    assert not torch.allclose(probs, dec(feat, None))
+
+
+@torch.no_grad()
+def test_decode_is_the_first_pass_then_the_refinements():
+    dec = rec_decoder(refine_iters=2)
+    memory = torch.randn(3, 5, 32)
+    expected = dec.decoder.decode_ar(memory)
+    for _ in range(2):
+        expected = dec.decoder.refine(memory, expected)
+    (logits, ) = dec.decode(memory)
+    assert torch.equal(logits, expected)
+    dec.decode_ar = False
+    assert torch.equal(dec.first_pass(dec.decoder, memory), dec.decoder.decode_nar(memory))
+    preds = dec.predict(None, memory, make_samples(['', '', '']))
+    texts = [dec.dictionary.idx2str(d.argmax(-1).tolist()).split('[E]')[0]
+             for d in dec.decode(memory)[0]]
+    assert [p.pred_text.item for p in preds] == texts
+
+
+def test_training_forward_gives_branch_logits_and_targets():
+    dec = rec_decoder().train()
+    logits, targets = dec(torch.randn(2, 5, 32), None, make_samples(['abc', 'de']))
+    assert set(logits) == {'visual'} and logits['visual'].shape == (6, 2, 4, 95)
+    assert targets.shape == (6, 2, 4)
+    assert set(dec.loss(torch.randn(2, 5, 32), None, make_samples(['abc', 'de']))) == \
+        {'loss_visual'}
+
+
+def test_pretrained_starts_every_network_of_the_decoder(tmp_path):
+    model = tiny_model()
+    source = PARSeqNetwork(num_classes=95, vocab_size=97, bos_id=95, eos_id=0, embed_dim=128,
+                           num_heads=8)
+    state = {f'decoder.decoder.{k}': v for k, v in source.state_dict().items()}
+    path = str(tmp_path / 'pretrain.pth')
+    torch.save({'state_dict': state}, path)
+    dec = model.decoder
+    assert not torch.equal(dec.visual_decoder.head.weight, source.head.weight)
+    dec.pretrained = dict(checkpoint=path, prefix='decoder.decoder.')
+    dec.init_weights()
+    for network in (dec.visual_decoder, dec.cross_decoder):
+        for key, value in source.state_dict().items():
+            assert torch.equal(network.state_dict()[key], value), key
