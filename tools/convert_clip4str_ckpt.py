@@ -63,7 +63,6 @@ def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -
         model.decoder.max_seq_len = d['max_length'] - 1
     model.backbone.pretrained = None
     model.decoder.text_encoder.pretrained = None
-    cfg.clip_pretrained = None
     if dict_file:
         model.decoder.dictionary.dict_file = osp.abspath(dict_file)
     return cfg
