@@ -7,7 +7,9 @@ Reads Lightning ``.ckpt`` and Hugging Face ``.pt`` files without running any cod
 works out the geometry (B/16, B/32, L/14, H/14, or another) from the tensor shapes, renames the
 keys (docs/model_zoo.md), checks them against the plugin model of the matching config and writes
 ``{'state_dict', 'meta'}``; ``meta['cfg']`` holds the full config, so the file alone rebuilds the
-model (``MMOCRInferencer(rec_weights=...)``) and the original CLIP weights are not needed.
+model on any machine (``TextRecInferencer(model=None, weights=...)``, ``tools/infer.py``): the
+shipped dictionary is named, not located (``dict_file='charset_94.txt'``), and the original CLIP
+weights are not needed.
 """
 import argparse
 import hashlib
@@ -22,6 +24,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.text.charsets import DICTS_DIR
 from clip4str_plugin.weights.reference_checkpoint import (CheckpointLayoutError, convert,
                                                           variant_of)
 from clip4str_plugin.weights.reference_layout import DROPPED
@@ -65,7 +68,25 @@ def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -
     model.decoder.text_encoder.pretrained = None
     if dict_file:
         model.decoder.dictionary.dict_file = osp.abspath(dict_file)
+    name_shipped_dicts(cfg._cfg_dict)
     return cfg
+
+
+def name_shipped_dicts(node) -> None:
+    """Replace every ``dict_file`` that is one of the shipped dictionaries by its bare name,
+    which PARSeqDictionary finds inside the installed package on any machine."""
+    if isinstance(node, dict):
+        for key in list(node):
+            value = node[key]
+            if key == 'dict_file' and isinstance(value, str) and osp.isfile(value) and \
+                    (DICTS_DIR / osp.basename(value)).is_file() and \
+                    osp.samefile(value, DICTS_DIR / osp.basename(value)):
+                node[key] = osp.basename(value)
+            else:
+                name_shipped_dicts(value)
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            name_shipped_dicts(item)
 
 
 def check_against(cfg: Config, state: dict):
@@ -117,6 +138,9 @@ def main():
     else:
         torch.save(dict(state_dict=state, meta=meta), args.dst)
     print(f'wrote {args.dst} ({len(state)} tensors, no shape mismatch)')
+    if args.dict_file:
+        print(f'note: the checkpoint names its dictionary by path ({osp.abspath(args.dict_file)}); '
+              'copy that file along with it')
 
 
 if __name__ == '__main__':

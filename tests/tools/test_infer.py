@@ -1,0 +1,163 @@
+"""A converted checkpoint alone rebuilds the model (MMOCR's TextRecInferencer with model=None)
+on any machine, and tools/infer.py reads folders of crops into JSON and CSV."""
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import clip4str_plugin.models.parseq.dictionary as dictionary_module
+from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from conftest import ROOT, fixture_model
+from test_convert_clip4str_ckpt import to_reference_layout, write_lightning_ckpt
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def converted(tmp_path_factory):
+    """(the model, its converted checkpoint written by tools/convert_clip4str_ckpt.py)."""
+    tmp = tmp_path_factory.mktemp('ckpt')
+    torch.manual_seed(5)
+    model = fixture_model()
+    src, dst = tmp / 'clip4str_tiny.ckpt', tmp / 'tiny.pth'
+    write_lightning_ckpt(src, to_reference_layout(model.state_dict()))
+    argv = sys.argv
+    sys.argv = ['convert_clip4str_ckpt.py', str(src), str(dst)]
+    try:
+        load_tool('convert_clip4str_ckpt').main()
+    finally:
+        sys.argv = argv
+    return model, dst
+
+
+@pytest.fixture(scope='module')
+def inferencer(converted):
+    """MMOCR's TextRecInferencer built from nothing but the converted checkpoint."""
+    from mmocr.apis import TextRecInferencer
+    return TextRecInferencer(model=None, weights=str(converted[1]), device='cpu')
+
+
+def crops(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.random((30 + 4 * i, 90 + 10 * i, 3)) * 255).astype(np.uint8) for i in range(n)]
+
+
+def test_checkpoint_names_the_dictionary_not_a_path(converted):
+    _, ckpt = converted
+    cfg_text = load_checkpoint_file(str(ckpt))['meta']['cfg']
+    assert str(ROOT) not in cfg_text and '/dicts/' not in cfg_text
+    cfg = Config.fromstring(cfg_text, '.py')
+    assert cfg.model.decoder.dictionary.dict_file == 'charset_94.txt'
+
+
+def test_text_rec_inferencer_from_the_checkpoint_alone(converted, inferencer):
+    model, _ = converted
+    images = crops(3)
+    preds = inferencer(images, batch_size=3)['predictions']
+    rebuilt = inferencer.model
+    for key, value in model.state_dict().items():   # the checkpoint's weights, not random ones
+        assert torch.equal(rebuilt.state_dict()[key], value), key
+    batch = inferencer.collate_fn([inferencer.pipeline(img) for img in images])
+    with torch.no_grad():
+        direct = model.eval().test_step(batch)
+    assert [p['text'] for p in preds] == [d.pred_text.item for d in direct]
+
+
+def test_an_old_checkpoint_with_a_foreign_dict_path_falls_back(converted, tmp_path,
+                                                               monkeypatch):
+    """A checkpoint from another machine: its absolute dict_file does not exist here."""
+    from mmocr.apis import TextRecInferencer
+    model, ckpt = converted
+    checkpoint = load_checkpoint_file(str(ckpt))
+    cfg_text = checkpoint['meta']['cfg'].replace(
+        "'charset_94.txt'", "'/home/someone/CLIP4STR/dicts/charset_94.txt'")
+    assert '/home/someone/' in cfg_text
+    checkpoint['meta']['cfg'] = cfg_text
+    old = tmp_path / 'old.pth'
+    torch.save(checkpoint, str(old))
+    notes = []
+    monkeypatch.setattr(dictionary_module, 'print_log', lambda msg, **kw: notes.append(msg))
+    inferencer = TextRecInferencer(model=None, weights=str(old), device='cpu')
+    assert inferencer.model.decoder.dictionary.chars == dictionary_module.PARSeqDictionary(
+        'charset_94.txt').chars
+    assert notes and notes[0].startswith('dict_file /home/someone/CLIP4STR/dicts/charset_94.txt '
+                                         'does not exist; using the shipped charset_94.txt (')
+    assert isinstance(inferencer(crops(1))['predictions'][0]['text'], str)
+
+
+def test_infer_tool_folders_batches_skips_and_never_overwrites(converted, inferencer, tmp_path,
+                                                              capsys):
+    _, ckpt = converted
+    images = crops(5, seed=1)
+    (tmp_path / 'crops' / 'sub').mkdir(parents=True)
+    paths = [tmp_path / 'crops' / 'a.png', tmp_path / 'crops' / 'sub' / 'b.jpg',
+             tmp_path / 'crops' / 'sub' / 'c.png', tmp_path / 'crops' / 'd.bmp',
+             tmp_path / 'single.png']
+    for path, img in zip(paths, images):
+        cv2.imwrite(str(path), img)
+    (tmp_path / 'crops' / 'broken.png').write_bytes(b'not an image')
+    (tmp_path / 'crops' / 'notes.txt').write_text('ignored: not an image extension')
+    (tmp_path / 'crops' / 'sub' / 'same_name.png').write_bytes(b'')
+    infer = load_tool('infer')
+    argv = [str(ckpt), str(tmp_path / 'crops'), str(tmp_path / 'single.png'),
+            '--out-dir', str(tmp_path / 'out'), '--batch-size', '2', '--device', 'cpu']
+    infer.main(argv)
+    out = capsys.readouterr()
+    assert '5 images read, 2 skipped (unreadable)' in out.out
+    assert 'skipped ' + str(tmp_path / 'crops' / 'broken.png') + ': not a decodable image' \
+        in out.err
+    runs = sorted((tmp_path / 'out').iterdir())
+    assert len(runs) == 1
+    result = json.loads((runs[0] / 'predictions.json').read_text())
+    got = {row['path']: row for row in result['predictions']}
+    assert sorted(got) == sorted(map(str, paths))
+    assert sorted(s['path'] for s in result['skipped']) == sorted(
+        str(tmp_path / 'crops' / n) for n in ('broken.png', 'sub/same_name.png'))
+    with open(runs[0] / 'predictions.csv', newline='', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['path'] for r in rows] == [r['path'] for r in result['predictions']]
+    # the same images through MMOCR's inferencer, in the same batches of two
+    order = [row['path'] for row in result['predictions']]
+    decoded = [cv2.imread(p) for p in order]
+    texts = []
+    for start in range(0, len(decoded), 2):
+        chunk = decoded[start:start + 2]
+        texts += [p['text'] for p in inferencer(chunk, batch_size=len(chunk))['predictions']]
+    assert [got[p]['text'] for p in order] == texts
+    assert [r['text'] for r in rows] == texts
+
+    # a second run gets a folder of its own, even within the same second
+    second = infer.new_run_dir(str(tmp_path / 'out'))
+    assert Path(second) not in runs and sorted((tmp_path / 'out').iterdir())[0] == runs[0]
+    assert infer.new_run_dir(str(tmp_path / 'out')) != second
+
+
+def test_infer_tool_clear_errors(converted, tmp_path):
+    infer = load_tool('infer')
+    _, ckpt = converted
+    cv2.imwrite(str(tmp_path / 'w.png'), crops(1)[0])
+    with pytest.raises(SystemExit, match=f'^error: input not found: {tmp_path}/nope$'):
+        infer.main([str(ckpt), str(tmp_path / 'nope')])
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SystemExit, match='^error: no image files .* in .*empty$'):
+        infer.main([str(ckpt), str(tmp_path / 'empty')])
+    with pytest.raises(SystemExit, match='^error: .*not found: .*absent.pth'):
+        infer.main([str(tmp_path / 'absent.pth'), str(tmp_path / 'w.png')])
+    bare = tmp_path / 'bare.pth'   # weights without a config
+    torch.save({'state_dict': load_checkpoint_file(str(ckpt))['state_dict']}, str(bare))
+    with pytest.raises(SystemExit, match=r'^error: .*bare.pth carries no config \(meta\["cfg"\]\): '
+                       'give the config it was trained with, --config CONFIG$'):
+        infer.main([str(bare), str(tmp_path / 'w.png'), '--out-dir', str(tmp_path / 'o')])
+    assert not (tmp_path / 'o').exists()

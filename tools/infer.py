@@ -1,0 +1,178 @@
+"""Read the words in image crops with a checkpoint: files and folders in, one JSON and one CSV out.
+
+    python tools/infer.py b16.pth crops/ more/word.png
+    python tools/infer.py work_dirs/x/iter_1000.pth crops/ --config configs/clip4str/clip4str_tiny.py
+
+The model comes from the checkpoint's own config (``meta['cfg']``, which the converter and the
+MMEngine Runner write) through MMOCR's ``TextRecInferencer(model=None, weights=...)``, or from
+``--config``. The checkpoint loads weights-only. Folders are searched recursively for image files
+(by extension); files named on the command line are read whatever their extension. Images are
+decoded by OpenCV and run ``--batch-size`` at a time under an MMEngine progress bar; a file that
+does not decode is named and skipped, and the skips are counted. Every run writes
+``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
+score) into a folder of its own, so no run overwrites another.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import os.path as osp
+import pickle
+import sys
+import time
+import warnings
+from typing import Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+from mmengine.utils import ProgressBar
+
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+import clip4str_plugin  # noqa: F401  (registers the plugin for the checkpoint's config)
+from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
+                                                     use_weights_only_loader)
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('checkpoint', help='converted or trained checkpoint (.pth/.safetensors)')
+    parser.add_argument('inputs', nargs='+', help='image files and folders of word crops')
+    parser.add_argument('--config', help='build the model from this config instead of the '
+                        "checkpoint's own")
+    parser.add_argument('--out-dir', default='work_dirs/infer',
+                        help='each run writes into a new <timestamp> folder under it')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda if available)')
+    return parser.parse_args(argv)
+
+
+def collect_images(inputs: List[str]) -> List[str]:
+    """The files named, then every image file under the folders named (sorted), each once."""
+    paths, seen = [], set()
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(osp.join(root, name) for root, _, names in os.walk(item)
+                           for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+        elif osp.isfile(item):
+            found = [item]
+        else:
+            raise SystemExit(f'error: input not found: {item}')
+        for path in found:
+            if osp.realpath(path) not in seen:
+                seen.add(osp.realpath(path))
+                paths.append(path)
+    return paths
+
+
+def read_image(path: str) -> Tuple[Optional[np.ndarray], str]:
+    """``(BGR image, '')``, or ``(None, why)`` for a file that cannot be read or decoded."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        return None, f'cannot read ({err.strerror or err})'
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return (image, '') if image is not None else (None, 'not a decodable image')
+
+
+def batches(paths: List[str], size: int) -> Iterator[List[str]]:
+    for start in range(0, len(paths), size):
+        yield paths[start:start + size]
+
+
+def new_run_dir(out_dir: str) -> str:
+    """A folder that did not exist before, named by the time (``_1``, ``_2`` ... on a clash)."""
+    base = osp.join(out_dir, time.strftime('%Y%m%d_%H%M%S'))
+    for suffix in ('', *(f'_{n}' for n in range(1, 1000))):
+        try:
+            os.makedirs(base + suffix)
+            return base + suffix
+        except FileExistsError:
+            continue
+    raise SystemExit(f'error: cannot create a new run folder under {out_dir}')
+
+
+def carries_config(path: str) -> bool:
+    """Whether the checkpoint holds its config where MMEngine's inferencers look for it."""
+    checkpoint = load_checkpoint_file(path)
+    if not isinstance(checkpoint, dict):
+        return False
+    runtime = (checkpoint.get('message_hub') or {}).get('runtime_info') or {}
+    return bool(runtime.get('cfg') or (checkpoint.get('meta') or {}).get('cfg'))
+
+
+def build_inferencer(args):
+    """MMOCR's TextRecInferencer on the checkpoint (and --config); errors as one line."""
+    from mmocr.apis import TextRecInferencer
+    use_weights_only_loader()
+    try:
+        if args.config is None and not carries_config(args.checkpoint):
+            raise SystemExit(f'error: {args.checkpoint} carries no config (meta["cfg"]): '
+                             'give the config it was trained with, --config CONFIG')
+        inferencer = TextRecInferencer(model=args.config, weights=args.checkpoint,
+                                       device=args.device)
+    except (OSError, ValueError, pickle.UnpicklingError) as err:
+        raise SystemExit(f'error: {err}')
+    inferencer.show_progress = False
+    return inferencer
+
+
+def predict(inferencer, paths: List[str], batch_size: int):
+    """Rows ``{path, text, score}`` and skips ``{path, reason}``, in input order."""
+    rows, skipped = [], []
+    progress = ProgressBar(len(paths), file=sys.stderr)
+    for chunk in batches(paths, batch_size):
+        images, kept = [], []
+        for path in chunk:
+            image, why = read_image(path)
+            if image is None:
+                skipped.append(dict(path=path, reason=why))
+                print(f'\nskipped {path}: {why}', file=sys.stderr)
+            else:
+                images.append(image)
+                kept.append(path)
+        if images:
+            with warnings.catch_warnings():   # the mean score of an empty word is NaN
+                warnings.simplefilter('ignore', RuntimeWarning)
+                preds = inferencer(images, batch_size=len(images))['predictions']
+            for path, pred in zip(kept, preds):
+                score = pred['scores']
+                rows.append(dict(path=path, text=pred['text'],
+                                 score=round(score, 6) if math.isfinite(score) else None))
+        for _ in chunk:
+            progress.update()
+    return rows, skipped
+
+
+def write_outputs(run_dir: str, rows, skipped, args) -> Tuple[str, str]:
+    json_path, csv_path = osp.join(run_dir, 'predictions.json'), osp.join(run_dir, 'predictions.csv')
+    with open(json_path, 'w', encoding='utf-8') as f:
+        json.dump(dict(checkpoint=args.checkpoint, config=args.config, predictions=rows,
+                       skipped=skipped), f, ensure_ascii=False, indent=1)
+    with open(csv_path, 'w', encoding='utf-8', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=['path', 'text', 'score'])
+        writer.writeheader()
+        writer.writerows(rows)
+    return json_path, csv_path
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.batch_size < 1:
+        raise SystemExit('error: --batch-size must be at least 1')
+    paths = collect_images(args.inputs)
+    if not paths:
+        raise SystemExit(f'error: no image files ({", ".join(IMAGE_EXTENSIONS)}) in '
+                         f'{" ".join(args.inputs)}')
+    inferencer = build_inferencer(args)
+    run_dir = new_run_dir(args.out_dir)
+    rows, skipped = predict(inferencer, paths, args.batch_size)
+    json_path, csv_path = write_outputs(run_dir, rows, skipped, args)
+    print(f'\n{len(rows)} images read, {len(skipped)} skipped (unreadable); '
+          f'wrote {json_path} and {csv_path}')
+
+
+if __name__ == '__main__':
+    main()
