@@ -4,7 +4,9 @@
     python tools/make_synth_lmdb.py data/synth/test --split test --num 2000 --seed 0
 
 Words of the val and test splits never occur in train (see clip4str_plugin.datasets.words).
-Rendering runs in ``--workers`` processes; the output is the same for any worker count.
+Rendering runs in ``--workers`` processes; the output is the same for any worker count. An
+existing LMDB in ``out`` is replaced only with ``--overwrite``; an interrupted run leaves an LMDB
+that does not load (it is marked incomplete).
 """
 import argparse
 import multiprocessing
@@ -14,7 +16,7 @@ import time
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.datasets.lmdb_io import LMDBWriter
+from clip4str_plugin.datasets.lmdb_io import tool_writer
 from clip4str_plugin.datasets.word_renderer import render_samples
 from clip4str_plugin.datasets.words import SPLITS
 
@@ -37,6 +39,8 @@ def parse_args():
                              'and Sans Bold, or also system fonts')
     parser.add_argument('--gray', action='store_true', help='grey levels only')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an LMDB that out already holds')
     return parser.parse_args()
 
 
@@ -48,15 +52,14 @@ def _render_chunk(job):
 
 def main():
     args = parse_args()
-    if os.path.exists(os.path.join(args.out, 'data.mdb')):
-        raise SystemExit(f'{args.out} already holds an LMDB; remove it first')
     options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
                    distort=args.distort, gray=args.gray, fonts=args.fonts)
     jobs = [(args.split, start, min(CHUNK, args.num - start), args.seed, options)
             for start in range(0, args.num, CHUNK)]
     start_time = time.time()
-    progress = ProgressBar(args.num)
-    with LMDBWriter(args.out) as writer, multiprocessing.Pool(args.workers) as pool:
+    with tool_writer(args.out, args.overwrite) as writer, \
+            multiprocessing.Pool(args.workers) as pool:
+        progress = ProgressBar(args.num)
         for chunk in pool.imap(_render_chunk, jobs):
             for image, label in chunk:
                 writer.add(image, label)
