@@ -10,6 +10,8 @@ from mmocr.registry import DATASETS
 
 from ..text.charsets import CHARSET_36
 from ..text.rules import LabelRules
+from .errors import DataNotFoundError
+from .label_checks import check_in_dictionary, check_not_empty
 from .lmdb_io import find_lmdbs, iter_labels, open_lmdb
 
 
@@ -24,24 +26,30 @@ class STRLMDBDataset(BaseDataset):
     Bad data never crashes a run: labels the rules reject are dropped at load time and the counts
     logged per dataset; an image that does not decode is skipped (training draws another sample,
     and counts and logs it) and, with ``verify_images`` (default in test mode), scanned for and
-    dropped at load time so that evaluation sees only readable images.
+    dropped at load time (counted, the first few named) so that evaluation sees only readable
+    images. A dataset left empty, an incomplete or damaged LMDB, and (with ``dictionary``) labels
+    using characters the recognizer's dictionary lacks are one-line errors naming the dataset.
 
     Args:
         ann_file: an LMDB folder or a folder holding LMDBs (searched recursively).
         charset: characters kept by the label rules (94 for training, 36 for evaluation).
         max_label_length, remove_whitespace, normalize_unicode: the label rules.
         verify_images: decode every image at load time and drop unreadable ones.
+        dictionary: the recognizer's dictionary (a config, e.g. the model's ``dictionary``, or a
+            ``Dictionary``) the kept labels must fit; None: not checked.
         name: the dataset's name in logs (default: ``ann_file``).
     """
 
     def __init__(self, ann_file: str, charset: str = CHARSET_36, max_label_length: int = 25,
                  remove_whitespace: bool = True, normalize_unicode: bool = True,
                  verify_images: Optional[bool] = None, name: Optional[str] = None,
+                 dictionary=None,
                  data_root: Optional[str] = '', pipeline: Sequence = (),
                  test_mode: bool = False, **kwargs):
         self.rules = LabelRules(charset, max_label_length, remove_whitespace, normalize_unicode)
         self.verify_images = test_mode if verify_images is None else verify_images
         self.name = name or ann_file
+        self.dictionary = dictionary
         self.skipped_images = 0
         self._envs, self._env_pid = {}, None
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
@@ -49,9 +57,10 @@ class STRLMDBDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         root = self.ann_file
-        if not os.path.exists(root):
-            raise FileNotFoundError(f'{self.name}: LMDB path not found: {root}')
-        self.lmdb_paths = find_lmdbs(root)
+        try:
+            self.lmdb_paths = find_lmdbs(root)
+        except DataNotFoundError as err:
+            raise DataNotFoundError(f'{self.name}: {err}') from None
         data_list, total = [], 0
         for lmdb_id, path in enumerate(self.lmdb_paths):
             for index, raw in iter_labels(path):
@@ -62,18 +71,25 @@ class STRLMDBDataset(BaseDataset):
                 data_list.append(dict(lmdb_id=lmdb_id, index=index,
                                       img_path=f'{path}/image-{index:09d}',
                                       instances=[dict(text=label)]))
+        unreadable = []
         if self.verify_images:
-            data_list = [info for info in data_list if self._read(info) is not None]
+            readable = [self._read(info) is not None for info in data_list]
+            unreadable = [info['img_path'] for info, ok in zip(data_list, readable) if not ok]
+            data_list = [info for info, ok in zip(data_list, readable) if ok]
         dropped = dict(self.rules.dropped)
-        unreadable = total - sum(dropped.values()) - len(data_list)
         if unreadable:
-            dropped['unreadable_image'] = unreadable
+            dropped['unreadable_image'] = len(unreadable)
+        check_not_empty(self.name, len(data_list), total, dropped, root, self.rules.max_length)
+        check_in_dictionary(self.name, [info['instances'][0]['text'] for info in data_list],
+                            self.dictionary)
         self.label_stats = dict(total=total, kept=len(data_list), **dropped,
                                 **self.rules.altered)
         MMLogger.get_current_instance().info(
             f'{self.name}: kept {len(data_list)} of {total} samples from '
             f'{len(self.lmdb_paths)} LMDB(s); dropped: {dropped or "none"}; labels with '
-            f'characters outside the charset removed: {self.rules.altered["chars_removed"]}')
+            f'characters outside the charset removed: {self.rules.altered["chars_removed"]}'
+            + (f'; unreadable images: {", ".join(unreadable[:5])}'
+               + (' ...' if len(unreadable) > 5 else '') if unreadable else ''))
         return data_list
 
     def _env(self, lmdb_id: int):

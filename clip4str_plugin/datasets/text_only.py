@@ -12,7 +12,10 @@ from mmocr.structures import TextRecogDataSample
 from ..text.charsets import CHARSET_94
 from ..text.clip_tokenizer import tokenize
 from ..text.rules import LabelRules
-from .lmdb_io import find_lmdbs, iter_labels
+from .errors import DataNotFoundError
+from .label_checks import check_in_dictionary, check_not_empty
+from .label_files import read_lines
+from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint
 
 
 @DATASETS.register_module()
@@ -21,24 +24,34 @@ class TextOnlyDataset(BaseDataset):
     word-list file (``.txt``, one label per line), filtered by the reference's rules (NFKD to
     ASCII, whitespace removed, 1-25 characters, characters outside ``charset`` removed, empty
     dropped; counts logged). Data infos: ``{'instances': [{'text': label}]}``.
+
+    A word list that is not UTF-8, a dataset left empty and (with ``dictionary``, the
+    recognizer's dictionary as a config or instance) labels using characters the dictionary
+    lacks are one-line errors naming the dataset or file.
     """
 
     def __init__(self, ann_file: str, charset: str = CHARSET_94, max_label_length: int = 25,
-                 name: Optional[str] = None, data_root: Optional[str] = '',
+                 name: Optional[str] = None, dictionary=None, data_root: Optional[str] = '',
                  pipeline: Sequence = (), **kwargs):
         self.rules = LabelRules(charset, max_label_length)
         self.name = name or ann_file
+        self.dictionary = dictionary
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
                          **kwargs)
 
     def _raw_labels(self):
         if os.path.isfile(self.ann_file):
-            with open(self.ann_file, encoding='utf-8') as f:
-                yield from (line.rstrip('\r\n') for line in f)
+            yield from read_lines(self.ann_file)
             return
         if not os.path.exists(self.ann_file):
-            raise FileNotFoundError(f'{self.name}: text corpus not found: {self.ann_file}')
-        for path in find_lmdbs(self.ann_file):
+            raise DataNotFoundError(
+                f'{self.name}: text corpus (a word list or LMDBs) not found: {self.ann_file}'
+                + relative_path_hint(self.ann_file))
+        try:
+            paths = find_lmdbs(self.ann_file)
+        except DataNotFoundError as err:
+            raise DataNotFoundError(f'{self.name}: {err}') from None
+        for path in paths:
             yield from (label for _, label in iter_labels(path))
 
     def load_data_list(self) -> List[dict]:
@@ -48,6 +61,10 @@ class TextOnlyDataset(BaseDataset):
             label = self.rules(raw)
             if label is not None:
                 data_list.append(dict(instances=[dict(text=label)]))
+        check_not_empty(self.name, len(data_list), total, dict(self.rules.dropped),
+                        self.ann_file, self.rules.max_length)
+        check_in_dictionary(self.name, [d['instances'][0]['text'] for d in data_list],
+                            self.dictionary)
         MMLogger.get_current_instance().info(
             f'{self.name}: kept {len(data_list)} of {total} labels; dropped: '
             f'{dict(self.rules.dropped) or "none"}; characters outside the charset removed '

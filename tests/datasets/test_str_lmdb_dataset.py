@@ -5,7 +5,8 @@ import pytest
 
 from clip4str_plugin.datasets import STRLMDBDataset
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.text.charsets import CHARSET_94
+from clip4str_plugin.text.charsets import CHARSET_94, DICTS_DIR
+from conftest import DICT_94
 
 
 def png(seed=0, shape=(20, 60, 3)):
@@ -69,3 +70,33 @@ def test_missing_paths_give_clear_errors(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='no LMDB .* at or below .*empty'):
         STRLMDBDataset(ann_file='empty', data_root=str(tmp_path))
+
+
+def test_dataset_left_empty_says_why(tmp_path):
+    write_lmdb(str(tmp_path / 'test'), [(png(i), 'x' * 30) for i in range(3)])
+    with pytest.raises(ValueError, match=r'^synth-test: 0 of 3 samples kept \(too_long 3\) from '
+                       r'.*test: check max_label_length \(25\) / charset$'):
+        STRLMDBDataset(ann_file='test', data_root=str(tmp_path), name='synth-test')
+    write_lmdb(str(tmp_path / 'none'), [])
+    with pytest.raises(ValueError, match='^none-set: .*none holds no samples$'):
+        STRLMDBDataset(ann_file='none', data_root=str(tmp_path), name='none-set')
+
+
+def test_labels_outside_the_dictionary_are_an_error_before_training(tmp_path):
+    write_lmdb(str(tmp_path / 'train'),
+               [(png(0), 'Road'), (png(1), 'RIVER'), (png(2), 'lake'), (png(3), 'x!')])
+    dictionary = dict(type='PARSeqDictionary', dict_file=str(DICTS_DIR / 'charset_36.txt'))
+    with pytest.raises(ValueError, match=r"^synth-train: 3 of 4 labels use 5 characters the "
+                       r"dictionary lacks: 'R' \(2 labels\), '!' \(1 label\), 'E' \(1 "
+                       r"label\), 'I' \(1 label\), 'V' \(1 label\); add them to the "
+                       r"dictionary's dict_file, or set the dataset's charset to the "
+                       r"dictionary's characters$"):
+        STRLMDBDataset(ann_file='train', data_root=str(tmp_path), charset=CHARSET_94,
+                       name='synth-train', dictionary=dictionary)
+    # the dataset's charset fitting the dictionary: labels adapted, nothing refused
+    data = STRLMDBDataset(ann_file='train', data_root=str(tmp_path), name='synth-train',
+                          dictionary=dictionary)
+    assert texts(data) == ['road', 'river', 'lake', 'x']
+    data = STRLMDBDataset(ann_file='train', data_root=str(tmp_path), charset=CHARSET_94,
+                          dictionary=dict(dictionary, dict_file=DICT_94))
+    assert texts(data) == ['Road', 'RIVER', 'lake', 'x!']

@@ -1,0 +1,48 @@
+"""TextOnlyDataset: word lists with a byte-order mark or a foreign encoding, empty results and
+labels the dictionary cannot encode give one-line errors naming the file or dataset."""
+import pytest
+
+from clip4str_plugin.datasets import TextOnlyDataset
+from clip4str_plugin.text.charsets import DICTS_DIR
+
+
+def words(data):
+    return [data.get_data_info(i)['instances'][0]['text'] for i in range(len(data))]
+
+
+def test_word_list_with_bom_and_crlf(tmp_path):
+    path = tmp_path / 'words.txt'
+    path.write_bytes('\ufeffAlpha\r\nbeta\r\n\r\ngamma ray\n'.encode('utf-8'))
+    data = TextOnlyDataset(ann_file=str(path), name='words')
+    assert words(data) == ['Alpha', 'beta', 'gammaray']
+    assert dict(data.rules.dropped) == {'empty': 1}
+
+
+def test_undecodable_word_list_names_file_and_line(tmp_path):
+    path = tmp_path / 'latin.txt'
+    path.write_bytes('one\ntwo\ncaf\u00e9\n'.encode('latin-1'))
+    with pytest.raises(ValueError, match=r'latin.txt, line 3: not valid utf-8 \(byte 0xe9\); '
+                       'convert the file to UTF-8'):
+        TextOnlyDataset(ann_file=str(path))
+
+
+def test_empty_corpus_and_missing_corpus(tmp_path, monkeypatch):
+    path = tmp_path / 'long.txt'
+    path.write_text('abcdefghij\nklmnopqrstu\n')
+    with pytest.raises(ValueError, match=r'^long words: 0 of 2 samples kept \(too_long 2\) '
+                       r'from .*long.txt: check max_label_length \(5\) / charset$'):
+        TextOnlyDataset(ann_file=str(path), max_label_length=5, name='long words')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r'^synth labels: text corpus \(a word list or '
+                       r'LMDBs\) not found: data/synth/train \(relative to the current directory'
+                       r'.*SYNTH_DATA_ROOT'):
+        TextOnlyDataset(ann_file='train', data_root='data/synth', name='synth labels')
+
+
+def test_labels_outside_the_dictionary(tmp_path):
+    path = tmp_path / 'words.txt'
+    path.write_text('word\nWORD\n')
+    dictionary = dict(type='PARSeqDictionary', dict_file=str(DICTS_DIR / 'charset_36.txt'))
+    with pytest.raises(ValueError, match="^corpus: 1 of 2 labels use 4 characters the "
+                       "dictionary lacks: 'D' .*'O' .*'R' .*'W'"):
+        TextOnlyDataset(ann_file=str(path), name='corpus', dictionary=dictionary)
