@@ -5,8 +5,34 @@ import os.path as osp
 from mmengine.logging import print_log
 from mmocr.models.common.dictionary import Dictionary
 from mmocr.registry import TASK_UTILS
+from mmocr.utils import list_from_file
+
+from ...datasets.errors import DataError
 
 from ...text.charsets import DICTS_DIR
+
+
+def check_dict_file(dict_file: str) -> None:
+    """Refuse, naming the file and line, a dictionary file that MMOCR's ``Dictionary`` would
+    take badly: not UTF-8, a line of several characters, a repeated character, no character."""
+    try:
+        lines = list_from_file(dict_file)
+    except UnicodeDecodeError as err:
+        raise DataError(f'dict_file {dict_file} is not UTF-8 ({err.reason} at byte '
+                        f'{err.start}); save it as UTF-8, one character per line') from None
+    seen = {}
+    for number, line in enumerate(lines, 1):
+        if len(line) > 1:
+            raise DataError(f'dict_file {dict_file}, line {number}: {line!r} is {len(line)} '
+                            'characters; write one character per line')
+        if line in seen:
+            raise DataError(f'dict_file {dict_file}, line {number}: character {line!r} '
+                            f'repeats line {seen[line]}; each character may appear once')
+        if line:
+            seen[line] = number
+    if not seen:
+        raise DataError(f'dict_file {dict_file} holds no characters: write one character per '
+                        'line')
 
 
 def resolve_dict_file(dict_file: str) -> str:
@@ -30,12 +56,14 @@ class PARSeqDictionary(Dictionary):
 
     With the shipped ``charset_94.txt`` this is the reference tokenizer: EOS 0, characters 1..94,
     BOS 95, PAD 96, so official classifier and embedding rows map without reordering. The head
-    predicts ``num_classes - 2`` classes (no BOS, no PAD).
+    predicts ``num_classes - 2`` classes (no BOS, no PAD). An empty file, a line of several
+    characters and a repeated character are errors naming the file and line.
     """
 
     def __init__(self, dict_file: str, end_token: str = '[E]', start_token: str = '[B]',
                  padding_token: str = '[P]'):
         dict_file = resolve_dict_file(dict_file)
+        check_dict_file(dict_file)
         super().__init__(dict_file, with_start=True, with_end=True, with_padding=True,
                          start_token=start_token, end_token=end_token,
                          padding_token=padding_token)
