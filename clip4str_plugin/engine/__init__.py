@@ -1,5 +1,9 @@
-"""Training: CLIP4STR's optimiser groups and schedule, CPU bf16 AMP, launch helpers."""
+"""Training: CLIP4STR's optimiser groups and schedule, CPU bf16 AMP, launch helpers, training
+length (re-timed one-cycle schedules, the schedule check at train start)."""
 from .amp import CPUAutocastOptimWrapper
 from .optim import CLIP4STROptimWrapperConstructor, GroupOneCycleLR
+from .schedule_check import ScheduleCheckHook, ScheduleError
+from .schedules import rescale_one_cycle, set_training_length
 
-__all__ = ['CPUAutocastOptimWrapper', 'CLIP4STROptimWrapperConstructor', 'GroupOneCycleLR']
+__all__ = ['CPUAutocastOptimWrapper', 'CLIP4STROptimWrapperConstructor', 'GroupOneCycleLR',
+           'ScheduleCheckHook', 'ScheduleError', 'rescale_one_cycle', 'set_training_length']

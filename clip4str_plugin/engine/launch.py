@@ -1,15 +1,35 @@
 """What tools/train.py and tools/test.py share: launcher arguments, the config, CPU runs.
 
+``--cfg-options`` may only name what is read after parsing: the Runner's settings (and
+``resume_rescale``), or ``max_iters`` / ``max_epochs``, which re-derive the fields that the
+config's variable of that name fed (:func:`~.schedules.set_training_length`, logged). Any other
+top-level name is a variable already consumed by the file's fields, or read by nothing: refused.
+
 MMEngine's ``init_dist`` always calls ``cuda.set_device`` and its DDP wrapper passes device ids,
 so without a GPU a torchrun launch needs a gloo group started here and a wrapper without ids.
 """
 import argparse
+import difflib
 import os
 import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+from .schedules import LENGTH_NAMES, set_training_length
+
+# Top-level keys read after parsing: by MMEngine's Runner / FlexibleRunner (from_cfg and
+# self.cfg), by tools/train.py, and by ScheduleCheckHook (resume_rescale).
+RUNTIME_KEYS = frozenset({
+    'model', 'work_dir', 'experiment_name', 'train_dataloader', 'val_dataloader',
+    'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks',
+    'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor',
+    'log_level', 'visualizer', 'default_scope', 'randomness', 'model_wrapper_cfg', 'sync_bn',
+    'find_unused_parameters', 'activation_checkpointing', 'efficient_conv_bn_eval', 'compile',
+    'strategy', 'init_weights_for_test_or_val', 'runner_type', 'resume_rescale'})
 
 
 def add_launch_args(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +43,13 @@ def add_launch_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """The config with the command line applied and, without CUDA, gloo and device-less DDP."""
+    """The config with the command line applied and, without CUDA, gloo and device-less DDP.
+    A ``--cfg-options`` key that would change nothing exits with one line (SystemExit)."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        apply_cfg_options(cfg, args.cfg_options, args.config)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -40,6 +61,55 @@ def load_config(args: argparse.Namespace) -> Config:
             wrapper.update(cfg.get('model_wrapper_cfg') or {}, device_ids=None)
             cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def _paths_holding(node, value, prefix=''):
+    """Config paths below ``node`` whose value equals ``value``."""
+    items = (node.items() if isinstance(node, dict) else
+             enumerate(node) if isinstance(node, (list, tuple)) else ())
+    for key, child in items:
+        path = f'{prefix}.{key}' if prefix else str(key)
+        if type(child) is type(value) and child == value:
+            yield path
+        else:
+            yield from _paths_holding(child, value, path)
+
+
+def _refuse_unread_key(cfg: Config, key: str, config: str) -> None:
+    """SystemExit when the top-level name of ``key`` is read by nothing after parsing."""
+    name = key.split('.')[0]
+    if name in RUNTIME_KEYS or name in LENGTH_NAMES and name == key:
+        return
+    if name in cfg:
+        plain = cfg.to_dict()
+        value = plain.pop(name)
+        holders = list(_paths_holding(plain, value)) if value not in (None, True, False) else []
+        hint = f' (fields holding its value: {", ".join(holders[:4])})' if holders else ''
+        raise SystemExit(f'--cfg-options {key}: {name} is a variable of {config} that was used '
+                         'when the file was read, so setting it changes nothing; set the '
+                         f'fields themselves{hint}')
+    close = difflib.get_close_matches(name, sorted(RUNTIME_KEYS | set(LENGTH_NAMES)), n=1)
+    raise SystemExit(f'--cfg-options {key}: nothing reads a top-level {name} (neither a Runner '
+                     f'setting nor a variable of {config})'
+                     + (f'; did you mean {close[0]}?' if close else ''))
+
+
+def apply_cfg_options(cfg: Config, options: dict, config: str) -> None:
+    """Merge ``--cfg-options`` into ``cfg``: ``max_iters`` / ``max_epochs`` first (their
+    re-derived fields logged), then the dotted keys, which may still set single fields."""
+    options = dict(options)
+    for key in options:
+        _refuse_unread_key(cfg, key, config)
+    for name in LENGTH_NAMES:
+        if name in options:
+            value = options.pop(name)
+            try:
+                changes = set_training_length(cfg, name, value)
+            except ValueError as error:
+                raise SystemExit(f'--cfg-options {name}={value}: {error} ({config})') from None
+            print_log(f'--cfg-options {name}={value} sets '
+                      + (', '.join(changes) or 'nothing new'), logger='current')
+    cfg.merge_from_dict(options)
 
 
 def init_cpu_distributed(launcher: str) -> bool:

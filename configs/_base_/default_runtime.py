@@ -5,3 +5,6 @@ custom_imports = dict(imports=['clip4str_mmcv_lite', 'clip4str_plugin',
                                'clip4str_plugin.weights.safe_loading'],
                       allow_failed_imports=False)
 default_scope = 'mmocr'
+# Before the first iteration (after a resume): every one-cycle schedule must end with the loop;
+# a resumed run whose length changed is refused unless resume_rescale=True (ScheduleCheckHook).
+custom_hooks = [dict(type='ScheduleCheckHook')]

@@ -56,7 +56,7 @@ def test_two_process_ddp_training_on_cpu(synth_root, tmp_path):
 
 def test_killed_run_resumes_from_its_last_checkpoint(synth_root, tmp_path):
     # a long run, killed with SIGKILL once a checkpoint exists
-    proc = subprocess.Popen(train_cmd(tmp_path, 'train_cfg.max_iters=1000',
+    proc = subprocess.Popen(train_cmd(tmp_path, 'max_iters=1000',
                                       'train_cfg.val_interval=1000',
                                       'default_hooks.checkpoint.interval=2'),
                             env=env(synth_root), stdout=subprocess.DEVNULL,
@@ -72,7 +72,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(synth_root, tmp_path):
     proc.wait(timeout=60)
     saved = int(re.search(r'iter_(\d+)\.pth', last.read_text()).group(1))
     assert saved >= 4
-    out = subprocess.run(train_cmd(tmp_path, f'train_cfg.max_iters={saved + 2}',
+    out = subprocess.run(train_cmd(tmp_path, f'max_iters={saved + 2}', 'resume_rescale=True',
                                    'train_cfg.val_interval=1000',
                                    'default_hooks.checkpoint.interval=2') + ['--resume'],
                          env=env(synth_root), capture_output=True, text=True, timeout=600,

@@ -1,0 +1,83 @@
+"""load_config (what tools/train.py and tools/test.py call): --cfg-options max_iters / max_epochs
+re-derive what the config's variable fed; a key that nothing would read is refused in one line."""
+import argparse
+
+import pytest
+
+from clip4str_plugin.engine.launch import add_launch_args, load_config
+from conftest import CONFIGS
+
+SYNTH = 'configs/clip4str/clip4str_tiny_synth.py'
+
+
+def load(config, *options):
+    """load_config on the command line ``CONFIG --cfg-options OPTIONS``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    add_launch_args(parser)
+    path = str(CONFIGS.parent / config)
+    return load_config(parser.parse_args([path, '--work-dir', 'unused', '--cfg-options',
+                                          *options]))
+
+
+def test_max_iters_re_derives_the_schedule_and_logs_it(capsys):
+    cfg = load(SYNTH, 'max_iters=5', 'train_cfg.val_interval=2')   # a dotted key still wins
+    assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (5, 2)
+    assert cfg.param_scheduler[0].total_steps == 5 and cfg.max_iters == 5
+    assert cfg.default_hooks.checkpoint.interval == 5
+    assert '--cfg-options max_iters=5 sets train_cfg.max_iters 3000 -> 5, ' \
+        'train_cfg.val_interval 3000 -> 5, param_scheduler.0.total_steps 3000 -> 5, ' \
+        'default_hooks.checkpoint.interval 3000 -> 5, max_iters 3000 -> 5' \
+        in capsys.readouterr().out
+
+
+def test_a_child_config_that_restates_the_budget():
+    cfg = load('configs/dptr/dptr_finetune_tiny.py', 'max_iters=7')   # 800 over the demo's 3000
+    assert cfg.train_cfg.max_iters == cfg.param_scheduler[0].total_steps == 7
+    assert cfg.train_cfg.val_interval == cfg.default_hooks.checkpoint.interval == 7
+
+
+def test_max_epochs_of_an_epoch_recipe():
+    cfg = load('configs/clip4str/clip4str-b16_11e_rbu.py', 'max_epochs=3')
+    assert cfg.train_cfg.max_epochs == cfg.param_scheduler[0].total_steps == 3
+    assert cfg.param_scheduler[0].convert_to_iter_based and cfg.train_cfg.val_interval == 1
+
+
+def test_runtime_keys_pass():
+    cfg = load(SYNTH, 'resume_rescale=True', 'randomness.seed=3', 'model.decoder.refine_iters=0',
+               'experiment_name=x')
+    assert cfg.resume_rescale is True and cfg.randomness.seed == 3
+    assert cfg.model.decoder.refine_iters == 0 and cfg.experiment_name == 'x'
+
+
+PATH = str(CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py')
+
+
+@pytest.mark.parametrize('option,message', [
+    ('max_iter=5', f'--cfg-options max_iter: nothing reads a top-level max_iter (neither a Runner '
+                   f'setting nor a variable of {PATH}); did you mean max_iters?'),
+    ('synth_data_root=/data', f'--cfg-options synth_data_root: synth_data_root is a variable of '
+     f'{PATH} that was used when the file was read, so setting it changes nothing; set the '
+     'fields themselves (fields holding its value: test_dataloader.dataset.datasets.0.data_root, '
+     '_synth.data_root, train_dataloader.dataset.data_root, '
+     'val_dataloader.dataset.datasets.0.data_root)'),
+    ('epoch_one_cycle.pct_start=0.1', f'--cfg-options epoch_one_cycle.pct_start: '
+     f'epoch_one_cycle is a variable of {PATH} that was used when the file was read, so setting '
+     'it changes nothing; set the fields themselves'),
+    ('max_epochs=3', f'--cfg-options max_epochs=3: its loop is counted by train_cfg.max_iters '
+                     f'(3000): set max_iters instead ({PATH})'),
+    ('max_iters=0', f'--cfg-options max_iters=0: max_iters must be a positive whole number, '
+                    f'got 0 ({PATH})'),
+    ('max_iters=2.5', f'--cfg-options max_iters=2.5: max_iters must be a positive whole number, '
+                      f'got 2.5 ({PATH})'),
+])
+def test_options_that_would_change_nothing_are_refused(option, message, monkeypatch):
+    monkeypatch.setenv('SYNTH_DATA_ROOT', 'data/synth')
+    with pytest.raises(SystemExit) as refused:
+        load(SYNTH, option)
+    assert str(refused.value) == message
+
+
+def test_a_budget_for_a_config_without_a_training_loop():
+    with pytest.raises(SystemExit, match='max_iters=5: the config has no training loop'):
+        load('configs/clip4str/clip4str_b16.py', 'max_iters=5')
