@@ -8,12 +8,14 @@
 Writes ``<out>/<split>/NNNNNN.jpg`` and ``<out>/textspotting_<split>.json`` in MMOCR's format
 (``instances``: ``polygon``, ``bbox``, ``bbox_label``, ``ignore``, ``text``), readable by
 ``OCRDataset`` for detector training (text detection) and end-to-end evaluation (spotting).
-Test words never occur in the train split.
+Test words never occur in the train split. Existing scenes of the split (its JSON or any
+``NNNNNN.jpg``) are replaced only with ``--overwrite``, which first deletes them all.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import re
 import sys
 
 import cv2
@@ -23,6 +25,9 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # 
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
 from clip4str_plugin.datasets.words import SPLITS  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import CATEGORY, render_scenes  # noqa: E402
+from projects.clip4str_spotting.clip4str_spotting.paths import refuse_existing  # noqa: E402
+
+SCENE_NAME = re.compile(r'\d{6}\.jpg')
 
 
 def parse_args():
@@ -38,11 +43,27 @@ def parse_args():
     parser.add_argument('--max-len', type=int, default=12, help='longest word')
     parser.add_argument('--random-fraction', type=float, default=0.1,
                         help='share of random strings over the 94 characters')
+    parser.add_argument('--overwrite', action='store_true',
+                        help="replace the split's existing scenes")
     return parser.parse_args()
+
+
+def existing_outputs(out: str, split: str) -> list:
+    """The split's annotation file and scene images already in ``out``."""
+    folder = osp.join(out, split)
+    images = sorted(osp.join(folder, name) for name in os.listdir(folder)
+                    if SCENE_NAME.fullmatch(name)) if osp.isdir(folder) else []
+    ann = osp.join(out, f'textspotting_{split}.json')
+    return ([ann] if osp.exists(ann) else []) + images
 
 
 def main():
     args = parse_args()
+    existing = existing_outputs(args.out, args.split)
+    if existing and not args.overwrite:
+        refuse_existing(existing, f'{args.split} outputs in {args.out}')
+    for path in existing:
+        os.remove(path)
     os.makedirs(osp.join(args.out, args.split), exist_ok=True)
     data_list = []
     progress = ProgressBar(args.num)

@@ -4,8 +4,11 @@
         --det DET_CFG --det-weights DET.pth \\
         --rec configs/clip4str/clip4str_b16.py --rec-weights REC.pth --out-dir spots [--vis]
 
-Writes ``<out-dir>/<image name>.json`` (polygons, det_scores, texts, rec_scores) per image and,
-with ``--vis``, ``<out-dir>/vis/<image name>.jpg``. Crops are rectified (minimum-area rectangle +
+Writes ``<out-dir>/<image path>.json`` (polygons, det_scores, texts, rec_scores) per image and,
+with ``--vis``, ``<out-dir>/vis/<image path>.jpg``, where ``<image path>`` is the image's path,
+extension included, relative to the deepest folder holding all inputs (``good.jpg``, ``good.png``
+and ``sub/good.jpg`` give ``good.jpg.json``, ``good.png.json``, ``sub/good.jpg.json``). Existing
+outputs are replaced only with ``--overwrite``. Crops are rectified (minimum-area rectangle +
 perspective warp) unless ``--axis-aligned``; degenerate polygons are skipped. A file that cannot
 be read is reported by name and the others are still processed (exit status 1 if any failed).
 """
@@ -23,8 +26,8 @@ import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import (TextSpotter, draw,  # noqa: E402
                                                           read_image)
-
-EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+from projects.clip4str_spotting.clip4str_spotting.paths import (  # noqa: E402
+    collect_images, output_names, refuse_existing)
 
 
 def parse_args():
@@ -43,35 +46,28 @@ def parse_args():
                         help='margin added around rectified crops, as a fraction of their height')
     parser.add_argument('--det-score-thr', type=float, default=0.0)
     parser.add_argument('--vis', action='store_true', help='also save visualisations')
+    parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
     return parser.parse_args()
-
-
-def collect(inputs):
-    files = []
-    for item in inputs:
-        if osp.isdir(item):
-            files += sorted(osp.join(d, f) for d, _, names in os.walk(item) for f in names
-                            if f.lower().endswith(EXTENSIONS))
-        else:
-            files.append(item)
-    return files
 
 
 def main():
     args = parse_args()
     use_weights_only_loader()
-    files = collect(args.inputs)
+    files = collect_images(args.inputs, exclude=args.out_dir)
     if not files:
         sys.exit('no images given')
+    names = output_names(files)
+    outputs = [osp.join(args.out_dir, name + '.json') for name in names]
+    visuals = [osp.join(args.out_dir, 'vis', name + '.jpg') for name in names] if args.vis \
+        else []
+    if not args.overwrite:
+        refuse_existing(outputs + visuals, f'outputs in {args.out_dir}')
     spotter = TextSpotter(args.det, args.rec, args.det_weights, args.rec_weights, args.device,
                           rectify=not args.axis_aligned, rec_batch_size=args.rec_batch_size,
                           det_score_thr=args.det_score_thr, crop_pad=args.crop_pad)
-    os.makedirs(args.out_dir, exist_ok=True)
-    if args.vis:
-        os.makedirs(osp.join(args.out_dir, 'vis'), exist_ok=True)
-    failed = []
+    failed, written = [], 0
     progress = ProgressBar(len(files))
-    for path in files:
+    for index, path in enumerate(files):
         progress.update()
         try:
             image = read_image(path)
@@ -79,12 +75,15 @@ def main():
             failed.append(f'{path}: {err}')
             continue
         result = spotter(image)
-        stem = osp.splitext(osp.basename(path))[0]
-        with open(osp.join(args.out_dir, stem + '.json'), 'w') as f:
+        os.makedirs(osp.dirname(outputs[index]), exist_ok=True)
+        with open(outputs[index], 'w') as f:
             json.dump(dict(image=path, **result), f)
+        written += 1
         if args.vis:
-            cv2.imwrite(osp.join(args.out_dir, 'vis', stem + '.jpg'), draw(image, result))
-    print(f'\nspotted {len(files) - len(failed)} of {len(files)} images -> {args.out_dir}')
+            os.makedirs(osp.dirname(visuals[index]), exist_ok=True)
+            cv2.imwrite(visuals[index], draw(image, result))
+    print(f'\nspotted {written} of {len(files)} images -> {written} JSON files in '
+          f'{args.out_dir}')
     for line in failed:
         print(f'error: {line}', file=sys.stderr)
     sys.exit(1 if failed else 0)
