@@ -2,6 +2,7 @@
 
     python tools/convert_clip4str_ckpt.py clip4str_base16x16_d70bde1f2d.ckpt clip4str_b16_real.pth
     python tools/convert_clip4str_ckpt.py clip4str_huge_3e942729b1.pt h14_dfn.pth --safetensors
+    python tools/convert_clip4str_ckpt.py hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt b16.pth
 
 Reads Lightning ``.ckpt`` and Hugging Face ``.pt`` files without running any code from them,
 works out the geometry (B/16, B/32, L/14, H/14, or another) from the tensor shapes, renames the
@@ -25,6 +26,7 @@ from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.text.charsets import DICTS_DIR
+from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
 from clip4str_plugin.weights.reference_checkpoint import (CheckpointLayoutError, convert,
                                                           variant_of)
 from clip4str_plugin.weights.reference_layout import DROPPED
@@ -34,7 +36,8 @@ CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs'
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='official .ckpt / .pt file')
+    parser.add_argument('src', help='official .ckpt / .pt file, or the file on the Hugging Face '
+                        'Hub: hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt (cached)')
     parser.add_argument('dst', help='output .pth (or .safetensors with --safetensors)')
     parser.add_argument('--config', help='config to check against (default: from the shapes)')
     parser.add_argument('--dict-file', help='character file of a non-94-character head')
@@ -106,13 +109,15 @@ def main():
     args = parse_args()
     init_default_scope('mmocr')
     try:
-        state, geometry, unmapped, state_keys = convert(args.src)
-    except (CheckpointLayoutError, FileNotFoundError, pickle.UnpicklingError) as err:
+        src = resolve_weights(args.src)
+        state, geometry, unmapped, state_keys = convert(src)
+    except (CheckpointLayoutError, WeightsNameError, FileNotFoundError,
+            pickle.UnpicklingError) as err:
         sys.exit(f'error: {err}')
     variant = variant_of(geometry)
     cfg = config_for(geometry, args.config, args.dict_file)
     missing, unexpected, mismatched = check_against(cfg, state)
-    print(f'source: {args.src}')
+    print(f'source: {args.src}' + (f' ({src})' if src != args.src else ''))
     print(f'geometry: {json.dumps(geometry)}')
     print(f'config: {args.config or variant or "base config + the geometry above"}')
     print(f'keys mapped: {len(state)}; reference keys left unmapped: {len(unmapped)}'
@@ -126,7 +131,7 @@ def main():
             if items:
                 print(f'{title}: {len(items)}: ' + '; '.join(items[:6]))
         sys.exit('error: the checkpoint does not match the config; nothing written')
-    with open(args.src, 'rb') as f:
+    with open(src, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     meta = dict(cfg=cfg.pretty_text, config=args.config or variant or 'custom geometry',
                 geometry=geometry, converted_from=osp.basename(args.src), source_sha256=digest)

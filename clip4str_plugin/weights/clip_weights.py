@@ -1,4 +1,5 @@
-"""Read CLIP weights from a local file into the OpenAI key layout, without running its code.
+"""Read CLIP weights from a local file (or one named, see :mod:`.named_weights`) into the OpenAI
+key layout, without running its code.
 
 Accepted: OpenAI's TorchScript ``.pt`` archives (tensors are read out of the archive by a data-only
 unpickler), open_clip / Hugging Face ``.bin`` / ``.pt`` / ``.pth`` state dicts (``torch.load`` with
@@ -15,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 
+from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
 from .shape_checks import listing
 
@@ -46,10 +48,14 @@ def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:
 
 
 def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """Return the tensors of a CLIP weights file, keyed in the OpenAI layout."""
-    path = os.path.expanduser(str(path))
+    """Return the tensors of CLIP weights, keyed in the OpenAI layout: a local file, or a name
+    that :mod:`.named_weights` fetches into its cache (``'ViT-B-16:openai'``, ``'hf-hub:...'``)."""
+    try:
+        path = resolve_weights(path)
+    except WeightsNameError as err:
+        raise CLIPWeightsError(str(err)) from None
     if not os.path.isfile(path):
-        raise CLIPWeightsError(f'CLIP weights file not found: {path}')
+        raise CLIPWeightsError(f'CLIP weights file not found: {path} (CLIP weights are {FORMS})')
     try:
         tensors = _read_tensors(path)
     except CLIPWeightsError:

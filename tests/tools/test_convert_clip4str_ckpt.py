@@ -1,5 +1,6 @@
 """Official checkpoints -> plugin checkpoints: round trip, safety and clear errors."""
 import enum
+import os
 import subprocess
 import sys
 import types
@@ -11,6 +12,7 @@ from mmengine.config import Config
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
 from clip4str_plugin.weights.reference_layout import PREFIX_MAP
 from conftest import ROOT, Exploit, build_model, fixture_model, make_samples
+from fixtures.hub_cache import cache_file
 from fixtures.make_official_tiny import load_official_tiny
 
 CONVERT = str(ROOT / 'tools' / 'convert_clip4str_ckpt.py')
@@ -80,9 +82,9 @@ def write_lightning_ckpt(path, reference_state, extra=None):
                 sys.modules[key] = value
 
 
-def run_convert(*args):
+def run_convert(*args, env=None):
     return subprocess.run([sys.executable, CONVERT, *map(str, args)], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope='module')
@@ -160,3 +162,27 @@ def test_clear_errors(tiny_reference, tmp_path):
                       ROOT / 'configs' / 'clip4str' / 'clip4str_b16.py')
     assert out.returncode != 0 and 'does not match the config' in out.stderr
     assert 'shape mismatch' in out.stdout and not (tmp_path / 'x.pth').exists()
+
+
+def test_converts_a_file_named_on_the_hub_offline(tiny_reference, tmp_path):
+    """``hf-hub:org/repo/file`` (the authors' .pt files are on mzhaoshuai/CLIP4STR) resolves
+    through the Hugging Face cache, here with HF_HUB_OFFLINE=1; uncached, one line."""
+    model, reference = tiny_reference
+    cache = tmp_path / 'hub'
+    cache_file(cache, 'mzhaoshuai/CLIP4STR', 'clip4str_tiny.pt',
+               lambda path: write_lightning_ckpt(path, reference))
+    env = dict(os.environ, HF_HUB_OFFLINE='1', HF_HUB_CACHE=str(cache))
+    dst = tmp_path / 'from_hub.pth'
+    out = run_convert('hf-hub:mzhaoshuai/CLIP4STR/clip4str_tiny.pt', dst, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert 'source: hf-hub:mzhaoshuai/CLIP4STR/clip4str_tiny.pt (' in out.stdout
+    converted = load_checkpoint_file(str(dst))
+    assert converted['meta']['converted_from'] == 'clip4str_tiny.pt'
+    for key, value in model.state_dict().items():
+        assert torch.equal(converted['state_dict'][key], value), key
+    out = run_convert('hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt', dst, env=env)
+    assert out.returncode != 0 and 'Traceback' not in out.stderr
+    assert out.stderr.strip() == (
+        'error: cannot fetch hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt: it is not in '
+        f'the Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set; fetch it once where there '
+        'is network (it stays cached), or give a local file')

@@ -1,0 +1,129 @@
+"""Weights named instead of located: open_clip pretrained tags and Hugging Face Hub files.
+
+Two forms, besides a local path:
+
+- ``'ViT-B-16:openai'``: an open_clip model and pretrained tag, written as
+  ``open_clip.list_pretrained(as_str=True)`` lists them; open_clip's table says where the file
+  is: on the Hub (fetched as below) or at a URL (open_clip's ``download_pretrained_from_url``,
+  into ``~/.cache/clip``).
+- ``'hf-hub:org/repo'`` (open_clip's file names: ``open_clip_model.safetensors``, else
+  ``open_clip_pytorch_model.bin``) or ``'hf-hub:org/repo/path/in/repo.ext'``: fetched by
+  huggingface_hub's ``hf_hub_download``.
+
+Both download once into their cache (``HF_HUB_CACHE``; ``HF_HUB_OFFLINE=1`` reads the cache
+without network) and return the local file, which the caller reads weights-only. Nothing is
+written here. Failures, a missing network above all, are one :class:`WeightsNameError` line.
+"""
+import os.path as osp
+from typing import Optional, Sequence, Tuple
+
+HF_PREFIX = 'hf-hub:'
+#: The files open_clip looks for in a Hub repository, in its order of preference.
+OPEN_CLIP_HUB_FILES = ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin')
+FORMS = ("a local file, an open_clip 'model:tag' such as 'ViT-B-16:openai', or "
+         "'hf-hub:org/repo[/file]'")
+
+
+class WeightsNameError(ValueError):
+    """A weights name that cannot be resolved to a local file."""
+
+
+def split_hf_ref(ref: str) -> Tuple[str, Optional[str]]:
+    """``'hf-hub:org/repo/sub/file.bin'`` -> ``('org/repo', 'sub/file.bin')``; no file: None."""
+    parts = ref[len(HF_PREFIX):].strip('/').split('/')
+    if len(parts) < 2 or not all(parts):
+        raise WeightsNameError(f'{ref!r} is not a Hub reference: write hf-hub:org/repo or '
+                               'hf-hub:org/repo/path/to/file')
+    return '/'.join(parts[:2]), '/'.join(parts[2:]) or None
+
+
+def _unreachable(label: str, cache_dir: str) -> WeightsNameError:
+    from huggingface_hub import constants
+    why = ('HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else
+           'the Hugging Face Hub cannot be reached')
+    return WeightsNameError(
+        f'cannot fetch {label}: it is not in the Hugging Face cache ({cache_dir}) and {why}; '
+        'fetch it once where there is network (it stays cached), or give a local file')
+
+
+def _hub_download(repo_id: str, names: Sequence[str], label: str,
+                  cache_dir: Optional[str]) -> str:
+    """The first of ``names`` that ``repo_id`` has, through huggingface_hub's cache."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError,
+                                        LocalEntryNotFoundError, RepositoryNotFoundError)
+    cache_dir = cache_dir or constants.HF_HUB_CACHE
+    unreachable = False
+    for name in names:
+        try:   # once the Hub proved unreachable, the other names are only looked up in the cache
+            return hf_hub_download(repo_id, name, cache_dir=cache_dir,
+                                   local_files_only=unreachable)
+        except LocalEntryNotFoundError:       # not cached, and no network (or offline mode)
+            unreachable = True
+        except RepositoryNotFoundError:
+            raise WeightsNameError(f'cannot fetch {label}: the Hub has no repository {repo_id} '
+                                   'you can read (private or gated ones need `hf auth login`)'
+                                   ) from None
+        except EntryNotFoundError:
+            continue
+        except (HfHubHTTPError, OSError) as err:
+            raise WeightsNameError(f'cannot fetch {label}: {str(err).splitlines()[0]}') from None
+    if unreachable:
+        raise _unreachable(label, cache_dir)
+    raise WeightsNameError(f'cannot fetch {label}: {repo_id} has no file {" or ".join(names)}')
+
+
+def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
+    """The cached local file of an ``hf-hub:`` reference, downloaded if needed."""
+    repo_id, filename = split_hf_ref(ref)
+    return _hub_download(repo_id, (filename, ) if filename else OPEN_CLIP_HUB_FILES, ref,
+                         cache_dir)
+
+
+def open_clip_tag(ref: str) -> Optional[Tuple[str, str]]:
+    """``(model, tag)`` when ``ref`` names an open_clip model (``'ViT-B-16:openai'``)."""
+    model, sep, tag = ref.partition(':')
+    if not sep or not tag or '/' in model:
+        return None
+    from open_clip.pretrained import list_pretrained_tags_by_model
+    return (model, tag) if list_pretrained_tags_by_model(model) else None
+
+
+def fetch_open_clip(model: str, tag: str, cache_dir: Optional[str] = None) -> str:
+    """The cached local file of open_clip's pretrained weights ``model:tag``: where open_clip's
+    table puts them, the Hub (as open_clip does: a ``.safetensors`` twin first) or a URL."""
+    from open_clip.pretrained import (download_pretrained_from_url, get_pretrained_cfg,
+                                      list_pretrained_tags_by_model)
+    ref = f'{model}:{tag}'
+    cfg = get_pretrained_cfg(model, tag)
+    if not cfg:
+        raise WeightsNameError(f'open_clip has no weights {ref!r}; the tags of {model} are: '
+                               + ', '.join(list_pretrained_tags_by_model(model)))
+    hub = cfg.get('hf_hub')
+    if hub:   # 'org/repo/' (open_clip's file names) or 'org/repo/file'
+        if hub.endswith('/'):
+            repo_id, names = hub.rstrip('/'), OPEN_CLIP_HUB_FILES
+        else:
+            repo_id, filename = osp.split(hub)
+            stem, ext = osp.splitext(filename)
+            names = (stem + '.safetensors', filename) if ext in ('.bin', '.pth') else (filename,)
+        return _hub_download(repo_id, names, f'{ref} (open_clip: hf-hub:{repo_id})', cache_dir)
+    try:
+        return download_pretrained_from_url(cfg['url'], cache_dir=cache_dir)
+    except (OSError, RuntimeError, ValueError) as err:   # URLError and HTTP errors are OSErrors
+        raise WeightsNameError(f'cannot fetch {ref} from {cfg["url"]}: '
+                               f'{str(err).splitlines()[0]}; fetch it once where there is '
+                               'network (open_clip keeps it), or give a local file') from None
+
+
+def resolve_weights(ref: str, cache_dir: Optional[str] = None) -> str:
+    """A local path for ``ref``: an existing file as it is, an open_clip tag or an ``hf-hub:``
+    reference through its cache. Anything else is returned unchanged (the reader then reports
+    the missing file)."""
+    ref = str(ref)
+    if osp.exists(osp.expanduser(ref)):
+        return osp.expanduser(ref)
+    if ref.startswith(HF_PREFIX):
+        return fetch_from_hub(ref, cache_dir)
+    tag = open_clip_tag(ref)
+    return fetch_open_clip(*tag, cache_dir=cache_dir) if tag else ref
