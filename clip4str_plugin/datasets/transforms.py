@@ -1,30 +1,35 @@
 """Training augmentation of the reference: PARSeq's RandAugment, as an MMCV transform.
 
-Built on timm's operations and level maps (timm ships with open_clip). The reference's choices:
-timm's "increasing" op set without SharpnessIncreasing, plus GaussianBlur and PoissonNoise; three
-distinct ops per image, each applied with probability 0.5, magnitude 5 of 10; rotation expands the
-canvas; maxima at magnitude 10: rotate 30 deg, shear x 0.9 / y 0.2, translate x 0.10 / y 0.30 (the
-fraction of the image), blur radius 4, Poisson lambda 40, the last two capped by the image size.
+Built on timm's public RandAugment API (``RandAugment``, the ``NAME_TO_OP`` operations and
+``LEVEL_TO_ARG`` level maps of ``timm.data.auto_augment``; timm comes with open_clip and is held
+to ``timm>=1.0,<2``). The reference's choices: timm's "increasing" op set without
+SharpnessIncreasing, plus GaussianBlur and PoissonNoise; three distinct ops per image (uniform
+choice weights, which make timm draw without replacement), each applied with probability 0.5 at
+magnitude 5 of 10; rotation expands the canvas; maxima at magnitude 10: rotate 30 deg, shear x
+0.9 / y 0.2, translate x 0.10 / y 0.30 (the fraction of the image), blur radius 4, Poisson
+lambda 40, the last two capped by the image size.
 """
 import random
-from functools import partial
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmocr.registry import TRANSFORMS
 from PIL import Image, ImageFilter
-from timm.data import auto_augment as taa
+from timm.data.auto_augment import LEVEL_TO_ARG, NAME_TO_OP, RandAugment, rotate
 
-_SIGNED_MAXIMA = dict(Rotate=30., ShearX=0.9, ShearY=0.2, TranslateXRel=0.10,
-                      TranslateYRel=0.30)
-_OPS = [op for op in taa._RAND_INCREASING_TRANSFORMS if op != 'SharpnessIncreasing'] + \
-    ['GaussianBlur', 'PoissonNoise']
+#: The reference's operations, in timm's names (its "increasing" set less SharpnessIncreasing),
+#: then the two the reference adds.
+OPS = ('AutoContrast', 'Equalize', 'Invert', 'Rotate', 'PosterizeIncreasing',
+       'SolarizeIncreasing', 'SolarizeAdd', 'ColorIncreasing', 'ContrastIncreasing',
+       'BrightnessIncreasing', 'ShearX', 'ShearY', 'TranslateXRel', 'TranslateYRel',
+       'GaussianBlur', 'PoissonNoise')
+#: RandAugment's magnitude scale: magnitude M gives M / 10 of each op's maximum.
+MAX_MAGNITUDE = 10.
+#: The reference's maxima for the geometric ops (sign drawn at random) and its two own ops.
+SIGNED_MAXIMA = dict(Rotate=30., ShearX=0.9, ShearY=0.2, TranslateXRel=0.10, TranslateYRel=0.30)
+OWN_MAXIMA = dict(GaussianBlur=4., PoissonNoise=40.)
 _FILL = (128, 128, 128)
-
-
-def _signed_level(magnitude, maximum):
-    return taa._randomly_negate(magnitude / taa._LEVEL_DENOM * maximum),
 
 
 def _size_capped(level, img, size_factor):
@@ -33,7 +38,7 @@ def _size_capped(level, img, size_factor):
 
 
 def _rotate_expand(img, degrees, **kwargs):
-    return taa.rotate(img, degrees, expand=True, **kwargs)
+    return rotate(img, degrees, expand=True, **kwargs)
 
 
 def _gaussian_blur(img, level, **_):
@@ -48,27 +53,32 @@ def _poisson_noise(img, level, **_):
     return Image.fromarray(np.clip(arr + noise[..., None], 0, 255).astype(np.uint8))
 
 
-class _Op:
-    """One operation at a fixed magnitude, applied with probability ``prob``."""
+class PARSeqOp:
+    """One operation at a fixed magnitude, applied with probability ``prob``; :meth:`args`
+    draws the operation's arguments (a tuple)."""
 
     def __init__(self, name: str, magnitude: float, prob: float):
-        self.name, self.prob = name, prob
-        if name in _SIGNED_MAXIMA:
-            self.args = partial(_signed_level, magnitude, _SIGNED_MAXIMA[name])
-        elif name in ('GaussianBlur', 'PoissonNoise'):
-            maximum = 4. if name == 'GaussianBlur' else 40.
-            self.args = lambda: (maximum * magnitude / taa._LEVEL_DENOM, )
-        else:
-            level_fn = taa.LEVEL_TO_ARG[name]
-            self.args = (lambda: level_fn(magnitude, {})) if level_fn else tuple
+        self.name, self.magnitude, self.prob = name, magnitude, prob
         self.fn = dict(Rotate=_rotate_expand, GaussianBlur=_gaussian_blur,
-                       PoissonNoise=_poisson_noise).get(name) or taa.NAME_TO_OP[name]
+                       PoissonNoise=_poisson_noise).get(name) or NAME_TO_OP[name]
+
+    def args(self) -> tuple:
+        level = self.magnitude / MAX_MAGNITUDE
+        if self.name in SIGNED_MAXIMA:
+            return (random.choice((-1, 1)) * level * SIGNED_MAXIMA[self.name], )
+        if self.name in OWN_MAXIMA:
+            return (level * OWN_MAXIMA[self.name], )
+        level_fn = LEVEL_TO_ARG[self.name]   # timm's level map: the reference's values
+        return level_fn(self.magnitude, {}) if level_fn else ()
 
     def __call__(self, img: Image.Image) -> Image.Image:
         if random.random() > self.prob:
             return img
         resample = random.choice((Image.BILINEAR, Image.BICUBIC))
         return self.fn(img, *self.args(), fillcolor=_FILL, resample=resample)
+
+    def __repr__(self):
+        return f'{self.name}(m={self.magnitude}, p={self.prob})'
 
 
 @TRANSFORMS.register_module()
@@ -83,12 +93,13 @@ class PARSeqRandAugment(BaseTransform):
 
     def __init__(self, num_ops: int = 3, magnitude: float = 5., prob: float = 0.5):
         self.num_ops = num_ops
-        self.ops = [_Op(name, magnitude, prob) for name in _OPS]
+        self.ops = [PARSeqOp(name, magnitude, prob) for name in OPS]
+        self.rand_augment = RandAugment(self.ops, num_ops,
+                                        choice_weights=[1. / len(self.ops)] * len(self.ops))
 
     def transform(self, results: dict) -> dict:
         img = Image.fromarray(cv2.cvtColor(results['img'], cv2.COLOR_BGR2RGB))
-        for index in np.random.choice(len(self.ops), self.num_ops, replace=False):
-            img = self.ops[index](img)
+        img = self.rand_augment(img)
         results['img'] = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
         results['img_shape'] = results['img'].shape[:2]
         return results

@@ -3,6 +3,7 @@ import random
 
 import numpy as np
 from mmcv.transforms import Compose
+from PIL import Image
 
 from clip4str_plugin.datasets.word_renderer import WordRenderer
 from clip4str_plugin.datasets.transforms import PARSeqRandAugment
@@ -37,6 +38,50 @@ def test_rotation_expands_instead_of_cropping():
     aug = PARSeqRandAugment()
     rotate = next(op for op in aug.ops if op.name == 'Rotate')
     rotate.prob = 1.0
-    from PIL import Image
     img = Image.fromarray(np.full((32, 128, 3), 255, np.uint8))
     assert rotate(img).size != (128, 32)
+
+
+def test_reference_maxima_and_levels():
+    """Each op's arguments at magnitude 10 (the maxima) and 5 (the configs'), as the reference:
+    its geometric maxima and own ops, timm's level maps for the rest."""
+    random.seed(0)
+    ops = {op.name: op for op in PARSeqRandAugment(magnitude=10).ops}
+    for name, maximum in (('Rotate', 30.), ('ShearX', 0.9), ('ShearY', 0.2),
+                          ('TranslateXRel', 0.10), ('TranslateYRel', 0.30)):
+        assert {ops[name].args() for _ in range(40)} == {(maximum, ), (-maximum, )}, name
+    assert ops['GaussianBlur'].args() == (4., ) and ops['PoissonNoise'].args() == (40., )
+    ops = {op.name: op for op in PARSeqRandAugment(magnitude=5).ops}
+    assert {ops['Rotate'].args() for _ in range(40)} == {(15., ), (-15., )}
+    assert ops['PosterizeIncreasing'].args() == (2, )     # keep 4 - int(0.5 * 4) bits
+    assert ops['SolarizeIncreasing'].args() == (128, )    # threshold 256 - int(0.5 * 256)
+    assert ops['SolarizeAdd'].args() == (55, )            # int(0.5 * 110)
+    for name in ('ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing'):
+        assert {round(ops[name].args()[0], 6) for _ in range(40)} == {0.55, 1.45}, name
+    for name in ('AutoContrast', 'Equalize', 'Invert'):
+        assert ops[name].args() == ()
+
+
+def test_blur_and_noise_are_capped_by_the_image_size():
+    from PIL import ImageFilter
+
+    from clip4str_plugin.datasets import transforms
+    small = Image.fromarray(np.full((10, 30, 3), 200, np.uint8))
+    ops = {op.name: op for op in PARSeqRandAugment(magnitude=10, prob=1.0).ops}
+    blurred = ops['GaussianBlur'](small)   # radius min(4, max(1, 0.02 * 30)) = 1
+    assert np.array_equal(np.asarray(blurred),
+                          np.asarray(small.filter(ImageFilter.GaussianBlur(1))))
+    assert transforms._size_capped(40., small, 0.2) == 6   # lambda min(40, 0.2 * 30)
+
+
+def test_three_distinct_ops_per_image():
+    aug = PARSeqRandAugment(num_ops=3)
+    drawn = []
+    for index, op in enumerate(aug.ops):   # the same list timm's RandAugment draws from
+        aug.ops[index] = lambda img, name=op.name: drawn.append(name) or img
+    np.random.seed(0)
+    img = np.zeros((8, 16, 3), np.uint8)
+    for _ in range(100):
+        drawn.clear()
+        aug.transform(dict(img=img))
+        assert len(drawn) == 3 and len(set(drawn)) == 3
