@@ -11,6 +11,7 @@ that does not load (it is marked incomplete).
 import argparse
 import multiprocessing
 import os
+import signal
 import time
 
 from mmengine.utils import ProgressBar
@@ -57,8 +58,10 @@ def main():
     jobs = [(args.split, start, min(CHUNK, args.num - start), args.seed, options)
             for start in range(0, args.num, CHUNK)]
     start_time = time.time()
+    # Ctrl-C reaches the workers too: they ignore it, and the main process stops them
     with tool_writer(args.out, args.overwrite) as writer, \
-            multiprocessing.Pool(args.workers) as pool:
+            multiprocessing.Pool(args.workers, signal.signal, (signal.SIGINT, signal.SIG_IGN)) \
+            as pool:
         progress = ProgressBar(args.num)
         for chunk in pool.imap(_render_chunk, jobs):
             for image, label in chunk:
