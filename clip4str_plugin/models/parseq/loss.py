@@ -25,8 +25,8 @@ class PLMModuleLoss(BaseTextRecogModuleLoss):
     """CE summed over the non-pad targets of all permutations, divided by their count.
 
     This is the reference's ``sum_k n_k * CE_k / sum_k n_k``: one flat mean. Each branch gets its
-    own key (``loss_visual``, ``loss_cross``), the cross one times ``cross_weight``; their sum is the
-    reference's loss.
+    own key (``loss_visual``, ``loss_cross``), the cross one times ``cross_weight``; their sum is
+    the reference's loss.
 
     Args:
         dictionary: a :class:`PARSeqDictionary` (config or instance).
