@@ -1,4 +1,5 @@
-"""Training augmentation of the reference: PARSeq's RandAugment, as an MMCV transform.
+"""Training transforms of the reference as MMCV transforms: PARSeq's RandAugment, and the label
+rules for datasets that do not apply them (MMOCR's OCRDataset).
 
 Built on timm's public RandAugment API (``RandAugment``, the ``NAME_TO_OP`` operations and
 ``LEVEL_TO_ARG`` level maps of ``timm.data.auto_augment``; timm comes with open_clip and is held
@@ -9,14 +10,20 @@ magnitude 5 of 10; rotation expands the canvas; maxima at magnitude 10: rotate 3
 0.9 / y 0.2, translate x 0.10 / y 0.30 (the fraction of the image), blur radius 4, Poisson
 lambda 40, the last two capped by the image size.
 """
+import os
 import random
+from typing import Optional
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import MMLogger
 from mmocr.registry import TRANSFORMS
 from PIL import Image, ImageFilter
 from timm.data.auto_augment import LEVEL_TO_ARG, NAME_TO_OP, RandAugment, rotate
+
+from ..text.charsets import charset_of
+from ..text.rules import LabelRules
 
 #: The reference's operations, in timm's names (its "increasing" set less SharpnessIncreasing),
 #: then the two the reference adds.
@@ -106,3 +113,44 @@ class PARSeqRandAugment(BaseTransform):
 
     def __repr__(self):
         return f'{type(self).__name__}(num_ops={self.num_ops}, ops={[o.name for o in self.ops]})'
+
+
+@TRANSFORMS.register_module()
+class STRLabelRules(BaseTransform):
+    """The reference's label rules (:class:`~clip4str_plugin.text.rules.LabelRules`) on
+    ``results['instances'][i]['text']``, for datasets that do not apply them themselves (MMOCR's
+    ``OCRDataset``): each label cleaned, or the sample rejected (``None``), which MMEngine's
+    dataset answers in training by drawing another sample. Rejections are counted per process
+    and logged at the 1st, 10th, 100th ... with the latest image. For training pipelines: at test
+    time the STR metric applies the same rules to the ground truth.
+
+    Args:
+        charset: '94' (training), '36', '62' or the characters themselves.
+        max_label_length, remove_whitespace, normalize_unicode: as :class:`LabelRules`.
+    """
+
+    def __init__(self, charset: str = '94', max_label_length: int = 25,
+                 remove_whitespace: bool = True, normalize_unicode: bool = True):
+        self.rules = LabelRules(charset_of(charset), max_label_length, remove_whitespace,
+                                normalize_unicode)
+
+    def transform(self, results: dict) -> Optional[dict]:
+        instances = results.get('instances') or []
+        labels = [self.rules(instance.get('text', '')) for instance in instances]
+        if labels and None not in labels:
+            for instance, label in zip(instances, labels):
+                instance['text'] = label
+            return results
+        if not labels:
+            self.rules.dropped['no_label'] += 1
+        total = sum(self.rules.dropped.values())
+        if str(total).strip('0') == '1':   # 1, 10, 100, ...
+            reasons = ', '.join(f'{k} {v}' for k, v in self.rules.dropped.items())
+            MMLogger.get_current_instance().warning(
+                f'STRLabelRules: {total} samples dropped so far in process {os.getpid()} '
+                f'({reasons}); latest: {results.get("img_path")}')
+        return None
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(charset={self.rules.adapt.charset!r}, '
+                f'max_label_length={self.rules.max_length})')
