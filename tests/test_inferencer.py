@@ -42,3 +42,22 @@ def test_inferencer_loads_a_runner_checkpoint_weights_only(tmp_path):
     assert pred['rec_texts'][0] == expected[0].pred_text.item
     assert math.isclose(pred['rec_scores'][0], float(np.mean(expected[0].pred_text.score)),
                         rel_tol=1e-4)
+
+
+def test_inferencer_refuses_broken_checkpoints_with_one_line(tmp_path):
+    """Truncated, empty, a text file, a DBNet's checkpoint: one clear error naming the file
+    (before: a zip error from torch, or a model that silently reads garbage)."""
+    import pytest
+    import torch
+    from mmocr.apis import MMOCRInferencer
+
+    from broken_checkpoints import EXPECTED, broken_checkpoints
+    from clip4str_plugin.weights.errors import CheckpointError
+    from conftest import tiny_model
+    good = tmp_path / 'iter_10.pth'
+    torch.save(dict(meta={}, state_dict=tiny_model().state_dict()), str(good))
+    for case, path in broken_checkpoints(tmp_path / 'broken', good).items():
+        with pytest.raises(CheckpointError) as err:
+            MMOCRInferencer(rec=str(TINY_CONFIG), rec_weights=str(path), device='cpu')
+        message = str(err.value)
+        assert EXPECTED[case] in message and str(path) in message and '\n' not in message, case

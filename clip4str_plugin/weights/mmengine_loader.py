@@ -1,42 +1,63 @@
-"""Weights-only loading of MMEngine checkpoints on torch >= 2.6, without executing code.
+"""Weights-only loading of MMEngine checkpoints, and the switch that makes it MMEngine's loader.
 
-MMEngine 0.10.7 calls ``torch.load`` without ``weights_only``; on torch >= 2.6 that refuses its own
-training checkpoints (they pickle ``HistoryBuffer``, numpy values and the one-cycle scheduler's
-annealing function), so ``--resume``, ``load_from``, ``tools/test.py`` and the inferencers' weights
-fail. The usual fix, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, makes every checkpoint executable.
+MMEngine 0.10.7 calls ``torch.load`` without ``weights_only``: on torch >= 2.6 its own training
+checkpoints (``HistoryBuffer``, numpy values, the one-cycle scheduler's annealing function) are
+refused, and the usual fix, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, makes every file executable.
 
-:func:`load_checkpoint_file` reads the archive with the data-only unpickler: tensors, plain data,
-numpy values, ``HistoryBuffer``, and the scheduler functions named below; everything else that the
-file asks to *call* is refused (:class:`UnsafePickleError`) and nothing in the file is imported.
-Nothing changes MMEngine at import: :func:`use_weights_only_loader` makes this reader MMEngine's
-loader for local files (the tools call it; configs opt in by listing
-``clip4str_plugin.weights.safe_loading`` in ``custom_imports``).
+:func:`load_checkpoint_file` reads with torch's own weights-only unpickler, allowing during the
+load only what MMEngine checkpoints hold besides tensors: ``HistoryBuffer``, numpy arrays and
+scalars, and the attribute reads (``getattr``) of HistoryBuffer's statistics and of the
+scheduler's annealing functions. torch's reader calls only allow-listed globals and fills in
+(``BUILD``, ``SETITEM``, ``APPEND``) only objects of allow-listed types that the file itself
+built, so a file can neither run code nor change shared objects. The file's bytes are checked
+first (empty, truncated, a record failing its CRC, not a checkpoint at all); every failure is one
+:class:`~.errors.CheckpointReadError` line naming the file.
+
+Importing changes nothing in MMEngine: :func:`use_weights_only_loader` is the switch (the tools
+call it; configs list ``clip4str_plugin.weights.safe_loading`` in ``custom_imports``).
 """
 import json
 import os
+import pickle
+import re
+import threading
 import zipfile
-from typing import Any, Dict, Set
+from contextlib import contextmanager
+from typing import Any, Mapping, Optional
 
+import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.optim.scheduler import param_scheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .safe_pickle import UnsafePickleError, load_zip_pickle
+from .errors import CheckpointNotFoundError, CheckpointReadError
+from .safe_pickle import is_torchscript_archive
+from .shape_checks import install_fit_check, remember_source
+from .unpickler import numpy_dtype_copy
 
 # The only attribute reads (``getattr``) a checkpoint may do: MMEngine pickles the statistics
 # methods of HistoryBuffer and the annealing function of the one-cycle scheduler that way.
-_ALLOWED_ATTRIBUTES: Dict[Any, Set[str]] = {
-    HistoryBuffer: {'min', 'max', 'current', 'mean'},
-    param_scheduler.OneCycleParamScheduler: {'_annealing_cos', '_annealing_linear'},
+_ALLOWED_ATTRIBUTES = {
+    HistoryBuffer: frozenset({'min', 'max', 'current', 'mean'}),
+    param_scheduler.OneCycleParamScheduler: frozenset({'_annealing_cos', '_annealing_linear'}),
 }
 
 
 class _AttributeSource:
-    """Stands for a class whose allowed attributes may be read; it cannot be called."""
+    """Stands for a class whose allowed attributes may be read; it can be neither called nor
+    changed (torch builds only objects of allow-listed types, and this type is not one)."""
+
+    __slots__ = ('cls', )
 
     def __init__(self, cls: type):
-        self.cls = cls
+        object.__setattr__(self, 'cls', cls)
+
+    def __setattr__(self, name, value):
+        raise AttributeError('read-only')
+
+    def __call__(self, *args):
+        raise pickle.UnpicklingError(f'refusing to call {self.cls.__qualname__}')
 
     def __repr__(self):
         return f'<attribute source {self.cls.__qualname__}>'
@@ -44,57 +65,144 @@ class _AttributeSource:
 
 def _safe_getattr(source, name: str):
     cls = source.cls if isinstance(source, _AttributeSource) else source
-    if name in _ALLOWED_ATTRIBUTES.get(cls, set()) | set(
-            getattr(cls, '_statistics_methods', {}) if cls is HistoryBuffer else ()):
+    if name in _ALLOWED_ATTRIBUTES.get(cls, ()):
         return getattr(cls, name)
-    raise UnsafePickleError(f'refusing getattr({source!r}, {name!r}) while unpickling')
+    raise pickle.UnpicklingError(f'refusing getattr({source!r}, {name!r})')
 
 
-MMENGINE_GLOBALS = {
-    ('mmengine.logging.history_buffer', 'HistoryBuffer'): HistoryBuffer,
-    ('mmengine.optim.scheduler.param_scheduler', 'OneCycleParamScheduler'):
-        _AttributeSource(param_scheduler.OneCycleParamScheduler),
-    ('builtins', 'getattr'): _safe_getattr,
-}
+_MMENGINE_GLOBALS = [
+    HistoryBuffer, np.ndarray, (numpy_dtype_copy, 'numpy.dtype'),
+    (_safe_getattr, 'builtins.getattr'),
+    (_AttributeSource(param_scheduler.OneCycleParamScheduler),
+     'mmengine.optim.scheduler.param_scheduler.OneCycleParamScheduler'),
+    *((fn, f'{module}.{fn.__name__}') for module in ('numpy.core.multiarray',
+                                                       'numpy._core.multiarray')
+      for fn in (np.core.multiarray._reconstruct, np.core.multiarray.scalar)),
+    # the dtypes numpy arrays are built with (copies, see numpy_dtype_copy)
+    *((t, f'numpy.dtypes.{t.__name__}') for t in {type(np.dtype(c))
+                                                  for c in np.typecodes['All']}),
+]
+_LOCK = threading.Lock()    # torch's allow-list is process-wide: one load at a time adds to it
 
 
-def _to_device(obj, device):
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        return type(obj)((k, _to_device(v, device)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(v, device) for v in obj)
-    return obj
+@contextmanager
+def _mmengine_globals():
+    """torch's weights-only allow-list plus MMEngine's globals, for one load."""
+    with _LOCK:
+        present = set(torch.serialization.get_safe_globals())
+        with torch.serialization.safe_globals([g for g in _MMENGINE_GLOBALS
+                                               if g not in present]):
+            yield
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """What is wrong with the bytes of checkpoint file ``path`` (None: nothing seen), from its
+    size, its zip directory and the CRC of every record; nothing is unpickled."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return 'the file is empty (0 bytes): an interrupted save?'
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    if path.endswith('.safetensors') or head.startswith(b'\x80'):  # a legacy torch.save pickle
+        return None
+    if not head.startswith(b'PK'):
+        return (f'not a torch checkpoint (it starts with {head!r}): give a .pth written by '
+                'torch.save or an MMEngine run')
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        return (f'truncated: the end of the zip archive is missing ({size} bytes; {err}): an '
+                'interrupted save or copy? Use an intact checkpoint')
+    with archive:
+        try:
+            damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            damaged = f'? ({err})'
+    return (f'damaged: record {damaged} fails its check; use an intact checkpoint'
+            if damaged else None)
+
+
+def _load_error(path: str, err: Exception) -> CheckpointReadError:
+    """One line for what ``torch.load`` refused: a file that asks for more than data is
+    refused, anything else is damaged."""
+    text = str(err)
+    reason = re.search(r'WeightsUnpickler error: ([^\n]+)', text) or \
+        re.search(r'\n\n([^\n]+)\n', text)
+    reason = (reason.group(1) if reason else text.split('\n')[0]).split(' Please use')[0]
+    reason = reason.strip().rstrip('.')    # (torch's advice to allow-list the global: not here)
+    if not re.search(r'GLOBAL|reduce|Can only|refusing', reason):
+        return CheckpointReadError(f'cannot read checkpoint {path}: damaged ({reason})')
+    if re.search(r'lightning|omegaconf|strhub', reason):
+        return CheckpointReadError(
+            f'refusing {path}: it looks like an official CLIP4STR (Lightning) checkpoint; '
+            f'convert it first: tools/convert_clip4str_ckpt.py ({reason})')
+    return CheckpointReadError(
+        f'refusing {path}: {reason}; a checkpoint may hold only tensors and plain data, and '
+        'nothing in it is run (docs/refusals.md)')
 
 
 def _load_safetensors(filename: str) -> dict:
     """``{'state_dict', 'meta'}`` from a safetensors file (meta as JSON in its metadata)."""
-    from safetensors import safe_open
-    with safe_open(filename, framework='pt') as f:
-        state = {key: f.get_tensor(key) for key in f.keys()}
-        metadata = f.metadata() or {}
-    return dict(state_dict=state, meta=json.loads(metadata.get('meta', '{}')))
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(filename, framework='pt') as f:
+            state = {key: f.get_tensor(key) for key in f.keys()}
+            metadata = f.metadata() or {}
+        return dict(state_dict=state, meta=json.loads(metadata.get('meta', '{}')))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointReadError(f'cannot read checkpoint {filename}: damaged safetensors '
+                                  f'file ({err})') from None
+
+
+def check_checkpoint_file(filename: str) -> str:
+    """``filename`` (user expanded) if it exists and its bytes look intact (see
+    :func:`checkpoint_problem`), else :class:`~.errors.CheckpointReadError`. The tools call it
+    before building a Runner, so that a bad file is reported at once."""
+    filename = os.path.expanduser(str(filename))
+    if not os.path.isfile(filename):
+        raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
+    problem = checkpoint_problem(filename)
+    if problem:
+        raise CheckpointReadError(f'cannot read checkpoint {filename}: {problem}')
+    return filename
 
 
 def load_checkpoint_file(filename: str, map_location=None) -> Any:
-    """Load a torch checkpoint as data only; tensors on CPU unless ``map_location`` names a
-    device (a callable map_location is ignored: state dicts are copied onto the model anyway)."""
-    filename = os.path.expanduser(filename)
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f'checkpoint not found: {filename}')
+    """Load a torch checkpoint (or safetensors file) as data only, tensors on ``map_location``
+    (default CPU). Raises :class:`~.errors.CheckpointReadError` (one line) when it cannot."""
+    filename = check_checkpoint_file(filename)
     if filename.endswith('.safetensors'):
-        return _load_safetensors(filename)
-    if not zipfile.is_zipfile(filename):   # legacy (pre-1.6) format: plain weights only
-        return torch.load(filename, map_location='cpu', weights_only=True)
-    checkpoint = load_zip_pickle(filename, extra_globals=MMENGINE_GLOBALS)
-    if isinstance(map_location, (str, torch.device)) and str(map_location) != 'cpu':
-        checkpoint = _to_device(checkpoint, map_location)
+        checkpoint = _load_safetensors(filename)
+    elif is_torchscript_archive(filename):
+        raise CheckpointReadError(
+            f'{filename} is a TorchScript archive (such as OpenAI CLIP weights), not a '
+            'checkpoint: give it as the CLIP weights (clip_pretrained), or convert an official '
+            'CLIP4STR file with tools/convert_clip4str_ckpt.py')
+    else:
+        try:
+            with _mmengine_globals():
+                checkpoint = torch.load(filename, map_location=map_location or 'cpu',
+                                        weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise _load_error(filename, err) from None
+        except (RuntimeError, EOFError, ValueError, TypeError, KeyError) as err:
+            raise CheckpointReadError(f'cannot read checkpoint {filename}: damaged '
+                                      f'({type(err).__name__}: {str(err)[:200]})') from None
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointReadError(f'{filename} holds a {type(checkpoint).__name__}, not a '
+                                  'checkpoint (a dict of tensors, or one with a state_dict)')
+    remember_source(checkpoint, filename)
     return checkpoint
 
 
 def use_weights_only_loader() -> None:
-    """Make :func:`load_checkpoint_file` MMEngine's loader for every local path (``load_from``,
-    ``resume``, inferencer weights). Idempotent; MMEngine's other schemes (URLs) stay."""
-    if CheckpointLoader._schemes.get('') is not load_checkpoint_file:
-        CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
+    """The switch, idempotent: :func:`load_checkpoint_file` becomes MMEngine's loader for local
+    paths (``load_from``, ``resume``, inferencer weights, ``init_cfg``); URLs and model-zoo
+    names are downloaded and read the same way (:mod:`.remote`); and every checkpoint loaded
+    into a model must fit it (:func:`~.shape_checks.check_checkpoint_fits`)."""
+    from .remote import REMOTE_LOADERS
+    for prefixes, loader in [('', load_checkpoint_file), *REMOTE_LOADERS]:
+        for prefix in (prefixes, ) if isinstance(prefixes, str) else prefixes:
+            if CheckpointLoader._schemes.get(prefix) is not loader:
+                CheckpointLoader.register_scheme(prefixes=prefix, loader=loader, force=True)
+    install_fit_check()

@@ -12,8 +12,8 @@ from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .safe_pickle import load_zip_pickle
 from .reference_layout import convert_reference_state_dict
+from .safe_pickle import UnsafePickleError, load_zip_pickle
 
 #: Modules whose objects appear in Lightning checkpoints around the weights (hyper-parameters,
 #: loop and scheduler states): rebuilt as inert records, never imported.
@@ -40,11 +40,24 @@ class CheckpointLayoutError(ValueError):
     """The file is not a CLIP4STR checkpoint in the reference layout."""
 
 
+def _not_official(path: str) -> CheckpointLayoutError:
+    return CheckpointLayoutError(
+        f'{path} is not an official CLIP4STR checkpoint (it looks like an MMEngine/plugin '
+        'checkpoint: use it directly with load_from / tools/test.py)')
+
+
 def read_reference_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """Tensors of an official checkpoint (Lightning ``.ckpt`` or ``.pt``), read as data only."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
-    obj = load_zip_pickle(path, inert_modules=LIGHTNING_DATA_MODULES)
+    try:
+        obj = load_zip_pickle(path, inert_modules=LIGHTNING_DATA_MODULES)
+    except UnsafePickleError as err:    # MMEngine's HistoryBuffer & co. are not inert data
+        if 'mmengine.' in str(err):
+            raise _not_official(path) from None
+        raise
+    if isinstance(obj, Mapping) and {'meta', 'state_dict'} <= set(obj):
+        raise _not_official(path)
     state = obj.get('state_dict', obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping):
         raise CheckpointLayoutError(f'{path} holds no state dict')

@@ -1,12 +1,37 @@
-"""Clear errors when a checkpoint does not fit the model built from a config."""
-from typing import Iterable, Mapping
+"""Does a checkpoint fit the model built from the config? Clear errors instead of MMEngine's
+"do not match exactly" warning, after which a wrong file would run as garbage.
+
+Two checks of :func:`check_checkpoint_fits`, on every checkpoint MMEngine loads into a model
+once :func:`install_fit_check` ran (``load_from``, ``resume``, ``tools/test.py``, inferencer
+weights, ``init_cfg=Pretrained``):
+
+* **coverage**: the checkpoint's keys must cover at least :data:`MIN_COVERAGE` (half) of the
+  model's tensors (parameters and persistent buffers). A detector's checkpoint given to a
+  recognizer, or a file of unrelated tensors, covers next to nothing. Intended partial starts
+  have their own path: a PARSeq decoder's ``pretrained=dict(checkpoint=..., prefix=...)``
+  (DPTR decoder transfer), which reports what it loaded.
+* **shapes**, for models built by this plugin: every shared key must have the model's shape;
+  all differing tensors are counted. Other models (an MMOCR detector) keep MMEngine's behaviour
+  (a resized head is skipped with a warning, as in fine-tuning).
+
+:func:`check_checkpoint_shapes` is the same shape check for one module, called from the plugin
+modules' ``_load_from_state_dict`` for loads that do not go through MMEngine.
+"""
+import collections
+import weakref
+from typing import Iterable, List, Mapping, Optional
 
 import torch
+from mmengine.model import is_model_wrapper
+from mmengine.runner import checkpoint as mmengine_checkpoint
 from torch import nn
 
+from .errors import CheckpointMismatchError
 
-class CheckpointMismatchError(ValueError):
-    """A model checkpoint's tensors have other shapes than the model built from the config."""
+#: A checkpoint must hold at least this fraction of the model's tensors to be loaded into it.
+MIN_COVERAGE = 0.5
+_MMENGINE_LOAD_STATE_DICT = mmengine_checkpoint.load_state_dict
+_SOURCES: collections.deque = collections.deque(maxlen=8)   # (weakref to a tensor, file)
 
 
 def listing(keys: Iterable[str], limit: int = 8) -> str:
@@ -16,16 +41,77 @@ def listing(keys: Iterable[str], limit: int = 8) -> str:
     return ', '.join(keys[:limit]) + more
 
 
+def _first_tensor(state_dict) -> Optional[torch.Tensor]:
+    return next((v for v in state_dict.values() if isinstance(v, torch.Tensor)), None)
+
+
+def remember_source(checkpoint: Mapping, path: str) -> None:
+    """Note that ``checkpoint``'s tensors come from ``path``, for the errors below (MMEngine
+    hands the model a re-keyed copy of the state dict; the tensors stay the same objects)."""
+    state = checkpoint.get('state_dict', checkpoint)
+    tensor = _first_tensor(state) if isinstance(state, Mapping) else None
+    if tensor is not None:
+        _SOURCES.append((weakref.ref(tensor), path))
+
+
+def _source_of(state_dict: Mapping) -> str:
+    tensor = _first_tensor(state_dict)
+    return next((path for ref, path in reversed(_SOURCES) if tensor is not None
+                 and ref() is tensor), 'the checkpoint')
+
+
+def _mismatches(own: Mapping[str, torch.Tensor], state_dict: Mapping, prefix: str) -> List[str]:
+    return [f'{prefix + k} {tuple(state_dict[prefix + k].shape)} vs config {tuple(v.shape)}'
+            for k, v in own.items() if isinstance(state_dict.get(prefix + k), torch.Tensor)
+            and state_dict[prefix + k].shape != v.shape]
+
+
+def _mismatch_error(source: str, mismatched: List[str]) -> CheckpointMismatchError:
+    return CheckpointMismatchError(
+        f'{source} does not match the model built from the config ({len(mismatched)} tensors '
+        f'differ, e.g. {listing(mismatched, 3)}): use the config the checkpoint belongs to '
+        '(tools/convert_clip4str_ckpt.py records it in meta)')
+
+
 def check_checkpoint_shapes(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
                             prefix: str) -> None:
-    """Raise a clear error when a checkpoint's tensors for ``module`` (keys ``prefix + name``)
-    have other shapes than the module built from the config, instead of torch's per-tensor
-    "size mismatch" warnings that MMEngine's non-strict loading would skip past."""
-    mismatched = [f'{prefix + k} {tuple(state_dict[prefix + k].shape)} vs config {tuple(v.shape)}'
-                  for k, v in module.state_dict().items()
-                  if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
+    """Raise :class:`CheckpointMismatchError` when a checkpoint's tensors for ``module`` (keys
+    ``prefix + name``) have other shapes than the module built from the config, instead of
+    torch's per-tensor "size mismatch" that MMEngine's non-strict loading would skip past."""
+    mismatched = _mismatches(module.state_dict(), state_dict, prefix)
     if mismatched:
+        raise _mismatch_error(_source_of(state_dict), mismatched)
+
+
+def check_checkpoint_fits(model: nn.Module, state_dict: Mapping,
+                          source: Optional[str] = None) -> None:
+    """Raise :class:`CheckpointMismatchError` (one line, with counts) when ``state_dict``
+    covers less than :data:`MIN_COVERAGE` of ``model``'s tensors or, for a model built by this
+    plugin, when any of its tensors has another shape than the model's."""
+    own = {k: v for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
+    source = source or _source_of(state_dict)
+    covered = sum(k in state_dict for k in own)
+    if own and covered < MIN_COVERAGE * len(own):
+        unexpected = [k for k in state_dict if k not in own]
         raise CheckpointMismatchError(
-            f'the checkpoint does not match the model built from the config ({len(mismatched)} '
-            f'tensors differ, e.g. {listing(mismatched, 3)}): use the config the checkpoint '
-            'belongs to (tools/convert_clip4str_ckpt.py records it in meta)')
+            f'{source} covers {covered} of {len(own)} tensors of {type(model).__name__} '
+            f'({len(unexpected)} unexpected keys, e.g. {listing(unexpected, 3)}): wrong model '
+            "or layout; give a checkpoint of this config's model (an official CLIP4STR file: "
+            'convert it with tools/convert_clip4str_ckpt.py)')
+    if any(type(m).__module__.startswith('clip4str_plugin.') for m in model.modules()):
+        mismatched = _mismatches(own, state_dict, '')
+        if mismatched:
+            raise _mismatch_error(source, mismatched)
+
+
+def load_state_dict_checked(module: nn.Module, state_dict, strict: bool = False, logger=None):
+    """MMEngine's ``load_state_dict``, after :func:`check_checkpoint_fits`."""
+    check_checkpoint_fits(module.module if is_model_wrapper(module) else module, state_dict)
+    return _MMENGINE_LOAD_STATE_DICT(module, state_dict, strict, logger)
+
+
+def install_fit_check() -> None:
+    """Check every checkpoint MMEngine loads into a model (idempotent). MMEngine resolves
+    ``load_state_dict`` in its checkpoint module at each load (``_load_checkpoint_to_model``,
+    used by the Runner, the inferencers and ``PretrainedInit``): that name is replaced."""
+    mmengine_checkpoint.load_state_dict = load_state_dict_checked

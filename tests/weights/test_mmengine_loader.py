@@ -1,26 +1,46 @@
-"""Weights-only loading of the plugin's own MMEngine checkpoints; hostile files refused; the
-switch that makes it MMEngine's loader."""
+"""Weights-only loading of MMEngine checkpoints through torch's reader: the plugin's own files
+load; hostile, poisoning and broken files are refused with one line; the switch."""
 import numpy as np
 import pytest
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
+from broken_checkpoints import EXPECTED, unreadable_copies
+from clip4str_plugin.weights.errors import CheckpointNotFoundError, CheckpointReadError
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
-from clip4str_plugin.weights.safe_pickle import UnsafePickleError
-from conftest import Exploit, run_python
+from clip4str_plugin.weights.safe_pickle import load_zip_pickle
+from conftest import Exploit, make_samples, run_python, tiny_model
+from test_safe_pickle import POISON_STORAGE, write_archive
+
+# Writes a file could try on what torch's reader allows for MMEngine checkpoints.
+POISONS = {
+    'storage dtype': POISON_STORAGE,
+    'HistoryBuffer class': b'\x80\x02cmmengine.logging.history_buffer\nHistoryBuffer\nN}X\x07'
+                           b'\x00\x00\x00currentK\x00s\x86b0}.',
+    'getattr result': b'\x80\x02c__builtin__\ngetattr\ncmmengine.logging.history_buffer\n'
+                      b'HistoryBuffer\nX\x03\x00\x00\x00min\x86RN}X\x0c\x00\x00\x00__defaults__'
+                      b')s\x86b0}.',
+    'scheduler stand-in': b'\x80\x02cmmengine.optim.scheduler.param_scheduler\n'
+                          b'OneCycleParamScheduler\nN}X\x03\x00\x00\x00clsK\x00s\x86b0}.',
+}
 
 
-def mmengine_like_checkpoint():
+def mmengine_like_checkpoint(state_dict=None):
     buffer = HistoryBuffer()
     buffer.update(0.5)
-    return dict(meta=dict(iter=4, cfg='model = dict()'), state_dict={'w': torch.ones(3)},
+    return dict(meta=dict(iter=4, cfg='model = dict()', seed=np.int64(0)),
+                state_dict=state_dict if state_dict is not None else {'w': torch.ones(3)},
                 message_hub=dict(log_scalars={'train/loss': buffer},
                                  runtime_info=dict(eta=np.float64(1.5))),
-                optimizer=dict(state={}, param_groups=[dict(lr=0.1, params=[0])]))
+                optimizer=dict(state={}, param_groups=[dict(lr=0.1, params=[0])]),
+                param_schedulers=[dict(anneal_func=OneCycleParamScheduler._annealing_cos,
+                                       total_steps=4)])
 
 
-def test_loads_history_buffers_and_numpy_without_the_global_switch(tmp_path, monkeypatch):
+def test_loads_history_buffers_numpy_and_schedulers_without_the_global_switch(tmp_path,
+                                                                               monkeypatch):
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
     path = str(tmp_path / 'iter_4.pth')
@@ -36,6 +56,8 @@ def test_loads_history_buffers_and_numpy_without_the_global_switch(tmp_path, mon
     buffer = loaded['message_hub']['log_scalars']['train/loss']
     assert isinstance(buffer, HistoryBuffer) and buffer.current() == 0.5
     assert loaded['message_hub']['runtime_info']['eta'] == 1.5
+    assert loaded['param_schedulers'][0]['anneal_func'] is OneCycleParamScheduler._annealing_cos
+    assert not set(torch.serialization.get_safe_globals()) & {HistoryBuffer}   # only while loading
 
 
 def test_refuses_a_planted_exploit(tmp_path):
@@ -44,9 +66,68 @@ def test_refuses_a_planted_exploit(tmp_path):
     ckpt = mmengine_like_checkpoint()
     ckpt['meta']['payload'] = Exploit(marker)
     torch.save(ckpt, path)
-    with pytest.raises(UnsafePickleError):
+    with pytest.raises(CheckpointReadError, match=r'^refusing .*evil.pth: .*posix.system'):
         load_checkpoint_file(path)
     assert not marker.exists()
+
+
+def predict(model, image):
+    return model.test_step(dict(inputs=[image], data_samples=make_samples([''])))[0].pred_text
+
+
+def test_a_file_cannot_poison_later_loads(tmp_path):
+    """The reported attack and its variants, each followed by a genuine checkpoint in the same
+    process (as TextSpotter loads the detector, then the recognizer): same tensors, same text."""
+    model = tiny_model()
+    image = torch.from_numpy((np.random.default_rng(1).random((3, 32, 128)) * 255).astype('uint8'))
+    expected = predict(model, image)
+    genuine, plain = str(tmp_path / 'iter_10.pth'), str(tmp_path / 'weights.pt')
+    torch.save(mmengine_like_checkpoint(model.state_dict()), genuine)
+    torch.save({'state_dict': model.state_dict()}, plain)   # as official / CLIP files are read
+    statistics = {name: getattr(HistoryBuffer, name) for name in ('min', 'current')}
+    defaults = HistoryBuffer.min.__defaults__
+    for name, pkl in POISONS.items():
+        with pytest.raises(CheckpointReadError, match='^refusing'):
+            load_checkpoint_file(write_archive(tmp_path / f'{len(name)}.pth', pkl))
+        with pytest.raises(Exception, match='refusing'):    # the other reader, same attempt
+            load_zip_pickle(write_archive(tmp_path / f'{len(name)}.ckpt', pkl))
+    assert {name: getattr(HistoryBuffer, name) for name in statistics} == statistics
+    assert HistoryBuffer.min.__defaults__ == defaults
+    for loaded in (load_checkpoint_file(genuine)['state_dict'],
+                   load_zip_pickle(plain)['state_dict']):
+        for key, value in model.state_dict().items():
+            assert loaded[key].dtype == value.dtype and torch.equal(loaded[key], value), key
+    fresh = tiny_model()
+    with torch.no_grad():
+        for param in fresh.parameters():
+            param.normal_()
+    fresh.load_state_dict(load_checkpoint_file(genuine)['state_dict'])
+    actual = predict(fresh, image)
+    assert actual.item == expected.item and np.allclose(actual.score, expected.score)
+
+
+def test_broken_files_give_one_line(tmp_path):
+    good = tmp_path / 'good.pth'
+    torch.save(mmengine_like_checkpoint(), str(good))
+    files = unreadable_copies(tmp_path / 'broken', good)
+    for case in files:
+        with pytest.raises(CheckpointReadError) as err:
+            load_checkpoint_file(str(files[case]))
+        assert EXPECTED[case] in str(err.value) and str(files[case]) in str(err.value)
+        assert '\n' not in str(err.value)
+    damaged = bytearray(good.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF                      # one flipped byte inside a tensor
+    (tmp_path / 'damaged.pth').write_bytes(damaged)
+    with pytest.raises(CheckpointReadError, match='damaged: record .* fails its check'):
+        load_checkpoint_file(str(tmp_path / 'damaged.pth'))
+    with pytest.raises(CheckpointNotFoundError, match='checkpoint not found: .*absent.pth'):
+        load_checkpoint_file(str(tmp_path / 'absent.pth'))
+    torch.save(torch.ones(3), str(tmp_path / 'tensor.pth'))
+    with pytest.raises(CheckpointReadError, match='holds a Tensor, not a checkpoint'):
+        load_checkpoint_file(str(tmp_path / 'tensor.pth'))
+    lightning = b'\x80\x02cpytorch_lightning.utilities.parsing\nAttributeDict\n)\x81.'
+    with pytest.raises(CheckpointReadError, match='official CLIP4STR .*convert_clip4str_ckpt'):
+        load_checkpoint_file(write_archive(tmp_path / 'official.ckpt', lightning))
 
 
 def test_importing_the_plugin_changes_nothing_global():
@@ -54,6 +135,7 @@ def test_importing_the_plugin_changes_nothing_global():
     they were; without the stand-in it says what to do; the config switch is a module import."""
     out = run_python('''
         import sys
+        from mmengine.runner import checkpoint
         from mmengine.runner.checkpoint import CheckpointLoader
         try:
             import clip4str_plugin
@@ -61,13 +143,19 @@ def test_importing_the_plugin_changes_nothing_global():
             print('error:', err)
         assert 'mmcv._ext' not in sys.modules
         import clip4str_mmcv_lite
-        before = sys.modules.get('mmcv._ext'), CheckpointLoader._schemes['']
+        before = (sys.modules.get('mmcv._ext'), dict(CheckpointLoader._schemes),
+                  checkpoint.load_state_dict)
         import clip4str_plugin
-        assert (sys.modules.get('mmcv._ext'), CheckpointLoader._schemes['']) == before
+        assert (sys.modules.get('mmcv._ext'), dict(CheckpointLoader._schemes),
+                checkpoint.load_state_dict) == before
         assert 'clip4str_plugin.weights.safe_loading' not in sys.modules
         import clip4str_plugin.weights.safe_loading
         from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+        from clip4str_plugin.weights.remote import load_from_url
+        from clip4str_plugin.weights.shape_checks import load_state_dict_checked
         assert CheckpointLoader._schemes[''] is load_checkpoint_file
+        assert CheckpointLoader._schemes['https://'] is load_from_url
+        assert checkpoint.load_state_dict is load_state_dict_checked
         print('ok')
     ''')
     assert out.returncode == 0, out.stderr

@@ -1,0 +1,80 @@
+"""A checkpoint must fit the model MMEngine loads it into: coverage and shapes counted over the
+whole model, the file named; intended partial loads and other models' fine-tuning still work."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
+from torch import nn
+
+from broken_checkpoints import DBNET_CONFIG, dbnet_checkpoint
+from clip4str_plugin.weights.errors import CheckpointMismatchError
+from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from conftest import build_model, tiny_model
+
+
+@pytest.fixture
+def fit_check(monkeypatch):
+    """The switch, undone after the test."""
+    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+    monkeypatch.setattr(mmengine_checkpoint, 'load_state_dict', mmengine_checkpoint.load_state_dict)
+    use_weights_only_loader()
+
+
+def tensors(model) -> int:
+    return sum(not k.endswith('num_batches_tracked') for k in model.state_dict())
+
+
+def test_another_models_checkpoint_is_refused_with_counts(tmp_path, fit_check):
+    recognizer = tiny_model()
+    dbnet_path = dbnet_checkpoint(tmp_path / 'dbnet_iter_400.pth')
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_checkpoint(recognizer, str(dbnet_path))         # MMEngine's own entry point
+    message = str(err.value)
+    unexpected = len(torch.load(str(dbnet_path))['state_dict'])
+    assert message.startswith(f'{dbnet_path} covers 0 of {tensors(recognizer)} tensors of '
+                              f'EncoderDecoderRecognizer ({unexpected} unexpected keys, e.g. ')
+    assert 'wrong model or layout' in message and '\n' not in message
+    # the other way round: a recognizer's checkpoint given to the detector
+    rec_path = tmp_path / 'iter_10.pth'
+    torch.save(dict(meta={}, state_dict=recognizer.state_dict()), str(rec_path))
+    detector = build_model(Config.fromfile(str(DBNET_CONFIG)).model)
+    with pytest.raises(CheckpointMismatchError,
+                       match=f'covers 0 of {tensors(detector)} tensors of DBNet'):
+        load_checkpoint(detector, str(rec_path))
+
+
+def test_every_differing_tensor_is_counted(tmp_path, fit_check):
+    model = tiny_model()
+    state = model.state_dict()
+    changed = [k for k in state if k.endswith('.weight') and state[k].dim() == 2]
+    changed = [next(k for k in changed if k.startswith(p)) for p in
+               ('backbone.', 'decoder.text_encoder.', 'decoder.visual_decoder.',
+                'decoder.cross_decoder.')]
+    for key in changed:                                 # one tensor in each of four modules
+        state[key] = torch.zeros(state[key].shape[0] + 1, state[key].shape[1])
+    path = tmp_path / 'wider.pth'
+    torch.save(dict(meta={}, state_dict=state), str(path))
+    with pytest.raises(CheckpointMismatchError,
+                       match=rf'^{path} does not match the model built from the config \(4 '
+                             r'tensors differ, e\.g\. backbone\.'):
+        load_checkpoint(model, str(path))
+    # loads outside MMEngine: each plugin module still refuses its own part
+    with pytest.raises(CheckpointMismatchError, match='does not match'):
+        model.load_state_dict(state)
+
+
+def test_intended_partial_loads_and_other_models_keep_mmengine_behaviour(tmp_path, fit_check):
+    model = tiny_model()
+    state = model.state_dict()
+    kept = {k: v + 1 for k, v in list(state.items())[:int(0.6 * len(state))]}  # 60 % of it
+    path = tmp_path / 'partial.pth'
+    torch.save(dict(meta={}, state_dict=kept), str(path))
+    load_checkpoint(model, str(path))
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in kept.items())
+    # a model not built by this plugin: a resized head is skipped with MMEngine's warning
+    plain = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3))
+    resized = dict(plain.state_dict(), **{'1.weight': torch.zeros(5, 8), '1.bias': torch.zeros(5)})
+    torch.save(resized, str(tmp_path / 'resized.pth'))
+    load_checkpoint(plain, str(tmp_path / 'resized.pth'))
+    assert torch.equal(plain[0].weight, resized['0.weight'])
