@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 
+from .errors import CheckpointError
 from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
 from .shape_checks import listing
@@ -28,8 +29,9 @@ _WRAPPER_KEYS = ('state_dict', 'model', 'module')
 _STRIP_PREFIXES = ('module.', 'clip_model.')
 
 
-class CLIPWeightsError(ValueError):
-    """A CLIP weights file is missing, unreadable or does not match the model."""
+class CLIPWeightsError(CheckpointError):
+    """CLIP weights are missing, cannot be fetched, are unreadable or do not match the model
+    (a :class:`CheckpointError`: the tools print it as one line)."""
 
 
 def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:

@@ -17,6 +17,8 @@ written here. Failures, a missing network above all, are one :class:`WeightsName
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
+from .errors import CheckpointError
+
 HF_PREFIX = 'hf-hub:'
 #: The files open_clip looks for in a Hub repository, in its order of preference.
 OPEN_CLIP_HUB_FILES = ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin')
@@ -24,8 +26,8 @@ FORMS = ("a local file, an open_clip 'model:tag' such as 'ViT-B-16:openai', or "
          "'hf-hub:org/repo[/file]'")
 
 
-class WeightsNameError(ValueError):
-    """A weights name that cannot be resolved to a local file."""
+class WeightsNameError(CheckpointError):
+    """A weights name that cannot be resolved to a local file (tools print it as one line)."""
 
 
 def split_hf_ref(ref: str) -> Tuple[str, Optional[str]]:

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from clip4str_plugin.models.clip.towers import CLIPTextEncoder, CLIPVisionBackbone
 from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_clip_state_dict
+from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.named_weights import (WeightsNameError, resolve_weights,
                                                    split_hf_ref)
 from fixtures.hub_cache import cache_file
@@ -87,6 +88,7 @@ def test_no_network_and_not_cached_is_one_line(hub_cache):
         with pytest.raises(CLIPWeightsError) as err:
             load_clip_state_dict(ref)
         message = str(err.value)
+        assert isinstance(err.value, CheckpointError)   # the tools print it as one line
         assert '\n' not in message and message.startswith(f'cannot fetch {ref}')
         assert 'HF_HUB_OFFLINE' in message or 'cannot be reached' in message or \
             'connection' in message.lower(), message
