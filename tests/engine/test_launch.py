@@ -1,13 +1,21 @@
 """load_config (what tools/train.py and tools/test.py call): --cfg-options max_iters / max_epochs
 re-derive what the config's variable fed; a key that nothing would read is refused in one line."""
 import argparse
+import uuid
 
 import pytest
+from mmengine.logging import MMLogger
 
 from clip4str_plugin.engine.launch import add_launch_args, load_config
 from conftest import CONFIGS
 
 SYNTH = 'configs/clip4str/clip4str_tiny_synth.py'
+
+
+def new_logger():
+    """print_log writes to the newest MMLogger through the stdout it was made with: make one
+    now, so that the log reaches this test's (captured) stdout."""
+    MMLogger.get_instance(f'test-{uuid.uuid4().hex}')
 
 
 def load(config, *options):
@@ -16,6 +24,7 @@ def load(config, *options):
     parser.add_argument('config')
     add_launch_args(parser)
     path = str(CONFIGS.parent / config)
+    new_logger()
     return load_config(parser.parse_args([path, '--work-dir', 'unused', '--cfg-options',
                                           *options]))
 

@@ -6,6 +6,7 @@ tools/train.py runs in-process (same code path as the command line) on a tiny LM
 the epoch-based cases use a real Runner with a two-parameter model."""
 import gc
 import runpy
+import uuid
 import sys
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -50,12 +52,19 @@ def quick_runner(monkeypatch, synth_root):
     monkeypatch.setenv('SYNTH_DATA_ROOT', str(synth_root))
 
 
+def new_logger():
+    """print_log writes to the newest MMLogger through the stdout it was made with: make one
+    now, so that the log reaches this test's (captured) stdout."""
+    MMLogger.get_instance(f'test-{uuid.uuid4().hex}')
+
+
 def train(work_dir, *options, resume=False):
     """tools/train.py CONFIG --work-dir WORK_DIR [--resume] --cfg-options FAST OPTIONS."""
     argv = ['tools/train.py', CONFIG, '--work-dir', str(work_dir), *(['--resume'] * resume),
             '--cfg-options', *FAST, f'experiment_name=run{len(list(work_dir.glob("*/")))}',
             *options]
     gc.collect()       # the last run's datasets: an LMDB may be open once per process
+    new_logger()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, 'argv', argv)
         runpy.run_path(str(ROOT / 'tools' / 'train.py'), run_name='__main__')
@@ -81,11 +90,11 @@ def one_cycle_lrs(total, lr=LR, pct_start=0.075):
 
 
 def test_max_iters_option_trains_exactly_that_budget_to_the_end_of_its_schedule(tmp_path,
-                                                                                  capfd):
+                                                                                  capsys):
     train(tmp_path, 'max_iters=5')
     assert 'max_iters=5 sets train_cfg.max_iters 3000 -> 5, train_cfg.val_interval 3000 -> 5, ' \
         'param_scheduler.0.total_steps 3000 -> 5, default_hooks.checkpoint.interval 3000 -> 5' \
-        in capfd.readouterr().out
+        in capsys.readouterr().out
     assert (tmp_path / 'last_checkpoint').read_text().strip().endswith('iter_5.pth')
     lrs, iters = trained_lrs(tmp_path / 'iter_5.pth')
     assert iters == 5
@@ -102,7 +111,7 @@ def test_a_loop_longer_than_its_one_cycle_is_refused_before_training(tmp_path):
     assert not list(tmp_path.glob('*.pth'))
 
 
-def test_resume_with_a_longer_loop_is_refused_or_rescaled_on_request(tmp_path, capfd):
+def test_resume_with_a_longer_loop_is_refused_or_rescaled_on_request(tmp_path, capsys):
     train(tmp_path, 'max_iters=4')
     with pytest.raises(ScheduleError) as refused:        # formerly: 2 iterations at lr 4e-9
         train(tmp_path, 'max_iters=6', resume=True)
@@ -112,10 +121,10 @@ def test_resume_with_a_longer_loop_is_refused_or_rescaled_on_request(tmp_path, c
         '--cfg-options resume_rescale=True to stretch the remaining schedule')
     assert not (tmp_path / 'iter_6.pth').exists()
 
-    capfd.readouterr()
+    capsys.readouterr()
     train(tmp_path, 'max_iters=6', 'resume_rescale=True', resume=True)
     assert 'resume_rescale: param_scheduler.0 (GroupOneCycleLR) re-timed from 4 to 6 ' \
-        'iterations at iteration 4' in capfd.readouterr().out
+        'iterations at iteration 4' in capsys.readouterr().out
     lrs, iters = trained_lrs(tmp_path / 'iter_6.pth')
     assert iters == 6 and len(lrs) == 6
     np.testing.assert_allclose(lrs[:4], one_cycle_lrs(4), rtol=1e-6)    # the first run
