@@ -26,6 +26,11 @@ POISONS = {
                           b'OneCycleParamScheduler\nN}X\x03\x00\x00\x00clsK\x00s\x86b0}.',
 }
 
+# Allowed but harmless: numpy's shared float64 dtype "rebuilt" big-endian (numpy ignores the
+# state of its builtin dtypes; the dtypes of a checkpoint's arrays are fresh copies).
+BIG_ENDIAN_FLOAT64 = (b'\x80\x02}X\x01\x00\x00\x00dcnumpy.dtypes\nFloat64DType\n)R(K\x03X\x01'
+                      b'\x00\x00\x00>NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tbs.')
+
 
 def mmengine_like_checkpoint(state_dict=None):
     buffer = HistoryBuffer()
@@ -91,6 +96,9 @@ def test_a_file_cannot_poison_later_loads(tmp_path):
             load_checkpoint_file(write_archive(tmp_path / f'{len(name)}.pth', pkl))
         with pytest.raises(Exception, match='refusing'):    # the other reader, same attempt
             load_zip_pickle(write_archive(tmp_path / f'{len(name)}.ckpt', pkl))
+    load_checkpoint_file(write_archive(tmp_path / 'dtype.pth', BIG_ENDIAN_FLOAT64))
+    assert np.dtype('f8').byteorder == '=' and np.frombuffer(np.float64(1.5).tobytes()) == 1.5
+    assert load_checkpoint_file(genuine)['message_hub']['runtime_info']['eta'] == 1.5
     assert {name: getattr(HistoryBuffer, name) for name in statistics} == statistics
     assert HistoryBuffer.min.__defaults__ == defaults
     for loaded in (load_checkpoint_file(genuine)['state_dict'],
