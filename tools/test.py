@@ -4,7 +4,8 @@
     python tools/test.py CONFIG CKPT --reference-norm     # mean = std = 0.5, as the reference test
     bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
 
-The table is also written to ``<work_dir>/test_results.md`` and ``.json``.
+The table is also written to ``<work_dir>/test_results.md`` and ``.json``. A checkpoint that
+cannot be used (damaged, not a checkpoint, another model's) stops with one line, exit status 1.
 """
 import argparse
 import json
@@ -18,7 +19,8 @@ from mmengine.runner import Runner
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from clip4str_plugin.weights.errors import CheckpointError
+from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -79,8 +81,13 @@ def main():
     args = parse_args()
     cfg = setup_cfg(args)
     init_cpu_distributed(cfg.launcher)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    metrics = runner.test()
+    try:  # an unreadable, unsafe or another model's checkpoint: one line, exit status 1
+        if '://' not in args.checkpoint:
+            check_checkpoint_file(args.checkpoint)   # at once, before data and model are built
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        metrics = runner.test()
+    except CheckpointError as err:
+        sys.exit(f'error: {err}')
     if runner.rank != 0:
         return
     table = results_table(metrics, cfg.test_evaluator.get('dataset_prefixes') or [])

@@ -5,7 +5,9 @@
 
 ``--amp``: fp16 autocast with dynamic loss scaling on GPU (the reference trains with
 precision=16), bf16 autocast on CPU. ``--resume`` continues from the newest checkpoint of the work
-dir, or from CKPT. Checkpoints load weights-only (clip4str_plugin.weights.mmengine_loader).
+dir (the newest intact one: a damaged newest checkpoint is skipped with a warning), or from CKPT.
+Checkpoints are written crash-safe and load weights-only; a checkpoint that cannot be used stops
+the run with one line (``error: ...``, exit status 1).
 """
 import argparse
 import os.path as osp
@@ -17,8 +19,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.engine.checkpoint_io import find_resumable_checkpoint
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from clip4str_plugin.weights.errors import CheckpointError
+from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -44,9 +48,10 @@ def setup_cfg(args) -> Config:
         else:
             cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume:
-        cfg.resume, cfg.load_from = True, args.resume
+        cfg.resume, cfg.load_from = True, find_resumable_checkpoint(cfg.work_dir)
+    elif args.resume:    # a local file is checked at once, before data and model are built
+        cfg.resume, cfg.load_from = True, (args.resume if '://' in args.resume
+                                           else check_checkpoint_file(args.resume))
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
@@ -57,10 +62,13 @@ def setup_cfg(args) -> Config:
 def main():
     sys.path.append(ROOT)   # configs may import repo-relative packages (projects.*), as MMOCR's
     use_weights_only_loader()
-    cfg = setup_cfg(parse_args())
-    init_cpu_distributed(cfg.launcher)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        cfg = setup_cfg(parse_args())
+        init_cpu_distributed(cfg.launcher)
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        runner.train()
+    except CheckpointError as err:
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """Training: CLIP4STR's optimiser groups and schedule, CPU bf16 AMP, launch helpers, training
 length (re-timed one-cycle schedules, the schedule check at train start)."""
 from .amp import CPUAutocastOptimWrapper
+from .checkpoint_io import AtomicLocalBackend  # noqa: F401  (registers 'atomic_local')
 from .optim import CLIP4STROptimWrapperConstructor, GroupOneCycleLR
 from .schedule_check import ScheduleCheckHook, ScheduleError
 from .schedules import rescale_one_cycle, set_training_length

@@ -8,3 +8,6 @@ default_scope = 'mmocr'
 # Before the first iteration (after a resume): every one-cycle schedule must end with the loop;
 # a resumed run whose length changed is refused unless resume_rescale=True (ScheduleCheckHook).
 custom_hooks = [dict(type='ScheduleCheckHook')]
+# Checkpoints are written crash-safe: to a temporary file, then renamed into place; the oldest is
+# removed only once the next one is written (clip4str_plugin.engine.checkpoint_io).
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))

@@ -1,5 +1,7 @@
-"""tools/train.py through the MMEngine Runner: 2-process DDP on CPU (gloo), kill and resume,
-and tools/test.py's table, on a few rendered words."""
+"""tools/train.py through the MMEngine Runner: 2-process DDP on CPU (gloo), kill and resume
+(from the newest intact checkpoint), tools/test.py's table, and both tools on broken
+checkpoints, on a few rendered words."""
+import json
 import os
 import re
 import signal
@@ -8,8 +10,11 @@ import sys
 import time
 
 import pytest
+import torch
 
-from conftest import ROOT
+from broken_checkpoints import EXPECTED, broken_checkpoints
+from clip4str_plugin.weights.mmengine_loader import checkpoint_problem
+from conftest import ROOT, run_python
 
 CONFIG = str(ROOT / 'configs' / 'clip4str' / 'clip4str_tiny_synth.py')
 FAST = ['train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
@@ -54,7 +59,7 @@ def test_two_process_ddp_training_on_cpu(synth_root, tmp_path):
     assert (tmp_path / 'iter_3.pth').is_file()
 
 
-def test_killed_run_resumes_from_its_last_checkpoint(synth_root, tmp_path):
+def test_killed_run_resumes_from_its_newest_intact_checkpoint(synth_root, tmp_path):
     # a long run, killed with SIGKILL once a checkpoint exists
     proc = subprocess.Popen(train_cmd(tmp_path, 'max_iters=1000',
                                       'train_cfg.val_interval=1000',
@@ -72,24 +77,75 @@ def test_killed_run_resumes_from_its_last_checkpoint(synth_root, tmp_path):
     proc.wait(timeout=60)
     saved = int(re.search(r'iter_(\d+)\.pth', last.read_text()).group(1))
     assert saved >= 4
-    out = subprocess.run(train_cmd(tmp_path, f'max_iters={saved + 2}', 'resume_rescale=True',
+    steps = sorted(int(p.stem[5:]) for p in tmp_path.glob('iter_*.pth'))
+    for step in steps:                          # saved crash-safe: none damaged by the kill
+        assert checkpoint_problem(str(tmp_path / f'iter_{step}.pth')) is None, step
+    newest = tmp_path / f'iter_{saved}.pth'     # then damaged (a bad copy, a disk fault)
+    newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 2])
+    older = max(step for step in steps if step != saved)   # kept: rotation waits for writes
+    end = max(steps) + 2
+    out = subprocess.run(train_cmd(tmp_path, f'max_iters={end}', 'resume_rescale=True',
                                    'train_cfg.val_interval=1000',
                                    'default_hooks.checkpoint.interval=2') + ['--resume'],
                          env=env(synth_root), capture_output=True, text=True, timeout=600,
                          cwd=str(tmp_path))
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]
-    assert f'resumed epoch: 0, iter: {saved}' in log
-    assert f'Iter(train) [{saved + 1}/{saved + 2}]' in log
+    assert f'not resuming from {newest}: truncated' in log
+    assert f'resuming from {tmp_path / f"iter_{older}.pth"}, the newest intact' in log
+    assert f'resumed epoch: 0, iter: {older}' in log
+    assert f'Iter(train) [{older + 1}/{end}]' in log
     assert 'Iter(train) [1/' not in log
-    assert (tmp_path / f'iter_{saved + 2}.pth').is_file()
+    assert (tmp_path / f'iter_{end}.pth').is_file()
 
     # tools/test.py loads the checkpoint (weights-only) and prints the table
     test = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test.py'), CONFIG,
-                           str(tmp_path / f'iter_{saved + 2}.pth'), '--work-dir', str(tmp_path),
+                           str(tmp_path / f'iter_{end}.pth'), '--work-dir', str(tmp_path),
                            '--cfg-options', *FAST],
                           env=env(synth_root), capture_output=True, text=True, timeout=600,
                           cwd=str(tmp_path))
     assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
     assert re.search(r'\| synth-test \| \d+ \| [\d.]+ \|', test.stdout), test.stdout[-2000:]
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+    # ... and refuses a damaged copy in one line on stderr, exit status 1, no traceback
+    damaged = tmp_path / 'copied.pth'
+    final = (tmp_path / f'iter_{end}.pth').read_bytes()
+    damaged.write_bytes(final[:len(final) // 2])
+    test = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test.py'), CONFIG, str(damaged),
+                           '--work-dir', str(tmp_path), '--cfg-options', *FAST],
+                          env=env(synth_root), capture_output=True, text=True, timeout=600,
+                          cwd=str(tmp_path))
+    assert test.returncode == 1 and 'Traceback' not in test.stderr, test.stderr[-3000:]
+    assert test.stderr.rstrip().splitlines()[-1].startswith(
+        f'error: cannot read checkpoint {damaged}: truncated')
+
+def test_both_tools_refuse_each_broken_checkpoint_in_one_line(synth_root, tmp_path):
+    """train.py --resume CKPT and test.py CKPT on a truncated, an empty, a text and a DBNet
+    checkpoint: each run ends with ``error: <one line>`` (the tools' mains run one after the
+    other in one interpreter, as they do from the command line)."""
+    good = tmp_path / 'good.pth'
+    torch.save(dict(meta={}, state_dict={'w': torch.ones(4096)}), str(good))
+    files = broken_checkpoints(tmp_path / 'broken', good)
+    runs = {f'{tool} {case}': [str(ROOT / 'tools' / tool), CONFIG, *(
+        ['--resume', str(path)] if tool == 'train.py' else [str(path)]), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *FAST]
+        for case, path in files.items() for tool in ('train.py', 'test.py')}
+    out = run_python(f'''
+        import json, os, runpy, sys
+        os.environ['SYNTH_DATA_ROOT'] = {str(synth_root)!r}
+        codes = {{}}
+        for name, argv in {runs!r}.items():
+            sys.argv = argv
+            try:
+                runpy.run_path(argv[0], run_name='__main__')
+                codes[name] = 'finished'
+            except SystemExit as exit:
+                codes[name] = exit.code
+        print('CODES', json.dumps(codes))
+    ''')
+    assert out.returncode == 0, out.stderr[-3000:]
+    codes = json.loads(out.stdout.split('CODES', 1)[1])
+    for name, code in codes.items():
+        case = name.split()[1]
+        assert isinstance(code, str) and code.startswith('error: '), (name, code)
+        assert EXPECTED[case] in code and str(files[case]) in code and '\n' not in code, code
