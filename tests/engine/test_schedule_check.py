@@ -193,3 +193,15 @@ def test_resume_with_more_epochs(tmp_path):
     assert runner.iter == 12
     np.testing.assert_allclose(recorder.lrs, one_cycle_lrs(12, lr=0.1, pct_start=0.25)[8:],
                                rtol=1e-6)
+
+
+def test_resume_from_a_checkpoint_without_scheduler_state(tmp_path):
+    """The scheduler would start its cycle again at iteration 8: refused."""
+    epoch_runner(tmp_path, 2, 2).train()
+    state = load_checkpoint_file(str(tmp_path / 'epoch_2.pth'))
+    del state['param_schedulers']
+    torch.save(state, tmp_path / 'epoch_2.pth')
+    with pytest.raises(ScheduleError) as refused:
+        epoch_runner(tmp_path, 3, 3, resume=True).train()
+    assert str(refused.value) == 'param_scheduler.0 (GroupOneCycleLR) is at step 0 but the run ' \
+        'is at iteration 8: resume from a checkpoint saved with its scheduler state'
