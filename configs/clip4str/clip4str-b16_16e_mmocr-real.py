@@ -19,13 +19,12 @@ test_pipeline = [dict(type='LoadImageFromFile'), *_base_.test_pipeline[1:]]
 train_dataloader = dict(
     dataset=dict(type='ConcatDataset', datasets=_base_.mmocr_real_train,
                  pipeline=train_pipeline))
-_tests = dict(type='ConcatDataset', datasets=list(_base_.mmocr_benchmark_tests.values()),
-              pipeline=test_pipeline)
-_evaluator = dict(type='WeightedMultiDatasetsEvaluator', metrics=_base_.str_metrics,
-                  dataset_prefixes=list(_base_.mmocr_benchmark_tests.keys()))
-val_dataloader = dict(dataset=_tests)
-test_dataloader = dict(dataset=_tests)
-val_evaluator = _evaluator
-test_evaluator = _evaluator
+val_dataloader = dict(
+    dataset=dict(type='ConcatDataset', datasets=list(_base_.mmocr_benchmark_tests.values()),
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='WeightedMultiDatasetsEvaluator', metrics=_base_.str_metrics,
+                     dataset_prefixes=list(_base_.mmocr_benchmark_tests.keys()))
+test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                                      save_best=None, _delete_=True))

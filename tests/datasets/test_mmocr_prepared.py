@@ -1,6 +1,9 @@
 """MMOCR's dataset-preparer output (OCRDataset JSON) drives a recipe: training with the label
 rules on raw labels, then evaluation on the eight benchmark files, through the MMEngine Runner."""
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import cv2
 import pytest
@@ -36,8 +39,11 @@ def write_split(root, folder, ann_file, split, labels, renderer):
 
 
 @pytest.fixture
-def prepared(tmp_path, monkeypatch):
-    root, renderer = tmp_path / 'data', WordRenderer(seed=0)
+def prepared(monkeypatch):
+    """The preparer's layout under a short root: MMEngine formats the whole config (yapf)
+    several times per run, and long paths in its ~40 dataset entries make that slow."""
+    short = Path(tempfile.mkdtemp(prefix='p'))
+    root, renderer = short / 'data', WordRenderer(seed=0)
     bad = dict(svt=TOO_LONG, svtp='\u2014')   # too long; nothing left after the rules
     for folder in TRAIN_SETS:   # raw labels: spaces, accents
         labels = ['Hello', bad.get(folder, 'caf\u00e9 42')]
@@ -45,7 +51,8 @@ def prepared(tmp_path, monkeypatch):
     for name, (folder, ann_file) in TEST_FILES.items():
         write_split(root, folder, ann_file, 'test', [name[:4], 'Text!'], renderer)
     monkeypatch.setenv('MMOCR_DATA_ROOT', str(root))
-    return root
+    yield root
+    shutil.rmtree(short)
 
 
 def test_label_rules_transform():
@@ -60,7 +67,7 @@ def test_label_rules_transform():
         dict(text='ab1')]
 
 
-def test_recipe_trains_and_evaluates_on_prepared_data(prepared, tmp_path):
+def test_recipe_trains_and_evaluates_on_prepared_data(prepared):
     from mmengine.runner import Runner
     cfg = Config.fromfile(str(RECIPE))
     assert cfg.train_dataloader.dataset.datasets[0].data_root == f'{prepared}/icdar2013'
@@ -76,7 +83,7 @@ def test_recipe_trains_and_evaluates_on_prepared_data(prepared, tmp_path):
     cfg.max_epochs = 1
     cfg.param_scheduler[0].total_steps = 1
     cfg.default_hooks.logger.interval = 1
-    cfg.work_dir = str(tmp_path / 'work')
+    cfg.work_dir = str(prepared.parent / 'work')
     runner = Runner.from_cfg(cfg)
     runner.train()
     label_rules = runner.train_dataloader.dataset.datasets[0].pipeline.transforms[1]
@@ -89,4 +96,4 @@ def test_recipe_trains_and_evaluates_on_prepared_data(prepared, tmp_path):
         assert metrics[f'{name}/str/num_samples'] == 2
         assert 0 <= metrics[f'{name}/str/accuracy'] <= 1
     assert 'average/str/accuracy' in metrics
-    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+    assert (prepared.parent / 'work' / 'epoch_1.pth').is_file()
