@@ -16,6 +16,7 @@ from torch import nn
 from ...text import clip_tokenizer
 from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict, load_into
 from ...weights.shape_checks import check_checkpoint_shapes
+from .blocks import transformer_forward
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
 
@@ -133,7 +134,7 @@ class CLIPVisionBackbone(_CLIPTower):
         x = vit.conv1(images).flatten(2).transpose(1, 2)
         cls = vit.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + vit.positional_embedding.to(x.dtype)
-        x = vit.transformer(vit.ln_pre(x))
+        x = transformer_forward(vit.transformer, vit.ln_pre(x))
         return vit.ln_post(x) @ vit.proj
 
 
@@ -187,7 +188,7 @@ class CLIPTextEncoder(_CLIPTower):
         """``(B, L) -> (B, L, width)``: every position's ``ln_final`` state (not projected)."""
         text, length = self.text, ids.shape[1]
         x = text.token_embedding(ids) + text.positional_embedding[:length]
-        x = text.transformer(x, attn_mask=text.attn_mask[:length, :length])
+        x = transformer_forward(text.transformer, x, causal=text.attn_mask is not None)
         return text.ln_final(x)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""The fused block forward computes what open_clip's own modules compute: values, gradients,
+autocast dtypes, and the towers built on it."""
+import pytest
+import torch
+from open_clip.transformer import LayerNormFp32, QuickGELU, Transformer
+from torch import nn
+
+from clip4str_plugin.models.clip.blocks import transformer_forward
+from clip4str_plugin.models.clip.towers import CLIPTextEncoder, CLIPVisionBackbone
+
+
+def stack(act=QuickGELU):
+    torch.manual_seed(0)
+    return Transformer(64, 3, 4, act_layer=act, norm_layer=LayerNormFp32).eval()
+
+
+def causal_mask(n):
+    return torch.full((n, n), float('-inf')).triu(1)
+
+
+@pytest.mark.parametrize('act', [QuickGELU, nn.GELU])
+@pytest.mark.parametrize('causal', [False, True])
+def test_matches_open_clip_without_grad(act, causal):
+    model = stack(act)
+    x = torch.randn(3, 17, 64)
+    with torch.inference_mode():
+        ref = model(x, attn_mask=causal_mask(17) if causal else None)  # MHA fast path
+        x_copy = x.clone()
+        out = transformer_forward(model, x_copy, causal=causal)
+    assert (out - ref).abs().max() < 2e-5
+    assert out.data_ptr() == x_copy.data_ptr()   # the residual stream was updated in place
+
+
+def test_gradients_match_open_clip():
+    model = stack()
+    x = torch.randn(2, 9, 64, requires_grad=True)
+    ref = model(x)
+    ref.square().sum().backward()
+    ref_grads = [p.grad.clone() for p in model.parameters()] + [x.grad.clone()]
+    model.zero_grad()
+    x.grad = None
+    out = transformer_forward(model, x)
+    assert (out - ref).abs().max() < 2e-5
+    out.square().sum().backward()
+    grads = [p.grad for p in model.parameters()] + [x.grad]
+    assert len(grads) == len(ref_grads)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_autocast_keeps_open_clip_dtypes():
+    model = stack()
+    x = torch.randn(2, 9, 64)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        ref = model(x)
+        out = transformer_forward(model, x.clone())
+    assert out.dtype == ref.dtype
+    assert (out.float() - ref.float()).abs().max() < 0.05
+
+
+def test_towers_match_open_clip_modules():
+    torch.manual_seed(0)
+    vision = CLIPVisionBackbone(32, image_size=32, patch_size=8, width=64, layers=2).eval()
+    text = CLIPTextEncoder(32, width=64, layers=2, heads=2).eval()
+    images, ids = torch.randn(2, 3, 32, 32), torch.randint(1, 1000, (3, 16))
+    with torch.no_grad():
+        vit = vision.visual
+        x = vit.conv1(images).flatten(2).transpose(1, 2)
+        x = torch.cat([vit.class_embedding.expand(2, 1, -1), x], 1) + vit.positional_embedding
+        ref = vit.ln_post(vit.transformer(vit.ln_pre(x))) @ vit.proj
+        assert (vision(images) - ref).abs().max() < 2e-5
+        t = text.text
+        y = t.token_embedding(ids) + t.positional_embedding[:16]
+        ref = t.ln_final(t.transformer(y, attn_mask=t.attn_mask[:16, :16])) @ t.text_projection
+        assert (text(ids) - ref).abs().max() < 2e-5
