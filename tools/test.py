@@ -18,6 +18,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
@@ -86,7 +87,7 @@ def main():
             check_checkpoint_file(args.checkpoint)   # at once, before data and model are built
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         metrics = runner.test()
-    except CheckpointError as err:
+    except (CheckpointError, DataError) as err:
         sys.exit(f'error: {err}')
     if runner.rank != 0:
         return

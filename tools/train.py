@@ -20,6 +20,7 @@ from mmengine.runner import Runner
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.engine.checkpoint_io import find_resumable_checkpoint
+from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
@@ -67,7 +68,7 @@ def main():
         init_cpu_distributed(cfg.launcher)
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         runner.train()
-    except CheckpointError as err:
+    except (CheckpointError, DataError) as err:
         sys.exit(f'error: {err}')
 
 

@@ -149,3 +149,32 @@ def test_both_tools_refuse_each_broken_checkpoint_in_one_line(synth_root, tmp_pa
         case = name.split()[1]
         assert isinstance(code, str) and code.startswith('error: '), (name, code)
         assert EXPECTED[case] in code and str(files[case]) in code and '\n' not in code, code
+
+
+def test_both_tools_name_missing_data_in_one_line(tmp_path):
+    """A data root that does not exist: train.py and test.py end with ``error: <one line>``
+    naming the dataset and the path (a DataError), not the Runner's traceback."""
+    good = tmp_path / 'good.pth'
+    torch.save(dict(meta={}, state_dict={'w': torch.ones(4)}), str(good))
+    missing = tmp_path / 'no_data'
+    runs = {tool: [str(ROOT / 'tools' / tool), CONFIG, *([] if tool == 'train.py' else [str(good)]),
+                   '--work-dir', str(tmp_path / 'work'), '--cfg-options', *FAST]
+            for tool in ('train.py', 'test.py')}
+    out = run_python(f'''
+        import json, os, runpy, sys
+        os.environ['SYNTH_DATA_ROOT'] = {str(missing)!r}
+        codes = {{}}
+        for name, argv in {runs!r}.items():
+            sys.argv = argv
+            try:
+                runpy.run_path(argv[0], run_name='__main__')
+                codes[name] = 'finished'
+            except SystemExit as exit:
+                codes[name] = exit.code
+        print('CODES', json.dumps(codes))
+    ''')
+    assert out.returncode == 0, out.stderr[-3000:]
+    codes = json.loads(out.stdout.split('CODES', 1)[1])
+    assert codes == {
+        'train.py': f'error: synth-train: LMDB path not found: {missing}/train',
+        'test.py': f'error: synth-test: LMDB path not found: {missing}/test'}, codes
