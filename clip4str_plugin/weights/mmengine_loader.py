@@ -176,8 +176,9 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
     elif is_torchscript_archive(filename):
         raise CheckpointReadError(
             f'{filename} is a TorchScript archive (such as OpenAI CLIP weights), not a '
-            'checkpoint: give it as the CLIP weights (clip_pretrained), or convert an official '
-            'CLIP4STR file with tools/convert_clip4str_ckpt.py')
+            'checkpoint: give it as the CLIP towers\' weights (model.backbone.pretrained and '
+            'model.decoder.text_encoder.pretrained), or convert an official CLIP4STR file with '
+            'tools/convert_clip4str_ckpt.py')
     else:
         try:
             with _mmengine_globals():
