@@ -52,14 +52,16 @@ def parse_args():
     return parser.parse_args()
 
 
-def uncached_decode_ar(decoder, memory, num_steps=None, early_stop=True):
-    """Reference-style AR decoding: the whole prefix is decoded again at every step."""
+def uncached_decode_ar(decoder, memory, num_steps=None, early_stop=True, memory_kv=None):
+    """Reference-style AR decoding: the whole prefix is decoded again at every step (the
+    memory's keys/values, when the caller knows them, are the only thing reused)."""
     num_steps = num_steps or decoder.max_length
     tokens = memory.new_full((memory.shape[0], 1), decoder.bos_id, dtype=torch.long)
     logits = []
     for step in range(num_steps):
         mask = causal_mask(step + 1, memory.device)
-        out = decoder(tokens, memory, mask[step:step + 1][None], mask[None])[0]
+        out = decoder(tokens, memory, mask[step:step + 1][None], mask[None],
+                      memory_kv=memory_kv)[0]
         logits.append(out[:, -1:] if out.shape[1] > 1 else out)
         next_token = logits[-1].argmax(-1)
         tokens = torch.cat([tokens, next_token], dim=1)
@@ -188,8 +190,8 @@ def main():
     for mode, precision, batch_size in settings:
         for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
             if mode == 'uncached':
-                branch.decode_ar = (lambda m, n=None, e=True, d=branch:
-                                    uncached_decode_ar(d, m, n, e))
+                branch.decode_ar = (lambda m, n=None, e=True, memory_kv=None, d=branch:
+                                    uncached_decode_ar(d, m, n, e, memory_kv))
             else:
                 branch.__dict__.pop('decode_ar', None)
         data = make_batch(cfg, batch_size)

@@ -2,7 +2,11 @@
 
     python tools/make_synth_lmdb.py data/synth/train --split train --num 50000 --seed 0
     python tools/make_synth_lmdb.py data/synth/test --split test --num 2000 --seed 0
+    python tools/make_synth_lmdb.py data/broad/train --split train --num 60000 --preset broad
 
+``--preset`` (clip4str_plugin.datasets.word_presets) replaces the rendering options (fonts,
+colours, lengths, distortions); a preset none of whose fonts is installed here (the optional
+held-out families) is skipped with a message.
 Words of the val and test splits never occur in train (see clip4str_plugin.datasets.words).
 Rendering runs in ``--workers`` processes; the output is the same for any worker count. An
 existing LMDB in ``out`` is replaced only with ``--overwrite``; an interrupted run leaves an LMDB
@@ -18,6 +22,7 @@ from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.lmdb_io import tool_writer
+from clip4str_plugin.datasets.word_presets import PRESETS, preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
 from clip4str_plugin.datasets.words import SPLITS
 
@@ -39,6 +44,8 @@ def parse_args():
                         help='all 16 package faces, the 6 upright DejaVu ones, DejaVu Sans '
                              'and Sans Bold, or also system fonts')
     parser.add_argument('--gray', action='store_true', help='grey levels only')
+    parser.add_argument('--preset', choices=list(PRESETS),
+                        help='a named rendering preset; replaces the rendering options above')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an LMDB that out already holds')
@@ -51,24 +58,38 @@ def _render_chunk(job):
     return render_samples(split, count, seed * 1_000_003 + start, **options)
 
 
-def main():
-    args = parse_args()
-    options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
-                   distort=args.distort, gray=args.gray, fonts=args.fonts)
-    jobs = [(args.split, start, min(CHUNK, args.num - start), args.seed, options)
-            for start in range(0, args.num, CHUNK)]
+def render_lmdb(out: str, split: str, num: int, seed: int, options: dict,
+                workers: int = os.cpu_count() or 1, overwrite: bool = False) -> int:
+    """Render ``num`` samples of ``split`` with ``render_samples`` ``options`` into the LMDB
+    ``out`` (``tools/main_job.py`` calls this in its own process); returns the count written."""
+    jobs = [(split, start, min(CHUNK, num - start), seed, options)
+            for start in range(0, num, CHUNK)]
     start_time = time.time()
     # Ctrl-C reaches the workers too: they ignore it, and the main process stops them
-    with tool_writer(args.out, args.overwrite) as writer, \
-            multiprocessing.Pool(args.workers, signal.signal, (signal.SIGINT, signal.SIG_IGN)) \
-            as pool:
-        progress = ProgressBar(args.num)
+    with tool_writer(out, overwrite) as writer, \
+            multiprocessing.Pool(workers, signal.signal, (signal.SIGINT, signal.SIG_IGN)) as pool:
+        progress = ProgressBar(num)
         for chunk in pool.imap(_render_chunk, jobs):
             for image, label in chunk:
                 writer.add(image, label)
                 progress.update()
-    print(f'\nwrote {writer.count} {args.split} samples to {args.out} '
-          f'in {time.time() - start_time:.0f} s')
+    print(f'\nwrote {writer.count} {split} samples to {out} in {time.time() - start_time:.0f} s')
+    return writer.count
+
+
+def main():
+    args = parse_args()
+    options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
+                   distort=args.distort, gray=args.gray, fonts=args.fonts)
+    if args.preset:
+        options = preset_options(args.preset)
+        if not options['fonts']:
+            print(f'skipped {args.out}: none of the fonts of preset {args.preset} is installed '
+                  'here (optional; see clip4str_plugin/datasets/word_presets.py)')
+            return
+        print(f'preset {args.preset}: {len(options["fonts"])} font faces: '
+              + ', '.join(sorted(os.path.basename(f) for f in options['fonts'])))
+    render_lmdb(args.out, args.split, args.num, args.seed, options, args.workers, args.overwrite)
 
 
 if __name__ == '__main__':

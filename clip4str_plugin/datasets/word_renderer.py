@@ -5,14 +5,16 @@ and some of: outline, shadow, curvature, rotation, perspective, blur, noise, JPE
 from :mod:`.words` (disjoint splits), fonts from :mod:`.fonts`.
 """
 import io
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .backgrounds import background, contrasting_colours
-from .fonts import font_paths, select_fonts
+from ..text.charsets import CHARSET_94
+from .fonts import font_paths
+from .word_presets import resolve_fonts
 from .words import SPLITS, WordSampler
 
 
@@ -108,10 +110,16 @@ def encode_image(rgb: np.ndarray, rng, jpeg: bool = True) -> bytes:
 
 def render_samples(split: str, num: int, seed: int, random_fraction: float = 0.2,
                    max_len: int = 12, distort: float = 0.25, gray: bool = False,
-                   fonts: str = 'all') -> List[Tuple[bytes, str]]:
-    """``num`` encoded (image, label) pairs of ``split``; deterministic for a seed."""
-    words = WordSampler(split, seed, random_fraction, max_len)
-    renderer = WordRenderer(seed=seed * 1000 + SPLITS.index(split), fonts=select_fonts(fonts),
+                   fonts: Union[str, Sequence[str]] = 'all', min_len: Optional[int] = None,
+                   random_charset: str = CHARSET_94) -> List[Tuple[bytes, str]]:
+    """``num`` encoded (image, label) pairs of ``split``; deterministic for a seed. ``fonts``: a
+    :func:`~.fonts.select_fonts` kind, a font set of :mod:`.word_presets` or font files; the
+    other options are :class:`~.words.WordSampler`'s and :class:`WordRenderer`'s."""
+    font_files = resolve_fonts(fonts)
+    if not font_files:
+        raise ValueError(f'no font files to render with (fonts={fonts!r})')
+    words = WordSampler(split, seed, random_fraction, max_len, random_charset, min_len)
+    renderer = WordRenderer(seed=seed * 1000 + SPLITS.index(split), fonts=font_files,
                             distort=distort, gray=gray)
     samples = []
     for _ in range(num):

@@ -7,7 +7,7 @@ train, so held-out words are never seen in training.
 """
 import functools
 import zlib
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -23,11 +23,13 @@ def split_of(word: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def word_list(split: str, max_len: int = 25) -> Tuple[str, ...]:
-    """Alphabetic words of ``split`` from the web2 word list (``english-words``)."""
+def word_list(split: str, max_len: int = 25, min_len: int = 2) -> Tuple[str, ...]:
+    """Alphabetic words of ``split`` and ``min_len``-``max_len`` letters from the web2 word list
+    (``english-words``)."""
     from english_words import get_english_words_set
     words = get_english_words_set(['web2'], lower=False, alpha=True)
-    return tuple(sorted(w for w in words if 2 <= len(w) <= max_len and split_of(w) == split))
+    return tuple(sorted(w for w in words
+                        if min_len <= len(w) <= max_len and split_of(w) == split))
 
 
 class WordSampler:
@@ -38,20 +40,22 @@ class WordSampler:
         seed: random seed.
         random_fraction: share of random strings over ``charset``.
         max_len: longest label (words and random strings).
+        charset: characters of the random strings.
+        min_len: shortest label (default: words of 2 letters, random strings of 1 character).
     """
 
     def __init__(self, split: str, seed: int = 0, random_fraction: float = 0.2,
-                 max_len: int = 12, charset: str = CHARSET_94):
+                 max_len: int = 12, charset: str = CHARSET_94, min_len: Optional[int] = None):
         if split not in SPLITS:
             raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
-        self.split, self.words = split, word_list(split, max_len)
+        self.split, self.words = split, word_list(split, max_len, min_len or 2)
         self.rng = np.random.default_rng([seed, SPLITS.index(split)])
         self.random_fraction, self.charset = random_fraction, charset
-        self.max_len = max_len
+        self.max_len, self.min_len = max_len, min_len or 1
 
     def _random_string(self) -> str:
         while True:
-            length = int(self.rng.integers(1, self.max_len + 1))
+            length = int(self.rng.integers(self.min_len, self.max_len + 1))
             text = ''.join(self.rng.choice(list(self.charset), length))
             if self.split == 'train' or split_of(text) == self.split:
                 return text

@@ -64,7 +64,25 @@ class CLIP4STRDecoder(PLMDecoder):
 
         Identical captions (frequent across permutations and within a batch) are encoded once.
         """
-        ids = self.text_encoder.tokenize(self.captions(logits.detach()))
+        return self.encode_caption_ids(self.caption_ids(logits))
+
+    def caption_ids(self, logits: torch.Tensor) -> torch.Tensor:
+        """CLIP BPE ids ``(N, text_length)`` of the captions of ``logits (N, L, C)``."""
+        return self.text_encoder.tokenize(self.captions(logits.detach()))
+
+    def encode_caption_ids(self, ids: torch.Tensor, known: Optional[Tuple[torch.Tensor,
+                                                                          torch.Tensor]] = None
+                           ) -> torch.Tensor:
+        """Text tower output ``(N, text_length, D)`` of ``ids (N, text_length)``, each distinct
+        caption encoded once. ``known``: ``(ids, output)`` of the same N samples encoded before;
+        only the rows whose ids changed are encoded again."""
+        if known is not None:
+            changed = (ids != known[0]).any(-1)
+            if not bool(changed.any()):
+                return known[1]
+            text = known[1].clone()
+            text[changed] = self.encode_caption_ids(ids[changed]).to(text.dtype)
+            return text
         unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
         return self.text_encoder(unique)[inverse]
 
@@ -89,11 +107,32 @@ class CLIP4STRDecoder(PLMDecoder):
         The visual branch reads the image; the cross branch reads the image and CLIP's encoding
         of the visual branch's text, for as many steps. Each refinement round refines the visual
         branch, re-captions it and refines the cross branch. The cross logits are the answer.
+
+        Nothing whose result is known is computed twice: the image tokens' keys/values are
+        projected once per branch (the cross memory's are the image part's followed by the
+        caption part's), and at refinement only the captions that changed (usually none) go
+        through the text tower again, the cross keys/values only when one did.
         """
-        visual = self.first_pass(self.visual_decoder, image)
-        cross = self.first_pass(self.cross_decoder, self.cross_memory(image, visual),
-                                visual.shape[1])
+        visual_net, cross_net = self.visual_decoder, self.cross_decoder
+        visual_kv, image_kv = visual_net.memory_kv(image), cross_net.memory_kv(image)
+        visual = self.first_pass(visual_net, image, memory_kv=visual_kv)
+        ids = self.caption_ids(visual)
+        text = self.encode_caption_ids(ids)
+        cross_kv = self._cross_kv(image_kv, text.to(image.dtype))
+        cross = self.first_pass(cross_net, image, visual.shape[1], memory_kv=cross_kv)
         for _ in range(self.refine_iters):
-            visual = self.visual_decoder.refine(image, visual)
-            cross = self.cross_decoder.refine(self.cross_memory(image, visual), cross)
+            visual = visual_net.refine(image, visual, memory_kv=visual_kv)
+            new_ids = self.caption_ids(visual)
+            if not torch.equal(new_ids, ids):
+                text = self.encode_caption_ids(new_ids, known=(ids, text))
+                cross_kv = self._cross_kv(image_kv, text.to(image.dtype))
+                ids = new_ids
+            cross = cross_net.refine(image, cross, memory_kv=cross_kv)
         return cross, visual
+
+    def _cross_kv(self, image_kv, text: torch.Tensor):
+        """The cross network's keys/values of ``[image; text (B, text_length, D)]``, per layer,
+        from the image part's (``image_kv``, already projected)."""
+        text_kv = [layer.cross_attn.project_kv(text) for layer in self.cross_decoder.layers]
+        return [(torch.cat([ik, tk], 2), torch.cat([iv, tv], 2))
+                for (ik, iv), (tk, tv) in zip(image_kv, text_kv)]

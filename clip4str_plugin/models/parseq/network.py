@@ -177,7 +177,8 @@ class PARSeqNetwork(nn.Module):
                 query_mask: Optional[torch.Tensor] = None,
                 content_mask: Optional[torch.Tensor] = None,
                 padding_mask: Optional[torch.Tensor] = None,
-                num_queries: Optional[int] = None) -> torch.Tensor:
+                num_queries: Optional[int] = None,
+                memory_kv: Optional[List[Union[KV, SplitKV]]] = None) -> torch.Tensor:
         """Decode every query at once (training, refinement, one-shot).
 
         Args:
@@ -188,6 +189,8 @@ class PARSeqNetwork(nn.Module):
             content_mask: ``(G, T, T)``; only read when depth > 1.
             padding_mask: ``(B, T)`` content positions nobody may see.
             num_queries: Lq when ``query_mask`` is None (default: all position queries).
+            memory_kv: :meth:`memory_kv` of ``memory`` when already known (not projected again;
+                ``memory`` then only gives the batch and device).
 
         Returns:
             logits ``(G, B, Lq, num_classes)``.
@@ -198,24 +201,28 @@ class PARSeqNetwork(nn.Module):
                                                                      self.max_length)
         query = self.dropout(self.pos_queries[:, :num_q].expand(groups * batch, -1, -1))
         content = self.embed_content(tokens.repeat(groups, 1))
-        logits = self.run_layers(query, content, self.memory_kv(memory),
+        if memory_kv is None:
+            memory_kv = self.memory_kv(memory)
+        logits = self.run_layers(query, content, memory_kv,
                                  group_mask(query_mask, padding_mask, batch),
                                  group_mask(content_mask, padding_mask, batch),
                                  groups=groups)
         return logits.view(groups, batch, num_q, -1)
 
     def decode_ar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
-                  early_stop: bool = True) -> torch.Tensor:
+                  early_stop: bool = True, memory_kv: Optional[List[KV]] = None) -> torch.Tensor:
         """Greedy autoregressive decoding with cached keys/values.
 
         Step i feeds the argmax of step i - 1 and asks position query i: the same logits as
         :meth:`forward` on the growing prefix with causal masks, one token of work per step.
+        ``memory_kv``: as for :meth:`forward`.
 
         Returns:
             logits ``(B, L, num_classes)``, L <= ``num_steps`` (default ``max_length``).
         """
         batch = memory.shape[0]
-        memory_kv = self.memory_kv(memory)
+        if memory_kv is None:
+            memory_kv = self.memory_kv(memory)
         cache: List[Optional[KV]] = [None] * len(self.layers)
         token = memory.new_full((batch, 1), self.bos_id, dtype=torch.long)
         ended = torch.zeros(batch, dtype=torch.bool, device=memory.device)
@@ -232,12 +239,15 @@ class PARSeqNetwork(nn.Module):
                 break
         return torch.cat(logits, dim=1)
 
-    def decode_nar(self, memory: torch.Tensor, num_steps: Optional[int] = None) -> torch.Tensor:
+    def decode_nar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
+                   memory_kv: Optional[List[KV]] = None) -> torch.Tensor:
         """One-shot: every position query sees only [B]. ``(B, L, C)``."""
         bos = memory.new_full((memory.shape[0], 1), self.bos_id, dtype=torch.long)
-        return self(bos, memory, num_queries=num_steps or self.max_length)[0]
+        return self(bos, memory, num_queries=num_steps or self.max_length,
+                    memory_kv=memory_kv)[0]
 
-    def refine(self, memory: Memory, logits: torch.Tensor) -> torch.Tensor:
+    def refine(self, memory: Memory, logits: torch.Tensor,
+               memory_kv: Optional[List[Union[KV, SplitKV]]] = None) -> torch.Tensor:
         """One cloze refinement of ``logits (B, L, C)``; returns ``(B, max_length, C)``.
 
         Context: [B] + the argmax of ``logits`` minus its last step, hidden from the first [E]
@@ -251,4 +261,4 @@ class PARSeqNetwork(nn.Module):
         length = tokens.shape[1]
         query_mask = cloze_mask(self.max_length, length, tokens.device)[None]
         content_mask = cloze_mask(length, length, tokens.device)[None]
-        return self(tokens, memory, query_mask, content_mask, padding)[0]
+        return self(tokens, memory, query_mask, content_mask, padding, memory_kv=memory_kv)[0]

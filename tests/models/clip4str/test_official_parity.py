@@ -95,7 +95,8 @@ def test_cross_early_stop_keeps_the_answer(official, monkeypatch):
     fast, _ = model.decoder.decode(image)
     full_ar = model.decoder.cross_decoder.decode_ar
     monkeypatch.setattr(model.decoder.cross_decoder, 'decode_ar',
-                        lambda memory, steps=None, early_stop=True: full_ar(memory, steps, False))
+                        lambda memory, steps=None, early_stop=True, **kw:
+                        full_ar(memory, steps, False, **kw))
     slow, _ = model.decoder.decode(image)
     assert torch.equal(fast.argmax(-1), slow.argmax(-1))
     close(fast, slow.numpy(), atol=1e-5)

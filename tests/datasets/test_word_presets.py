@@ -1,0 +1,93 @@
+"""Rendering presets: the broad preset's fonts and labels, held-out faces never in training, the
+easy preset identical to the options it names, make_synth_lmdb --preset."""
+import os
+import runpy
+import sys
+
+import pytest
+
+from clip4str_plugin.datasets import word_presets
+from clip4str_plugin.datasets.lmdb_io import iter_labels
+from clip4str_plugin.datasets.word_presets import FONT_SETS, PRESETS, preset_options
+from clip4str_plugin.datasets.word_renderer import render_samples
+from clip4str_plugin.datasets.words import WordSampler
+from conftest import ROOT
+
+
+def names(paths):
+    return {os.path.basename(p) for p in paths}
+
+
+def test_training_fonts_are_nine_families_and_held_out_faces_are_not_among_them():
+    train = names(FONT_SETS['train']())
+    faces = names(FONT_SETS['heldout-faces']())
+    families = names(FONT_SETS['heldout-families']())
+    # the six upright DejaVu faces and the six PyPI packages' regular and bold (installed by
+    # tools/install.sh from requirements/runtime.txt)
+    assert len(train) == 18
+    assert {'DejaVuSans.ttf', 'DejaVuSerif-Bold.ttf', 'PT_Serif-Web-Bold.ttf',
+            'SpaceMono-Regular.ttf'} <= train
+    assert len(faces) == 10 and not faces & train and not families & train
+
+
+def test_broad_labels():
+    options = PRESETS['broad']
+    words = WordSampler('train', 0, options['random_fraction'], options['max_len'],
+                        options['random_charset'], options['min_len'])
+    labels = [words() for _ in range(300)]
+    assert all(3 <= len(w) <= 12 and w.isalnum() and w.isascii() for w in labels)
+    assert any(any(c.isdigit() for c in w) for w in labels)      # letter-digit strings
+    assert any(w.isupper() for w in labels) and any(w.islower() for w in labels)
+
+
+def test_held_out_faces_render_the_same_test_words_differently():
+    plain = render_samples('test', 3, 0, **preset_options('broad'))
+    faces = render_samples('test', 3, 0, **preset_options('broad-faces'))
+    assert [label for _, label in plain] == [label for _, label in faces]
+    assert [image for image, _ in plain] != [image for image, _ in faces]
+
+
+def test_sans_preset_is_the_easy_main_job_data():
+    """The main job's default: the very images its former command-line options rendered."""
+    before = render_samples('val', 4, 5, fonts='sans', gray=True, distort=0.1, max_len=6,
+                            random_fraction=0.0)
+    assert render_samples('val', 4, 5, **preset_options('sans')) == before
+
+
+def test_unknown_preset_and_no_fonts():
+    with pytest.raises(ValueError, match="unknown rendering preset 'nope'; one of sans, broad"):
+        preset_options('nope')
+    with pytest.raises(ValueError, match='no font files to render with'):
+        render_samples('test', 1, 0, fonts=())
+
+
+def run_tool(args, monkeypatch):
+    monkeypatch.setattr(sys, 'argv', ['make_synth_lmdb.py', *map(str, args)])
+    try:
+        runpy.run_path(str(ROOT / 'tools' / 'make_synth_lmdb.py'), run_name='__main__')
+    except SystemExit as done:
+        return '' if done.code in (None, 0) else str(done.code)
+    return ''
+
+
+def test_make_synth_lmdb_preset(tmp_path, monkeypatch, capsys):
+    out = tmp_path / 'faces'
+    assert run_tool([out, '--split', 'test', '--num', '3', '--workers', '1', '--preset',
+                     'broad-faces'], monkeypatch) == ''
+    labels = [label for _, label in iter_labels(str(out))]
+    assert labels == [label for _, label in render_samples('test', 3, 0,
+                                                           **preset_options('broad-faces'))]
+    assert 'preset broad-faces: 10 font faces: DejaVuSans-BoldOblique.ttf' in capsys.readouterr().out
+    # the preset replaces, and an existing LMDB still needs --overwrite
+    assert 'pass --overwrite' in run_tool([out, '--num', '2', '--preset', 'broad'], monkeypatch)
+
+
+def test_make_synth_lmdb_skips_a_preset_without_fonts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(word_presets, 'HELDOUT_FAMILIES', [str(tmp_path / 'absent.ttf')])
+    out = tmp_path / 'families'
+    assert run_tool([out, '--split', 'test', '--num', '3', '--preset', 'broad-families'],
+                    monkeypatch) == ''
+    assert capsys.readouterr().out.strip() == (
+        f'skipped {out}: none of the fonts of preset broad-families is installed here '
+        '(optional; see clip4str_plugin/datasets/word_presets.py)')
+    assert not out.exists()
