@@ -10,6 +10,7 @@ from mmocr.registry import MODELS
 
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
+from ..clip.captions import check_caption_style, format_caption
 from ..parseq.attention import SplitMemory
 from ..parseq.loss import PLMBatch
 from ..parseq.plm_decoder import PLMDecoder
@@ -29,6 +30,8 @@ class CLIP4STRDecoder(PLMDecoder):
         image_detach: the cross branch does not back-propagate into the image tower (True).
         text_charset: what the prediction is reduced to before CLIP reads it (the reference's
             ``charset_test``: lower-case alphanumeric).
+        caption_style: how CLIP reads it (:mod:`..clip.captions`): 'plain' (``hello``, the
+            reference) or 'spelled' (``h e l l o``), as the CLIP text tower was trained.
     """
 
     extra_fields = ('visual_pred_text', )
@@ -36,7 +39,7 @@ class CLIP4STRDecoder(PLMDecoder):
     def __init__(self, dictionary, text_encoder: Dict, decoder: Dict,
                  module_loss: Optional[Dict] = None, postprocessor: Optional[Dict] = None,
                  max_seq_len: int = 25, num_perms: int = 6, decode_ar: bool = True,
-                 refine_iters: int = 1, image_detach: bool = True,
+                 refine_iters: int = 1, image_detach: bool = True, caption_style: str = 'plain',
                  text_charset: str = CHARSET_36, pretrained: Optional[Dict] = None,
                  init_cfg=None):
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, num_perms,
@@ -46,17 +49,20 @@ class CLIP4STRDecoder(PLMDecoder):
         self.cross_decoder = self.build_network(decoder)
         self.image_detach = image_detach
         adapt = CharsetAdapter(text_charset)
+        self.caption_style = check_caption_style(caption_style)
         # class id -> what that character contributes to the CLIP caption ('' for [E] etc.)
         self._caption_chars = [''] + [adapt(c) for c in self.dictionary.dict[1:-2]]
 
     # ---------------------------------------------------------------- cross-modal memory
     def captions(self, logits: torch.Tensor) -> Sequence[str]:
-        """Greedy strings of ``logits (N, L, C)``, cut at [E], reduced to ``text_charset``."""
+        """Greedy strings of ``logits (N, L, C)``, cut at [E], reduced to ``text_charset``, in
+        ``caption_style``."""
         eos, table = self.dictionary.end_idx, self._caption_chars
         captions = []
         for ids in logits.argmax(-1).tolist():
             end = ids.index(eos) if eos in ids else len(ids)
-            captions.append(''.join(table[i] for i in ids[:end]))
+            captions.append(format_caption(''.join(table[i] for i in ids[:end]),
+                                           self.caption_style))
         return captions
 
     def encode_captions(self, logits: torch.Tensor) -> torch.Tensor:
