@@ -1,23 +1,36 @@
-"""Load-time checks of a dataset's kept labels: not empty, and every character in the
+"""Load-time checks of a dataset's kept labels: most of them kept, and every character in the
 recognizer's dictionary (so training never meets an unknown character at its first batch)."""
 from collections import Counter
 from typing import Dict, Optional, Sequence, Union
 
 from mmocr.registry import TASK_UTILS
 
+from ..text.rules import LABEL_REASONS, LabelRules
 from .errors import DataError
 
 
-def check_not_empty(name: str, kept: int, total: int, dropped: Dict[str, int], source: str,
-                    max_length: int) -> None:
-    """Raise a one-line :class:`DataError` naming the dataset and why when nothing was kept."""
-    if kept:
-        return
+#: A dataset or metric that drops more than this share of its labels stops with an error.
+MAX_DROPPED_SHARE = 0.5
+
+
+def check_kept(name: str, kept: int, total: int, dropped: Dict[str, int], source: str,
+               rules: LabelRules, examples: Optional[Dict[str, str]] = None) -> None:
+    """Raise a one-line :class:`DataError` when ``source`` holds nothing, keeps nothing, or
+    when the label rules dropped more than :data:`MAX_DROPPED_SHARE` of its ``total`` samples
+    (other reasons, such as unreadable images, count only towards keeping nothing): how many, for
+    which reasons, an example of the commonest rule's and the setting to change (``rules.why``).
+    ``examples``: reason -> a dropped label (default ``rules.examples``)."""
     if not total:
         raise DataError(f'{name}: {source} holds no samples')
+    by_rules = sum(count for reason, count in dropped.items() if reason in LABEL_REASONS)
+    if kept and by_rules <= MAX_DROPPED_SHARE * total:
+        return
+    examples = rules.examples if examples is None else examples
     reasons = ', '.join(f'{reason} {count}' for reason, count in dropped.items())
-    raise DataError(f'{name}: 0 of {total} samples kept ({reasons}) from {source}: check '
-                    f'max_label_length ({max_length}) / charset')
+    explained = [reason for reason in sorted(dropped, key=dropped.get, reverse=True)
+                 if reason in examples]
+    because = f': e.g. {rules.why(explained[0], examples[explained[0]])}' if explained else ''
+    raise DataError(f'{name}: {kept} of {total} samples kept ({reasons}) from {source}{because}')
 
 
 def dictionary_chars(dictionary) -> Optional[set]:

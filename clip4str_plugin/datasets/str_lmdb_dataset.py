@@ -11,7 +11,7 @@ from mmocr.registry import DATASETS
 from ..text.charsets import CHARSET_36
 from ..text.rules import LabelRules
 from .errors import DataNotFoundError
-from .label_checks import check_in_dictionary, check_not_empty
+from .label_checks import check_in_dictionary, check_kept
 from .lmdb_io import find_lmdbs, iter_labels, open_lmdb
 
 
@@ -28,12 +28,17 @@ class STRLMDBDataset(BaseDataset):
     and counts and logs it) and, with ``verify_images`` (default in test mode), scanned for and
     dropped at load time (counted, the first few named) so that evaluation sees only readable
     images. A dataset left empty, an incomplete or damaged LMDB, and (with ``dictionary``) labels
-    using characters the recognizer's dictionary lacks are one-line errors naming the dataset.
+    using characters the recognizer's dictionary lacks are one-line errors naming the dataset, and
+    so is a dataset whose rules drop more than half its labels (e.g. Greek labels under the
+    default ASCII folding), with an example and the setting to change.
 
     Args:
         ann_file: an LMDB folder or a folder holding LMDBs (searched recursively).
-        charset: characters kept by the label rules (94 for training, 36 for evaluation).
-        max_label_length, remove_whitespace, normalize_unicode: the label rules.
+        charset: characters kept by the label rules (94 for training, 36 for evaluation; a
+            dictionary file such as 'charset_greek.txt' for another script).
+        max_label_length, remove_whitespace, label_folding: the label rules
+            (:class:`~clip4str_plugin.text.rules.LabelRules`; ``label_folding='nfc'`` keeps
+            non-ASCII labels, the default 'ascii' is the reference's NFKD to ASCII).
         verify_images: decode every image at load time and drop unreadable ones.
         dictionary: the recognizer's dictionary (a config, e.g. the model's ``dictionary``, or a
             ``Dictionary``) the kept labels must fit; None: not checked.
@@ -41,12 +46,12 @@ class STRLMDBDataset(BaseDataset):
     """
 
     def __init__(self, ann_file: str, charset: str = CHARSET_36, max_label_length: int = 25,
-                 remove_whitespace: bool = True, normalize_unicode: bool = True,
+                 remove_whitespace: bool = True, label_folding: str = 'ascii',
                  verify_images: Optional[bool] = None, name: Optional[str] = None,
                  dictionary=None,
                  data_root: Optional[str] = '', pipeline: Sequence = (),
                  test_mode: bool = False, **kwargs):
-        self.rules = LabelRules(charset, max_label_length, remove_whitespace, normalize_unicode)
+        self.rules = LabelRules(charset, max_label_length, remove_whitespace, label_folding)
         self.verify_images = test_mode if verify_images is None else verify_images
         self.name = name or ann_file
         self.dictionary = dictionary
@@ -79,7 +84,7 @@ class STRLMDBDataset(BaseDataset):
         dropped = dict(self.rules.dropped)
         if unreadable:
             dropped['unreadable_image'] = len(unreadable)
-        check_not_empty(self.name, len(data_list), total, dropped, root, self.rules.max_length)
+        check_kept(self.name, len(data_list), total, dropped, root, self.rules)
         check_in_dictionary(self.name, [info['instances'][0]['text'] for info in data_list],
                             self.dictionary)
         self.label_stats = dict(total=total, kept=len(data_list), **dropped,

@@ -13,7 +13,7 @@ from ..text.charsets import CHARSET_94
 from ..text.clip_tokenizer import tokenize
 from ..text.rules import LabelRules
 from .errors import DataNotFoundError
-from .label_checks import check_in_dictionary, check_not_empty
+from .label_checks import check_in_dictionary, check_kept
 from .label_files import read_lines
 from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint
 
@@ -21,19 +21,20 @@ from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint
 @DATASETS.register_module()
 class TextOnlyDataset(BaseDataset):
     """Labels only (no image is ever read): from every LMDB at or below ``ann_file``, or from a
-    word-list file (``.txt``, one label per line), filtered by the reference's rules (NFKD to
-    ASCII, whitespace removed, 1-25 characters, characters outside ``charset`` removed, empty
-    dropped; counts logged). Data infos: ``{'instances': [{'text': label}]}``.
+    word-list file (``.txt``, one label per line), filtered by the reference's rules (whitespace
+    removed, ``label_folding`` applied: NFKD to ASCII by default, 'nfc' keeps other scripts;
+    1-25 characters, characters outside ``charset`` removed, empty dropped; counts logged).
+    Data infos: ``{'instances': [{'text': label}]}``.
 
-    A word list that is not UTF-8, a dataset left empty and (with ``dictionary``, the
-    recognizer's dictionary as a config or instance) labels using characters the dictionary
-    lacks are one-line errors naming the dataset or file.
+    A word list that is not UTF-8, a dataset whose rules drop more than half its labels and
+    (with ``dictionary``, the recognizer's dictionary as a config or instance) labels using
+    characters the dictionary lacks are one-line errors naming the dataset or file.
     """
 
     def __init__(self, ann_file: str, charset: str = CHARSET_94, max_label_length: int = 25,
-                 name: Optional[str] = None, dictionary=None, data_root: Optional[str] = '',
-                 pipeline: Sequence = (), **kwargs):
-        self.rules = LabelRules(charset, max_label_length)
+                 name: Optional[str] = None, dictionary=None, label_folding: str = 'ascii',
+                 data_root: Optional[str] = '', pipeline: Sequence = (), **kwargs):
+        self.rules = LabelRules(charset, max_label_length, label_folding=label_folding)
         self.name = name or ann_file
         self.dictionary = dictionary
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
@@ -61,8 +62,8 @@ class TextOnlyDataset(BaseDataset):
             label = self.rules(raw)
             if label is not None:
                 data_list.append(dict(instances=[dict(text=label)]))
-        check_not_empty(self.name, len(data_list), total, dict(self.rules.dropped),
-                        self.ann_file, self.rules.max_length)
+        check_kept(self.name, len(data_list), total, dict(self.rules.dropped), self.ann_file,
+                   self.rules)
         check_in_dictionary(self.name, [d['instances'][0]['text'] for d in data_list],
                             self.dictionary)
         MMLogger.get_current_instance().info(

@@ -22,8 +22,8 @@ from mmocr.registry import TRANSFORMS
 from PIL import Image, ImageFilter
 from timm.data.auto_augment import LEVEL_TO_ARG, NAME_TO_OP, RandAugment, rotate
 
-from ..text.charsets import charset_of
 from ..text.rules import LabelRules
+from .label_checks import check_kept
 
 #: The reference's operations, in timm's names (its "increasing" set less SharpnessIncreasing),
 #: then the two the reference adds.
@@ -37,6 +37,8 @@ MAX_MAGNITUDE = 10.
 SIGNED_MAXIMA = dict(Rotate=30., ShearX=0.9, ShearY=0.2, TranslateXRel=0.10, TranslateYRel=0.30)
 OWN_MAXIMA = dict(GaussianBlur=4., PoissonNoise=40.)
 _FILL = (128, 128, 128)
+#: STRLabelRules judges the share of rejected samples once it has seen this many.
+JUDGE_AFTER = 100
 
 
 def _size_capped(level, img, size_factor):
@@ -121,20 +123,24 @@ class STRLabelRules(BaseTransform):
     ``results['instances'][i]['text']``, for datasets that do not apply them themselves (MMOCR's
     ``OCRDataset``): each label cleaned, or the sample rejected (``None``), which MMEngine's
     dataset answers in training by drawing another sample. Rejections are counted per process
-    and logged at the 1st, 10th, 100th ... with the latest image. For training pipelines: at test
-    time the STR metric applies the same rules to the ground truth.
+    and logged at the 1st, 10th, 100th ... with the latest image; once :data:`JUDGE_AFTER`
+    samples were seen, rejecting more than half of them is a one-line :class:`DataError` (the
+    rule, an example label, the setting to change). For training pipelines: at test time the
+    STR metric applies the same rules to the ground truth.
 
     Args:
-        charset: '94' (training), '36', '62' or the characters themselves.
-        max_label_length, remove_whitespace, normalize_unicode: as :class:`LabelRules`.
+        charset: '94' (training), '36', '62', a dictionary file ('charset_greek.txt') or the
+            characters themselves.
+        max_label_length, remove_whitespace, label_folding: as :class:`LabelRules`.
     """
 
     def __init__(self, charset: str = '94', max_label_length: int = 25,
-                 remove_whitespace: bool = True, normalize_unicode: bool = True):
-        self.rules = LabelRules(charset_of(charset), max_label_length, remove_whitespace,
-                                normalize_unicode)
+                 remove_whitespace: bool = True, label_folding: str = 'ascii'):
+        self.rules = LabelRules(charset, max_label_length, remove_whitespace, label_folding)
+        self.seen = 0
 
     def transform(self, results: dict) -> Optional[dict]:
+        self.seen += 1
         instances = results.get('instances') or []
         labels = [self.rules(instance.get('text', '')) for instance in instances]
         if labels and None not in labels:
@@ -144,6 +150,9 @@ class STRLabelRules(BaseTransform):
         if not labels:
             self.rules.dropped['no_label'] += 1
         total = sum(self.rules.dropped.values())
+        if self.seen >= JUDGE_AFTER:
+            check_kept('STRLabelRules', self.seen - total, self.seen, dict(self.rules.dropped),
+                       f'the first {self.seen} samples of process {os.getpid()}', self.rules)
         if str(total).strip('0') == '1':   # 1, 10, 100, ...
             reasons = ', '.join(f'{k} {v}' for k, v in self.rules.dropped.items())
             MMLogger.get_current_instance().warning(
@@ -153,4 +162,5 @@ class STRLabelRules(BaseTransform):
 
     def __repr__(self):
         return (f'{type(self).__name__}(charset={self.rules.adapt.charset!r}, '
-                f'max_label_length={self.rules.max_length})')
+                f'max_label_length={self.rules.max_length}, '
+                f'label_folding={self.rules.folding!r})')

@@ -75,7 +75,8 @@ def test_missing_paths_give_clear_errors(tmp_path):
 def test_dataset_left_empty_says_why(tmp_path):
     write_lmdb(str(tmp_path / 'test'), [(png(i), 'x' * 30) for i in range(3)])
     with pytest.raises(ValueError, match=r'^synth-test: 0 of 3 samples kept \(too_long 3\) from '
-                       r'.*test: check max_label_length \(25\) / charset$'):
+                       r".*test: e.g. 'x{30}' is longer than max_label_length=25 "
+                       r"\(raise max_label_length\)$"):
         STRLMDBDataset(ann_file='test', data_root=str(tmp_path), name='synth-test')
     write_lmdb(str(tmp_path / 'none'), [])
     with pytest.raises(ValueError, match='^none-set: .*none holds no samples$'):
@@ -100,3 +101,22 @@ def test_labels_outside_the_dictionary_are_an_error_before_training(tmp_path):
     data = STRLMDBDataset(ann_file='train', data_root=str(tmp_path), charset=CHARSET_94,
                           dictionary=dict(dictionary, dict_file=DICT_94))
     assert texts(data) == ['Road', 'RIVER', 'lake', 'x!']
+
+
+GREEK = ['Αθήνα', 'ΟΔΟΣ', 'λόγος', 'Ζεύς', '2024']
+
+
+def test_greek_labels_need_unicode_folding(tmp_path):
+    write_lmdb(str(tmp_path / 'el'), [(png(i), word) for i, word in enumerate(GREEK)])
+    # the reference's ASCII folding leaves only '2024': a one-line error, not a silent zero
+    with pytest.raises(ValueError, match=r"^greek: 1 of 5 samples kept \(empty 4\) from .*el: "
+                       r"e.g. 'Αθήνα' is empty under label_folding='ascii' \(NFKD to ASCII "
+                       r"removes other scripts: set label_folding='nfc' and the charset to the "
+                       r"labels' dictionary, e.g. 'charset_greek.txt'\)$"):
+        STRLMDBDataset(ann_file='el', data_root=str(tmp_path), name='greek', charset=CHARSET_94)
+    greek = dict(type='PARSeqDictionary', dict_file='charset_greek.txt')
+    data = STRLMDBDataset(ann_file='el', data_root=str(tmp_path), name='greek',
+                          charset='charset_greek.txt', label_folding='nfc', dictionary=greek,
+                          pipeline=pipeline())
+    assert texts(data) == GREEK
+    assert data[1]['data_samples'].gt_text.item == 'ΟΔΟΣ'

@@ -30,7 +30,8 @@ def test_empty_corpus_and_missing_corpus(tmp_path, monkeypatch):
     path = tmp_path / 'long.txt'
     path.write_text('abcdefghij\nklmnopqrstu\n')
     with pytest.raises(ValueError, match=r'^long words: 0 of 2 samples kept \(too_long 2\) '
-                       r'from .*long.txt: check max_label_length \(5\) / charset$'):
+                       r"from .*long.txt: e.g. 'abcdefghij' is longer than max_label_length=5 "
+                       r"\(raise max_label_length\)$"):
         TextOnlyDataset(ann_file=str(path), max_label_length=5, name='long words')
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r'^synth labels: text corpus \(a word list or '
@@ -46,3 +47,16 @@ def test_labels_outside_the_dictionary(tmp_path):
     with pytest.raises(ValueError, match="^corpus: 1 of 2 labels use 4 characters the "
                        "dictionary lacks: 'D' .*'O' .*'R' .*'W'"):
         TextOnlyDataset(ann_file=str(path), name='corpus', dictionary=dictionary)
+
+
+def test_greek_word_list_kept_as_unicode(tmp_path):
+    path = tmp_path / 'el.txt'
+    # 'ά' written decomposed (α + U+0301) is composed by 'nfc'
+    path.write_text('καλημέρα\nΚαλά\nπ\u03b1\u0301ω\n', encoding='utf-8')
+    data = TextOnlyDataset(ann_file=str(path), charset='charset_greek.txt', label_folding='nfc')
+    assert words(data) == ['καλημέρα', 'Καλά', 'πάω']
+    with pytest.raises(ValueError, match=r"^.*el.txt: 0 of 3 samples kept \(empty 3\) from "
+                       r".*el.txt: e.g. 'καλημέρα' is empty under label_folding='ascii'"):
+        TextOnlyDataset(ann_file=str(path))
+    with pytest.raises(ValueError, match="^label_folding must be 'ascii'"):
+        TextOnlyDataset(ann_file=str(path), label_folding='NFKC')

@@ -1,6 +1,8 @@
 """PARSeqRandAugment on real rendered images."""
 import random
 
+import pytest
+
 import numpy as np
 from mmcv.transforms import Compose
 from PIL import Image
@@ -85,3 +87,18 @@ def test_three_distinct_ops_per_image():
         drawn.clear()
         aug.transform(dict(img=img))
         assert len(drawn) == 3 and len(set(drawn)) == 3
+
+
+def test_label_rules_refuse_a_pipeline_that_drops_most_labels():
+    from clip4str_plugin.datasets.transforms import JUDGE_AFTER, STRLabelRules
+    greek = STRLabelRules(charset='charset_greek.txt', label_folding='nfc')
+    assert greek(dict(instances=[dict(text='Ζεύς')]))['instances'][0]['text'] == 'Ζεύς'
+    rules = STRLabelRules(charset='94')
+    for i in range(JUDGE_AFTER - 1):     # two of three dropped: judged only after 100 samples
+        label = 'word' if i % 3 == 0 else 'λέξη'
+        assert (rules(dict(img_path=f'{i}.png', instances=[dict(text=label)])) is None) \
+            == (i % 3 != 0)
+    with pytest.raises(ValueError, match=r"^STRLabelRules: 33 of 100 samples kept \(empty 67\) "
+                       r"from the first 100 samples of process \d+: e.g. 'λέξη' is empty under "
+                       r"label_folding='ascii'"):
+        rules(dict(img_path='last.png', instances=[dict(text='λέξη')]))

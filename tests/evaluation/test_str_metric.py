@@ -4,6 +4,7 @@ from mmengine.structures import LabelData
 from mmocr.structures import TextRecogDataSample
 
 from clip4str_plugin.evaluation import STRBenchmarkMetric, WeightedMultiDatasetsEvaluator
+from clip4str_plugin.text.charsets import charset_of
 
 
 def samples(pairs):
@@ -52,3 +53,31 @@ def test_scores_another_prediction_field():
     assert metric.compute_metrics(metric.results)['accuracy'] == 0.5
     with pytest.raises(KeyError, match='no .missing_text'):
         STRBenchmarkMetric(pred_field='missing_text').process(None, data)
+
+
+def test_greek_ground_truth_is_refused_under_ascii_folding_and_scored_under_nfc():
+    pairs = [('Αθήνα', 'Αθήνα'), ('ΟΔΟΣ', 'οδος'), ('λόγος', 'λογος'),
+             ('πάω', 'π\u03b1\u0301ω'), ('12', '12')]      # prediction decomposed: composed
+    metric = STRBenchmarkMetric()
+    metric.process(None, samples(pairs))
+    with pytest.raises(ValueError, match=r"^STRBenchmarkMetric \(str\): 1 of 5 samples kept "
+                       r"\(empty 4\) from the ground truth: e.g. 'Αθήνα' is empty under "
+                       r"label_folding='ascii' .*set label_folding='nfc'"):
+        metric.compute_metrics(metric.results)
+    # case-insensitive Greek: the lower-case letters of the dictionary and the digits
+    greek_lower = ''.join(c for c in charset_of('charset_greek.txt')
+                          if c.islower() or c.isdigit())
+    metric = STRBenchmarkMetric(charset=greek_lower, label_folding='nfc')
+    metric.process(None, samples(pairs))
+    result = metric.compute_metrics(metric.results)
+    # 'ΟΔΟΣ' -> 'οδος' (str.lower gives the final sigma); 'λογος' lacks the accent
+    assert result == {'accuracy': 0.8, '1-NED': round((4 + 4 / 5) / 5, 4), 'num_samples': 5}
+    cased = STRBenchmarkMetric(charset='charset_greek.txt', label_folding='nfc')
+    cased.process(None, samples(pairs))
+    assert cased.compute_metrics(cased.results)['accuracy'] == 0.6
+
+
+def test_no_ground_truth_is_an_error():
+    with pytest.raises(ValueError, match=r'^STRBenchmarkMetric \(str\): the ground truth holds '
+                       'no samples$'):
+        STRBenchmarkMetric().compute_metrics([])

@@ -1,6 +1,10 @@
 """The text rules: charsets and their dictionary files, the reference's label rules."""
+import unicodedata
+
+import pytest
+
 from clip4str_plugin.text.charsets import CHARSET_36, CHARSET_62, CHARSET_94, DICTS_DIR, charset_of
-from clip4str_plugin.text.rules import CharsetAdapter, LabelRules
+from clip4str_plugin.text.rules import CharsetAdapter, LabelRules, fold_label
 
 
 def test_charsets_match_the_shipped_dictionaries():
@@ -27,3 +31,41 @@ def test_label_rules_on_hand_made_examples():
     assert test('!!!') is None
     # the length rule applies before the charset: 26 characters with punctuation are dropped
     assert test('a' * 24 + '!!') is None
+
+
+def test_label_folding():
+    label = 'Ἀθῆναι ΟΔΟΣ πα\u0301ω café'
+    ascii_rules = LabelRules(CHARSET_94)                    # the reference
+    assert ascii_rules(label) == 'cafe'
+    greek = charset_of('charset_greek.txt') + 'café'
+    nfc = LabelRules(greek, max_length=30, label_folding='nfc')
+    # composed: α + U+0301 is 'ά'; polytonic letters outside the dictionary are removed
+    assert nfc(label) == 'θναιΟΔΟΣπάωcafé' and nfc.altered['chars_removed'] == 1
+    none = LabelRules(greek, max_length=30, label_folding='none')
+    assert none(label) == 'θναιΟΔΟΣπαωcafé'                # U+0301 alone is not in the set
+    assert fold_label('ﬁ', 'ascii') == 'fi' and fold_label('ﬁ', 'nfc') == 'ﬁ'
+    with pytest.raises(ValueError, match=r"^label_folding must be 'ascii' .* not 'nfkc'$"):
+        LabelRules(CHARSET_94, label_folding='nfkc')
+
+
+def test_why_a_label_was_dropped():
+    rules = LabelRules(CHARSET_36)
+    assert rules('Ζεύς') is None and rules('!!') is None and rules('a' * 26) is None
+    assert rules.examples == {'empty': 'Ζεύς', 'too_long': 'a' * 26}
+    assert "set label_folding='nfc'" in rules.why('empty')
+    assert rules.why('empty', '!!').startswith("'!!' has no character of the charset")
+    assert rules.why('too_long') == f"'{'a' * 26}' is longer than max_label_length=25 (raise " \
+        'max_label_length)'
+
+
+def test_greek_dictionary_and_case():
+    chars = charset_of('charset_greek.txt')
+    assert chars == charset_of(str(DICTS_DIR / 'charset_greek.txt'))
+    assert len(chars) == len(set(chars)) == 90
+    assert all(unicodedata.normalize('NFC', c) == c for c in chars)
+    assert {'ς', 'ΐ', 'Ώ', '«', '9'} <= set(chars)
+    lower = CharsetAdapter(''.join(c for c in chars if not c.isupper()))
+    assert lower('ΟΔΟΣ ΣΟΦΟΣ') == 'οδοςσοφος'    # str.lower: final sigma at a word's end
+    with pytest.raises(FileNotFoundError, match=r'^charset nowhere.txt: no such dictionary '
+                       r'file \(a path, or one of charset_36.txt, .*charset_greek.txt'):
+        charset_of('nowhere.txt')
