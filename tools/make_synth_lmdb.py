@@ -3,6 +3,11 @@
     python tools/make_synth_lmdb.py data/synth/train --split train --num 50000 --seed 0
     python tools/make_synth_lmdb.py data/synth/test --split test --num 2000 --seed 0
     python tools/make_synth_lmdb.py data/broad/train --split train --num 60000 --preset broad
+    python tools/make_synth_lmdb.py data/greek/train --split train --num 20000 --words el
+
+``--words el``: Greek words (wordfreq) and random strings over the Greek letters of
+clip4str_plugin/dicts/charset_greek.txt, drawn only with the fonts that have all its glyphs
+(docs/charsets.md).
 
 ``--preset`` (clip4str_plugin.datasets.word_presets) replaces the rendering options (fonts,
 colours, lengths, distortions); a preset none of whose fonts is installed here (the optional
@@ -24,7 +29,7 @@ import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, bef
 from clip4str_plugin.datasets.lmdb_io import tool_writer
 from clip4str_plugin.datasets.word_presets import PRESETS, preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
-from clip4str_plugin.datasets.words import SPLITS
+from clip4str_plugin.datasets.words import LANGUAGES, SPLITS
 
 CHUNK = 500
 
@@ -46,6 +51,9 @@ def parse_args():
     parser.add_argument('--gray', action='store_true', help='grey levels only')
     parser.add_argument('--preset', choices=list(PRESETS),
                         help='a named rendering preset; replaces the rendering options above')
+    parser.add_argument('--words', choices=LANGUAGES, default='en',
+                        help='English words (web2) or Greek words (wordfreq; Greek random '
+                             'strings, fonts that draw charset_greek.txt)')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an LMDB that out already holds')
@@ -89,6 +97,7 @@ def main():
             return
         print(f'preset {args.preset}: {len(options["fonts"])} font faces: '
               + ', '.join(sorted(os.path.basename(f) for f in options['fonts'])))
+    options['language'] = args.words
     render_lmdb(args.out, args.split, args.num, args.seed, options, args.workers, args.overwrite)
 
 

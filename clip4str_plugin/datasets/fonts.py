@@ -13,15 +13,25 @@ from ..text.charsets import CHARSET_94
 
 
 @functools.lru_cache(maxsize=None)
-def draws_charset(path: str) -> bool:
-    """Whether the font file has glyphs for all 94 printable ASCII characters (an unreadable
-    file does not)."""
+def draws_charset(path: str, charset: str = CHARSET_94) -> bool:
+    """Whether the font file has glyphs for every character of ``charset`` (default the 94
+    printable ASCII characters; an unreadable file does not)."""
     from fontTools.ttLib import TTFont
     try:
         cmap = TTFont(path, lazy=True).getBestCmap() or {}
     except Exception:  # an unreadable font file is simply not used
         return False
-    return all(ord(c) in cmap for c in CHARSET_94)
+    return all(ord(c) in cmap for c in charset)
+
+
+def fonts_drawing(fonts: Sequence[str], charset: str) -> Tuple[str, ...]:
+    """The font files of ``fonts`` that draw every character of ``charset``; none is an error
+    naming the charset's first characters."""
+    found = tuple(path for path in fonts if draws_charset(path, charset))
+    if not found:
+        raise ValueError(f'none of {len(fonts)} fonts draws all of {charset[:20]!r}'
+                         f'{"..." if len(charset) > 20 else ""}; choose other fonts')
+    return found
 
 
 def matplotlib_font_dir() -> str:

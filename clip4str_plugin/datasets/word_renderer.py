@@ -5,6 +5,7 @@ and some of: outline, shadow, curvature, rotation, perspective, blur, noise, JPE
 from :mod:`.words` (disjoint splits), fonts from :mod:`.fonts`.
 """
 import io
+import string
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -12,10 +13,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .backgrounds import background, contrasting_colours
-from ..text.charsets import CHARSET_94
-from .fonts import font_paths
+from ..text.charsets import CHARSET_94, charset_of
+from .fonts import font_paths, fonts_drawing
 from .word_presets import resolve_fonts
-from .words import SPLITS, WordSampler
+from .words import GREEK_LETTERS, SPLITS, WordSampler
 
 
 def _curve(img: np.ndarray, rng) -> np.ndarray:
@@ -111,14 +112,20 @@ def encode_image(rgb: np.ndarray, rng, jpeg: bool = True) -> bytes:
 def render_samples(split: str, num: int, seed: int, random_fraction: float = 0.2,
                    max_len: int = 12, distort: float = 0.25, gray: bool = False,
                    fonts: Union[str, Sequence[str]] = 'all', min_len: Optional[int] = None,
-                   random_charset: str = CHARSET_94) -> List[Tuple[bytes, str]]:
+                   random_charset: str = CHARSET_94,
+                   language: str = 'en') -> List[Tuple[bytes, str]]:
     """``num`` encoded (image, label) pairs of ``split``; deterministic for a seed. ``fonts``: a
-    :func:`~.fonts.select_fonts` kind, a font set of :mod:`.word_presets` or font files; the
-    other options are :class:`~.words.WordSampler`'s and :class:`WordRenderer`'s."""
+    :func:`~.fonts.select_fonts` kind, a font set of :mod:`.word_presets` or font files; for
+    ``language='el'`` (Greek words, random strings over Greek letters) only the fonts that draw
+    all of ``charset_greek.txt``. The other options are :class:`~.words.WordSampler`'s and
+    :class:`WordRenderer`'s."""
     font_files = resolve_fonts(fonts)
     if not font_files:
         raise ValueError(f'no font files to render with (fonts={fonts!r})')
-    words = WordSampler(split, seed, random_fraction, max_len, random_charset, min_len)
+    if language == 'el':
+        font_files = fonts_drawing(font_files, charset_of('charset_greek.txt'))
+        random_charset = GREEK_LETTERS + string.digits
+    words = WordSampler(split, seed, random_fraction, max_len, random_charset, min_len, language)
     renderer = WordRenderer(seed=seed * 1000 + SPLITS.index(split), fonts=font_files,
                             distort=distort, gray=gray)
     samples = []
