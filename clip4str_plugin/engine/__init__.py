@@ -1,10 +1,13 @@
 """Training: CLIP4STR's optimiser groups and schedule, CPU bf16 AMP, launch helpers, training
-length (re-timed one-cycle schedules, the schedule check at train start)."""
+length (re-timed one-cycle schedules, the schedule check at train start), DPTR's pre-training
+hooks (ORP bank, decoder file, decoder transfer)."""
 from .amp import CPUAutocastOptimWrapper
 from .checkpoint_io import AtomicLocalBackend  # noqa: F401  (registers 'atomic_local')
+from .hooks import DecoderTransferHook, ORPBankHook, SaveDecoderHook
 from .optim import CLIP4STROptimWrapperConstructor, GroupOneCycleLR
 from .schedule_check import ScheduleCheckHook, ScheduleError
 from .schedules import rescale_one_cycle, set_training_length
 
 __all__ = ['CPUAutocastOptimWrapper', 'CLIP4STROptimWrapperConstructor', 'GroupOneCycleLR',
-           'ScheduleCheckHook', 'ScheduleError', 'rescale_one_cycle', 'set_training_length']
+           'ScheduleCheckHook', 'ScheduleError', 'rescale_one_cycle', 'set_training_length',
+           'DecoderTransferHook', 'ORPBankHook', 'SaveDecoderHook']

@@ -22,8 +22,8 @@ class CLIP4STRDecoder(PLMDecoder):
 
     Args:
         dictionary, module_loss, postprocessor, max_seq_len, num_perms, decode_ar,
-            refine_iters, pretrained: as :class:`PLMDecoder` (``pretrained`` starts both
-            networks from one pre-trained PARSeq network, e.g. DPTR text-only pre-training).
+            refine_iters: as :class:`PLMDecoder` (``DecoderTransferHook`` starts both networks
+            from one pre-trained PARSeq network, e.g. DPTR text-only pre-training).
         text_encoder: :class:`CLIPTextEncoder` config.
         decoder: geometry of both networks (``embed_dim``, ``depth``, ``num_heads``,
             ``mlp_ratio``, ``dropout``).
@@ -40,10 +40,9 @@ class CLIP4STRDecoder(PLMDecoder):
                  module_loss: Optional[Dict] = None, postprocessor: Optional[Dict] = None,
                  max_seq_len: int = 25, num_perms: int = 6, decode_ar: bool = True,
                  refine_iters: int = 1, image_detach: bool = True, caption_style: str = 'plain',
-                 text_charset: str = CHARSET_36, pretrained: Optional[Dict] = None,
-                 init_cfg=None):
+                 text_charset: str = CHARSET_36, init_cfg=None, **removed):
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, num_perms,
-                         decode_ar, refine_iters, pretrained, init_cfg)
+                         decode_ar, refine_iters, init_cfg, **removed)
         self.text_encoder = MODELS.build(text_encoder)
         self.visual_decoder = self.build_network(decoder)
         self.cross_decoder = self.build_network(decoder)

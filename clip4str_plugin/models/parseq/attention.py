@@ -96,11 +96,18 @@ class CachedMultiheadAttention(nn.Module):
         n, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(n, length, -1))
 
+    #: Set by :func:`.attention_maps.recording`: called with ``(q, keys, blocked)`` after each
+    #: :meth:`forward` (the fused path is unchanged; None: nothing is recorded).
+    recorder = None
+
     def forward(self, x: torch.Tensor, kv: KV, blocked: Optional[torch.Tensor] = None):
         """``x (N, L, D)`` attends to ``kv``; ``blocked`` broadcasts to ``(N, heads, L, S)``."""
+        q = self._query(x)
         out = F.scaled_dot_product_attention(
-            self._query(x), kv[0], kv[1], attn_mask=None if blocked is None else ~blocked,
+            q, kv[0], kv[1], attn_mask=None if blocked is None else ~blocked,
             dropout_p=self.dropout if self.training else 0.0)
+        if self.recorder is not None:
+            self.recorder(q, kv[0], blocked)
         return self._merge(out)
 
     def attend_split(self, x: torch.Tensor, kv: SplitKV, groups: int) -> torch.Tensor:

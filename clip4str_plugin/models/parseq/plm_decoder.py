@@ -11,7 +11,6 @@ from mmocr.models.textrecog.decoders import BaseDecoder
 from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
 
-from ...weights.decoder_transfer import load_decoder_weights
 from .attention import Memory
 from .loss import PLMBatch
 from .network import PARSeqNetwork
@@ -30,9 +29,9 @@ class PLMDecoder(BaseDecoder):
         num_perms: permutations per training step (6).
         decode_ar: autoregressive (True, reference) or one-shot decoding.
         refine_iters: cloze refinement rounds at test time (1); 0 skips refinement.
-        pretrained: ``dict(checkpoint=..., prefix=...)``: every network starts from the PARSeq
-            network stored under ``prefix`` (e.g. DPTR pre-training: ``'decoder.decoder.'``),
-            loaded by ``init_weights``.
+
+    Pre-trained networks (DPTR) are carried in by ``DecoderTransferHook`` (a custom hook), not
+    by the decoder: the former ``pretrained=`` argument is refused with that pointer.
     """
 
     #: Fields of the data samples that ``decode``'s outputs after the first one fill.
@@ -41,15 +40,16 @@ class PLMDecoder(BaseDecoder):
     def __init__(self, dictionary, module_loss: Optional[Dict] = None,
                  postprocessor: Optional[Dict] = None, max_seq_len: int = 25,
                  num_perms: int = 6, decode_ar: bool = True, refine_iters: int = 1,
-                 pretrained: Optional[Dict] = None, init_cfg=None):
+                 init_cfg=None, **removed):
+        if 'pretrained' in removed:
+            raise ValueError(
+                f'{type(self).__name__}: pretrained= was removed; a pre-trained decoder is carried '
+                "in by the hook custom_hooks=[..., dict(type='DecoderTransferHook', "
+                "checkpoint=<file>, prefix='decoder.decoder.')] (docs/dptr.md)")
+        if removed:
+            raise TypeError(f'{type(self).__name__}: unexpected arguments {sorted(removed)}')
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, init_cfg)
-        if pretrained is not None and (not isinstance(pretrained, dict)
-                                       or set(pretrained) != {'checkpoint', 'prefix'}):
-            raise ValueError(f'{type(self).__name__}: pretrained must be dict(checkpoint=<file>, '
-                             f"prefix=<its network's key prefix, e.g. 'decoder.decoder.'>), "
-                             f'got {pretrained!r}')
-        self.num_perms, self.decode_ar = num_perms, decode_ar
-        self.refine_iters, self.pretrained = refine_iters, pretrained
+        self.num_perms, self.decode_ar, self.refine_iters = num_perms, decode_ar, refine_iters
 
     def build_network(self, geometry: Dict) -> PARSeqNetwork:
         """A network of ``geometry`` (keys of :data:`GEOMETRY`) for the dictionary's tokens."""
@@ -63,18 +63,10 @@ class PLMDecoder(BaseDecoder):
                              bos_id=dic.start_idx, eos_id=dic.end_idx,
                              max_length=self.max_seq_len + 1, **geometry)
 
-    # ---------------------------------------------------------------- weights
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.pretrained:
-            self.load_pretrained(**self.pretrained)
-
-    def load_pretrained(self, checkpoint: str, prefix: str) -> None:
-        """Start every PARSeq network of this decoder from ``checkpoint``'s network under
-        ``prefix`` (weights-only; logs what loaded, raises when nothing does)."""
-        for name, network in self.named_children():
-            if isinstance(network, PARSeqNetwork):
-                load_decoder_weights(network, checkpoint, prefix, f'{type(self).__name__}.{name}')
+    def networks(self) -> Dict[str, PARSeqNetwork]:
+        """This decoder's PARSeq networks by attribute name (what a pre-trained one starts)."""
+        return {name: module for name, module in self.named_children()
+                if isinstance(module, PARSeqNetwork)}
 
     # ---------------------------------------------------------------- what subclasses define
     def teacher_forced(self, memory: Memory, batch: PLMBatch) -> Dict[str, torch.Tensor]:
