@@ -1,38 +1,108 @@
-"""Start a PARSeq decoder from another checkpoint's decoder (DPTR: pre-trained from text only)."""
-import torch
-from mmengine.logging import MMLogger
+"""Carry a pre-trained PARSeq network (DPTR: trained from text only) into another model's decoder.
 
+Two sources: an MMEngine checkpoint, whose network sits under a key prefix
+(``'decoder.decoder.'`` for DPTR pre-training), or a *decoder file* (:func:`save_decoder_file`):
+``.safetensors`` holding one network's tensors under their own names, with JSON metadata (format,
+geometry, dictionary, source checkpoint). Both are read weights-only.
+"""
+import json
+from typing import Dict, List, Mapping, Sequence, Tuple
+
+import torch
+from safetensors.torch import save as safetensors_bytes
+from terminaltables import AsciiTable
+
+from ..engine.checkpoint_io import write_atomically
+from .errors import CheckpointError
 from .mmengine_loader import load_checkpoint_file
 
+#: ``meta['format']`` of a decoder file: its keys are one network's, without prefix.
+DECODER_FILE_FORMAT = 'clip4str_plugin/parseq-network'
 
-class PretrainedDecoderError(RuntimeError):
-    """Loading pre-trained decoder weights loaded nothing."""
+
+class PretrainedDecoderError(CheckpointError):
+    """A pre-trained decoder that cannot be carried over: nothing loads, or another alphabet."""
 
 
-def load_decoder_weights(module: torch.nn.Module, checkpoint: str, prefix: str,
-                         name: str) -> None:
-    """Copy ``checkpoint``'s tensors under ``prefix`` into ``module`` (shapes must agree).
+def save_decoder_file(network: torch.nn.Module, path: str, meta: Mapping) -> None:
+    """Write ``network``'s tensors to ``path`` (``.safetensors``, atomically) with ``meta``
+    (JSON-able: geometry, dictionary, source checkpoint, ...) and the decoder-file format."""
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    meta = dict(meta, format=DECODER_FILE_FORMAT)
+    write_atomically(path, safetensors_bytes(state, metadata={'meta': json.dumps(meta)}))
 
-    The local file is read weights-only. Logs how many keys loaded and which module keys did
-    not; raises :class:`PretrainedDecoderError` when no key loads (a wrong prefix or file).
-    """
+
+def read_decoder_source(checkpoint: str, prefix: str) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """``(tensors named as in the network, meta)`` of a decoder file, or of the checkpoint's
+    tensors under ``prefix`` (prefix removed)."""
     ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    picked = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    own = module.state_dict()
-    loaded = [k for k in own if k in picked and picked[k].shape == own[k].shape]
+    state, meta = ckpt.get('state_dict', ckpt), ckpt.get('meta') or {}
+    if meta.get('format') == DECODER_FILE_FORMAT:
+        return dict(state), meta
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, meta
+
+
+def _holds(checkpoint: str) -> str:
+    """A few of the file's keys, for messages."""
+    ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
+    keys = sorted(ckpt.get('state_dict', ckpt))
+    return f'{len(keys)} tensors, e.g. {", ".join(keys[:4])}' if keys else 'no tensors'
+
+
+def check_dictionary(meta: Mapping, tokens: Sequence[str], checkpoint: str) -> None:
+    """A decoder file names its dictionary's tokens: refuse another alphabet (the head's rows
+    would mean other characters)."""
+    source = meta.get('dictionary')
+    if source is None or list(source) == list(tokens):
+        return
+    at = next((i for i, (a, b) in enumerate(zip(source, tokens)) if a != b),
+              min(len(source), len(tokens)))
+    theirs, ours = (repr(t[at]) if at < len(t) else 'none' for t in (source, tokens))
+    raise PretrainedDecoderError(
+        f'{checkpoint} was trained for another dictionary ({len(source)} tokens; this model '
+        f'{len(tokens)}; token {at} is {theirs} there, {ours} here): pre-train with the same '
+        'dict_file')
+
+
+def transfer_decoder(networks: Mapping[str, torch.nn.Module], checkpoint: str, prefix: str,
+                     tokens: Sequence[str]) -> List[Tuple[str, str, str]]:
+    """Copy the source network (see :func:`read_decoder_source`) into every one of
+    ``networks`` (name -> module), tensor by tensor where name and shape agree; ``tokens``: the
+    model's dictionary (checked against a decoder file's, :func:`check_dictionary`).
+
+    Returns rows ``(tensor, shape, status)`` with status ``'loaded'`` or why the tensor stayed
+    at its initialisation. Raises :class:`PretrainedDecoderError` when no tensor loads.
+    """
+    picked, meta = read_decoder_source(checkpoint, prefix)
+    check_dictionary(meta, tokens, checkpoint)
+    rows, loaded = [], 0
+    for name, network in networks.items():
+        own = network.state_dict()
+        with torch.no_grad():
+            for key, value in own.items():
+                source = picked.get(key)
+                if source is None:
+                    status = 'kept init: not in file'
+                elif source.shape != value.shape:
+                    status = f'kept init: file has {tuple(source.shape)}'
+                else:
+                    value.copy_(source)
+                    status, loaded = 'loaded', loaded + 1
+                rows.append((f'{name}.{key}', str(tuple(value.shape)), status))
     if not loaded:
-        sample = ', '.join(sorted(state)[:4])
+        where = ('the decoder file' if meta.get('format') == DECODER_FILE_FORMAT
+                 else f'prefix {prefix!r}')
         raise PretrainedDecoderError(
-            f'{name}: no decoder weight of {checkpoint} matched prefix {prefix!r} '
-            f'(the file holds e.g. {sample})')
-    with torch.no_grad():
-        for key in loaded:
-            own[key].copy_(picked[key])
-    logger = MMLogger.get_current_instance()
-    skipped = sorted(set(own) - set(loaded))
-    logger.info(f'{name}: loaded {len(loaded)} of {len(own)} tensors from {checkpoint} '
-                f'(prefix {prefix!r}); not loaded: {skipped or "none"}')
-    unused = sorted(set(picked) - set(loaded))
-    if unused:
-        logger.warning(f'{name}: {len(unused)} tensors of {checkpoint} unused: {unused[:8]}')
+            f'no tensor of {checkpoint} ({where}) fits {", ".join(networks)}: the file holds '
+            f'{_holds(checkpoint)}; give a DPTR pre-training checkpoint or decoder file of '
+            'this geometry (and the prefix of its network)')
+    return rows
+
+
+def transfer_table(rows: Sequence[Tuple[str, str, str]]) -> str:
+    """An ASCII table of :func:`transfer_decoder`'s rows, with a count per status."""
+    counts: Dict[str, int] = {}
+    for _, _, status in rows:
+        counts[status] = counts.get(status, 0) + 1
+    summary = ', '.join(f'{n} {status}' for status, n in counts.items())
+    return f'{summary}\n' + AsciiTable([['tensor', 'shape', 'status'], *rows]).table

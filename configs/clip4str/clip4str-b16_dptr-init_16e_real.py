@@ -2,6 +2,7 @@
 # pre-trained decoder (configs/dptr/dptr_pretrain_clip4str-b16.py: same one-layer geometry).
 _base_ = ['clip4str-b16_16e_real.py']
 
-dptr_pretrained = 'work_dirs/dptr_pretrain_clip4str-b16/epoch_20.pth'
-model = dict(decoder=dict(
-    pretrained=dict(checkpoint=dptr_pretrained, prefix='decoder.decoder.')))
+# written by dptr_pretrain_clip4str-b16.py's SaveDecoderHook (an MMEngine checkpoint works too)
+dptr_pretrained = 'work_dirs/dptr_pretrain_clip4str-b16/decoder_pretrained.safetensors'
+custom_hooks = [*_base_.custom_hooks,
+                dict(type='DecoderTransferHook', checkpoint=dptr_pretrained)]

@@ -2,7 +2,8 @@
 # recogniser (configs/_base_/models/parseq.py) on 32x128 images with PARSeq RandAugment on
 # training images only (the withdrawn config also augmented eval: a bug); Real with 256 images
 # per GPU, DPTR's 20-epoch schedule, validation after every epoch keeping the best checkpoint,
-# the benchmark test sets. The configs set the widths and depths and the pre-trained decoder.
+# the benchmark test sets. The configs set the widths and depths and the pre-trained decoder
+# (custom_hooks: DecoderTransferHook with the decoder file of DPTR pre-training).
 _base_ = ['../_base_/default_runtime.py', '../_base_/models/parseq.py',
           '../_base_/pipelines/stretch_resize.py', '../_base_/schedules/dptr_adamw_onecycle.py']
 

@@ -3,8 +3,16 @@
 # with permutation language modelling. Labels come from any recognition LMDB (images are never
 # read): by default those of Real, 256 per GPU, DPTR's 20-epoch schedule. Checkpoints hold the
 # decoder only. The configs set the text tower, its ORP bank and the decoder's width and depth.
+# One command (tools/train.py): ORPBankHook builds the ORP bank from the images in ORP_IMAGES with
+# the CLIP image tower the config names, when the bank file is missing (reused otherwise, its
+# shape checked); SaveDecoderHook writes <work_dir>/decoder_pretrained.safetensors at the end,
+# the file fine-tuning starts from (DecoderTransferHook).
 _base_ = ['../_base_/default_runtime.py', '../_base_/models/parseq.py',
           '../_base_/schedules/dptr_adamw_onecycle.py']
+
+orp_images = '{{$ORP_IMAGES:data/orp/natural_images}}'
+orp_bank_hook = dict(type='ORPBankHook', images=orp_images, batch_size=32)  # + tower=dict(...)
+custom_hooks = [*_base_.custom_hooks, dict(type='SaveDecoderHook')]
 
 model = dict(
     type='EncoderDecoderRecognizer',

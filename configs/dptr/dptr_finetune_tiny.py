@@ -1,10 +1,11 @@
 # DPTR fine-tuning at CPU scale (docs/dptr.md): DPTR's recogniser (configs/_base_/models/parseq.py)
 # with a small ViT (8x8 patches) from scratch, the FMU and the decoder of dptr_pretrain_tiny.py,
-# trained on the main job's recipe (rendered words). Set dptr_pretrained=None
-# (--cfg-options model.decoder.pretrained=None) for the random-decoder baseline.
+# trained on the main job's recipe (rendered words). The decoder starts from DPTR_DECODER
+# (DecoderTransferHook); --cfg-options custom_hooks.1.checkpoint=None is the random-decoder
+# baseline.
 _base_ = ['../clip4str/clip4str_tiny_synth.py']
 
-dptr_pretrained = 'work_dirs/dptr_pretrain_tiny/iter_1000.pth'
+dptr_pretrained = '{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny/decoder_pretrained.safetensors}}'
 embed_dim = 128
 _dptr = _base_.dptr_recognizer
 model = dict(   # replaces the CLIP4STR towers and decoder of the main job
@@ -13,8 +14,9 @@ model = dict(   # replaces the CLIP4STR towers and decoder of the main job
                   depth=3, num_heads=2),
     encoder=dict(_dptr.encoder, embed_dim=embed_dim, dropout=0.0),
     decoder=dict(_dptr.decoder, _delete_=True,
-                 decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=2, dropout=0.0),
-                 pretrained=dict(checkpoint=dptr_pretrained, prefix='decoder.decoder.')))
+                 decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=2, dropout=0.0)))
+custom_hooks = [*_base_.custom_hooks,
+                dict(type='DecoderTransferHook', checkpoint=dptr_pretrained)]
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=20))

@@ -3,10 +3,12 @@
 # dptr_pretrain_vitb16.py; 20 epochs on Real (_base_dptr_finetune.py).
 _base_ = ['_base_dptr_finetune.py']
 
-dptr_pretrained = 'work_dirs/dptr_pretrain_vitb16/epoch_20.pth'
+# written by dptr_pretrain_vitb16.py's SaveDecoderHook (an MMEngine checkpoint works too)
+dptr_pretrained = 'work_dirs/dptr_pretrain_vitb16/decoder_pretrained.safetensors'
 embed_dim = 512
 model = dict(
     backbone=dict(patch_size=(4, 8), embed_dim=embed_dim, depth=12, num_heads=8),
     encoder=dict(embed_dim=embed_dim, dropout=0.1),
-    decoder=dict(decoder=dict(embed_dim=embed_dim, depth=6),
-                 pretrained=dict(checkpoint=dptr_pretrained, prefix='decoder.decoder.')))
+    decoder=dict(decoder=dict(embed_dim=embed_dim, depth=6)))
+custom_hooks = [*_base_.custom_hooks,
+                dict(type='DecoderTransferHook', checkpoint=dptr_pretrained)]

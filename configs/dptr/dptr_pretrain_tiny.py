@@ -1,11 +1,16 @@
 # DPTR pre-training at CPU scale, for tests and the experiment in docs/dptr.md: a tiny random
 # CLIP text tower (no CLIP weights can be downloaded here) and a 2-layer, 128-wide decoder, on
-# the labels of the rendered words.
+# the labels of the rendered words; the ORP bank's "natural images" (ORP_IMAGES) go through the
+# random image tower of configs/clip4str/clip4str_tiny.py (129 tokens of width 128).
 _base_ = ['_base_dptr_pretrain.py']
 
 synth_data_root = '{{$SYNTH_DATA_ROOT:data/synth}}'
 orp_bank = '{{$ORP_BANK:data/orp/tiny_bank.safetensors}}'
 embed_dim = 128
+custom_hooks = [*_base_.custom_hooks, dict(
+    _base_.orp_bank_hook, tower=dict(type='CLIPVisionBackbone', embed_dim=embed_dim,
+                                     image_size=(32, 128), patch_size=(4, 8), width=192,
+                                     layers=4, heads=3))]
 model = dict(
     backbone=dict(pretrained=None, embed_dim=embed_dim, width=128, layers=2, heads=2),
     encoder=dict(bank=orp_bank),

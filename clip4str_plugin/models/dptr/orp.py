@@ -1,31 +1,12 @@
 """DPTR's Offline Randomized Perturbation: natural-image CLIP features mixed into the memory."""
-import os
 from typing import Optional
 
-import numpy as np
 import torch
 from mmengine.dist import get_rank
 from mmengine.model import BaseModule
 from mmocr.registry import MODELS
 
-
-def load_bank(path: str) -> torch.Tensor:
-    """An ORP bank ``(N, tokens, D)`` from ``.safetensors`` (key ``features``) or ``.npy``."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'ORP feature bank not found: {path} '
-                                '(make one with tools/extract_orp_bank.py)')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        bank = load_file(path).get('features')
-        if bank is None:
-            raise ValueError(f'{path} has no "features" tensor')
-    elif path.endswith('.npy'):
-        bank = torch.from_numpy(np.load(path, mmap_mode='r', allow_pickle=False).copy())
-    else:
-        raise ValueError(f'ORP bank must be .safetensors or .npy, got {path}')
-    if bank.ndim != 3:
-        raise ValueError(f'ORP bank {path} has shape {tuple(bank.shape)}; expected (N, T, D)')
-    return bank
+from .orp_bank import load_bank
 
 
 @MODELS.register_module()
@@ -38,7 +19,8 @@ class ORPPerturbation(BaseModule):
     pre-training recognizer's ``encoder``.
 
     Args:
-        bank: path of the bank made by ``tools/extract_orp_bank.py``.
+        bank: path of the bank (:mod:`.orp_bank`; built by ``ORPBankHook`` when missing, or
+            by ``tools/extract_orp_bank.py``).
         weight: mixing weight (0.1).
         seed: base seed of the draws.
     """

@@ -16,16 +16,15 @@ class PARSeqRecDecoder(PLMDecoder):
 
     Args:
         decoder: the network's geometry (DPTR: embed_dim 512, depth 6, 8 heads).
-        others: as :class:`PLMDecoder` (``pretrained`` of a DPTR pre-training checkpoint:
-            prefix ``'decoder.decoder.'``).
+        others: as :class:`PLMDecoder` (a DPTR pre-trained network: ``DecoderTransferHook``).
     """
 
     def __init__(self, dictionary, decoder: Dict, module_loss: Optional[Dict] = None,
                  postprocessor: Optional[Dict] = None, max_seq_len: int = 25,
                  num_perms: int = 6, decode_ar: bool = True, refine_iters: int = 1,
-                 pretrained: Optional[Dict] = None, init_cfg=None):
+                 init_cfg=None, **removed):
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, num_perms,
-                         decode_ar, refine_iters, pretrained, init_cfg)
+                         decode_ar, refine_iters, init_cfg, **removed)
         self.decoder = self.build_network(decoder)
 
     def teacher_forced(self, memory: torch.Tensor, batch: PLMBatch) -> Dict[str, torch.Tensor]:

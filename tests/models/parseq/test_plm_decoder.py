@@ -38,8 +38,10 @@ def test_old_network_type_names_the_replacement():
     (dict(decoder=dict(type='PARSeqDecoder', embed_dim=32)),
      r"decoder=dict\(...\) sets the network geometry .* not \['type'\]"),
     (dict(decoder=dict(embed_dim=32, num_classes=95)), r"not \['num_classes'\]"),
-    (dict(pretrained='pretrain.pth'), r'pretrained must be dict\(checkpoint=<file>, prefix='),
-    (dict(pretrained=dict(checkpoint='pretrain.pth')), 'pretrained must be dict'),
+    (dict(pretrained=dict(checkpoint='pretrain.pth', prefix='decoder.decoder.')),
+     r"PARSeqRecDecoder: pretrained= was removed; a pre-trained decoder is carried in by the "
+     r"hook custom_hooks=\[..., dict\(type='DecoderTransferHook', checkpoint=<file>, "
+     r"prefix='decoder.decoder.'\)\] \(docs/dptr.md\)"),
 ])
 def test_bad_settings_are_refused_in_one_line(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -83,6 +85,8 @@ def test_training_forward_gives_branch_logits_and_targets():
 
 
 def test_pretrained_starts_every_network_of_the_decoder(tmp_path):
+    """What DecoderTransferHook does: every network of the decoder starts from the file's."""
+    from clip4str_plugin.weights.decoder_transfer import transfer_decoder
     model = tiny_model()
     source = PARSeqNetwork(num_classes=95, vocab_size=97, bos_id=95, eos_id=0, embed_dim=128,
                            num_heads=8)
@@ -91,8 +95,9 @@ def test_pretrained_starts_every_network_of_the_decoder(tmp_path):
     torch.save({'state_dict': state}, path)
     dec = model.decoder
     assert not torch.equal(dec.visual_decoder.head.weight, source.head.weight)
-    dec.pretrained = dict(checkpoint=path, prefix='decoder.decoder.')
-    dec.init_weights()
+    assert list(dec.networks()) == ['visual_decoder', 'cross_decoder']
+    rows = transfer_decoder(dec.networks(), path, 'decoder.decoder.', dec.dictionary.dict)
+    assert {status for _, _, status in rows} == {'loaded'}
     for network in (dec.visual_decoder, dec.cross_decoder):
         for key, value in source.state_dict().items():
             assert torch.equal(network.state_dict()[key], value), key

@@ -1,0 +1,154 @@
+"""DPTR's ORP feature bank: natural images through a CLIP image tower, stored as one tensor.
+
+A bank is ``(N, tokens, D)`` fp16: every token of N images after the tower's ``ln_post`` and
+``proj`` (197 x 512 per image for ViT-B/16), as ``.safetensors`` (key ``features``) or ``.npy``,
+never a pickle. ``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build it here.
+"""
+import io
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.utils import track_iter_progress
+from PIL import Image, UnidentifiedImageError
+
+from ...datasets.errors import DataError, DataNotFoundError
+from ...engine.checkpoint_io import write_atomically
+
+EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class ORPBankError(DataError):
+    """An ORP bank that is missing, unreadable, or cannot serve the model's memory."""
+
+
+# ---------------------------------------------------------------- the file
+def load_bank(path: str) -> torch.Tensor:
+    """The bank ``(N, tokens, D)`` of ``path`` (``.safetensors`` or ``.npy``)."""
+    if not osp.isfile(path):
+        raise DataNotFoundError(f'ORP feature bank not found: {path} (make one with '
+                                'tools/extract_orp_bank.py, or let ORPBankHook build it)')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        bank = load_file(path).get('features')
+        if bank is None:
+            raise ORPBankError(f'{path} has no "features" tensor')
+    elif path.endswith('.npy'):
+        bank = torch.from_numpy(np.load(path, mmap_mode='r', allow_pickle=False).copy())
+    else:
+        raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
+    if bank.ndim != 3:
+        raise ORPBankError(f'ORP bank {path} has shape {tuple(bank.shape)}; expected (N, T, D)')
+    return bank
+
+
+def bank_shape(path: str) -> Tuple[int, ...]:
+    """The shape of the bank in ``path``, read from its header only."""
+    if path.endswith('.safetensors'):
+        from safetensors import safe_open
+        with safe_open(path, framework='pt') as f:
+            if 'features' not in f.keys():
+                raise ORPBankError(f'{path} has no "features" tensor')
+            return tuple(f.get_slice('features').get_shape())
+    if path.endswith('.npy'):
+        return tuple(np.load(path, mmap_mode='r', allow_pickle=False).shape)
+    raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
+
+
+def write_bank(bank: torch.Tensor, path: str) -> None:
+    """Write ``bank`` (fp16) to ``path`` atomically (temporary file in its folder, rename)."""
+    bank = bank.half().contiguous()
+    if path.endswith('.npy'):
+        buffer = io.BytesIO()
+        np.save(buffer, bank.numpy(), allow_pickle=False)
+        data = buffer.getvalue()
+    elif path.endswith('.safetensors'):
+        from safetensors.torch import save
+        data = save({'features': bank})
+    else:
+        raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
+    write_atomically(path, data)
+
+
+def check_bank(shape: Sequence[int], path: str, tokens: int, width: int,
+               batch_size: Optional[int] = None, rebuild: str = '') -> None:
+    """Refuse a bank that cannot serve memories of ``tokens x width`` (and batches of
+    ``batch_size`` distinct images), in one line ending with ``rebuild`` (how to make one)."""
+    n = batch_size or 1
+    if len(shape) == 3 and shape[2] == width and shape[1] >= tokens and shape[0] >= n:
+        return
+    raise ORPBankError(
+        f'ORP bank {path} has shape {tuple(shape)} but the model needs (N >= {n}, T >= {tokens}, '
+        f'D = {width}): image tokens of the CLIP whose text tower makes the memory '
+        f'({tokens} tokens of width {width}){rebuild}')
+
+
+# ---------------------------------------------------------------- building it
+def list_images(root: str) -> List[str]:
+    """Every image file below ``root``, sorted."""
+    if not osp.isdir(root):
+        raise DataNotFoundError(f'ORP image folder not found: {root}')
+    paths = sorted(osp.join(d, f) for d, _, files in os.walk(root) for f in files
+                   if f.lower().endswith(EXTENSIONS))
+    if not paths:
+        raise DataNotFoundError(f'no images ({", ".join(EXTENSIONS)}) under {root}')
+    return paths
+
+
+def clip_preprocess(image: Image.Image, height: int, width: int) -> torch.Tensor:
+    """``(3, height, width)``: RGB, bicubic resize to cover, centre crop, OpenAI normalisation."""
+    image = image.convert('RGB')
+    scale = max(height / image.height, width / image.width)
+    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(size, Image.BICUBIC)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    image = image.crop((left, top, left + width, top + height))
+    arr = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    mean, std = torch.tensor(OPENAI_MEAN), torch.tensor(OPENAI_STD)
+    return (arr - mean[:, None, None]) / std[:, None, None]
+
+
+def build_tower(cfg: dict, logger=None) -> torch.nn.Module:
+    """The CLIP image tower of ``cfg`` (e.g. ``type='CLIPVisionBackbone'``), its weights loaded,
+    in eval mode; without weights a random tower seeded 0 (the global RNG is left as it was)."""
+    from mmocr.registry import MODELS
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        tower = MODELS.build(cfg)
+    if getattr(tower, 'pretrained', None):
+        tower.load_pretrained()
+    elif logger is not None:
+        logger.warning('ORP bank: no CLIP weights given, the image tower is random (seed 0)')
+    return tower.eval()
+
+
+@torch.no_grad()
+def extract_bank(tower: torch.nn.Module, paths: Sequence[str], batch_size: int = 32,
+                 device='cpu') -> Tuple[torch.Tensor, List[str]]:
+    """``(bank (N, tokens, D) fp16, skipped paths)``: every readable image through ``tower``
+    in batches, with MMEngine's progress bar; unreadable images are skipped."""
+    tower = tower.to(device)
+    height, width = tower.visual.image_size
+    features, skipped, batch = [], [], []
+
+    def flush():
+        features.append(tower(torch.stack(batch).to(device)).half().cpu())
+        batch.clear()
+
+    for path in track_iter_progress(list(paths)):
+        try:
+            with Image.open(path) as image:
+                batch.append(clip_preprocess(image, height, width))
+        except (UnidentifiedImageError, OSError, ValueError):
+            skipped.append(path)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    if not features:
+        raise DataError(f'no image could be read ({len(skipped)} files, e.g. {skipped[0]})')
+    return torch.cat(features), skipped
