@@ -4,5 +4,5 @@ _base_ = ['clip4str-b16_16e_real.py']
 
 # written by dptr_pretrain_clip4str-b16.py's SaveDecoderHook (an MMEngine checkpoint works too)
 dptr_pretrained = 'work_dirs/dptr_pretrain_clip4str-b16/decoder_pretrained.safetensors'
-custom_hooks = [*_base_.custom_hooks,
-                dict(type='DecoderTransferHook', checkpoint=dptr_pretrained)]
+custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),   # custom_hooks.0
+                *_base_.custom_hooks]

@@ -11,8 +11,9 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/models/parseq.py',
           '../_base_/schedules/dptr_adamw_onecycle.py']
 
 orp_images = '{{$ORP_IMAGES:data/orp/natural_images}}'
-orp_bank_hook = dict(type='ORPBankHook', images=orp_images, batch_size=32)  # + tower=dict(...)
-custom_hooks = [*_base_.custom_hooks, dict(type='SaveDecoderHook')]
+# the configs put it first (custom_hooks.0), with tower=dict(type='CLIPVisionBackbone', ...)
+orp_bank_hook = dict(type='ORPBankHook', images=orp_images, batch_size=32)
+custom_hooks = [dict(type='SaveDecoderHook'), *_base_.custom_hooks]
 
 model = dict(
     type='EncoderDecoderRecognizer',

@@ -1,7 +1,7 @@
 # DPTR fine-tuning at CPU scale (docs/dptr.md): DPTR's recogniser (configs/_base_/models/parseq.py)
 # with a small ViT (8x8 patches) from scratch, the FMU and the decoder of dptr_pretrain_tiny.py,
 # trained on the main job's recipe (rendered words). The decoder starts from DPTR_DECODER
-# (DecoderTransferHook); --cfg-options custom_hooks.1.checkpoint=None is the random-decoder
+# (DecoderTransferHook); --cfg-options custom_hooks.0.checkpoint=None is the random-decoder
 # baseline.
 _base_ = ['../clip4str/clip4str_tiny_synth.py']
 
@@ -15,8 +15,8 @@ model = dict(   # replaces the CLIP4STR towers and decoder of the main job
     encoder=dict(_dptr.encoder, embed_dim=embed_dim, dropout=0.0),
     decoder=dict(_dptr.decoder, _delete_=True,
                  decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=2, dropout=0.0)))
-custom_hooks = [*_base_.custom_hooks,
-                dict(type='DecoderTransferHook', checkpoint=dptr_pretrained)]
+custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),   # custom_hooks.0
+                *_base_.custom_hooks]
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=20))

@@ -10,5 +10,5 @@ model = dict(
     backbone=dict(patch_size=(4, 8), embed_dim=embed_dim, depth=12, num_heads=8),
     encoder=dict(embed_dim=embed_dim, dropout=0.1),
     decoder=dict(decoder=dict(embed_dim=embed_dim, depth=6)))
-custom_hooks = [*_base_.custom_hooks,
-                dict(type='DecoderTransferHook', checkpoint=dptr_pretrained)]
+custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),   # custom_hooks.0
+                *_base_.custom_hooks]

@@ -7,10 +7,10 @@ _base_ = ['_base_dptr_pretrain.py']
 synth_data_root = '{{$SYNTH_DATA_ROOT:data/synth}}'
 orp_bank = '{{$ORP_BANK:data/orp/tiny_bank.safetensors}}'
 embed_dim = 128
-custom_hooks = [*_base_.custom_hooks, dict(
+custom_hooks = [dict(
     _base_.orp_bank_hook, tower=dict(type='CLIPVisionBackbone', embed_dim=embed_dim,
                                      image_size=(32, 128), patch_size=(4, 8), width=192,
-                                     layers=4, heads=3))]
+                                     layers=4, heads=3))] + _base_.custom_hooks
 model = dict(
     backbone=dict(pretrained=None, embed_dim=embed_dim, width=128, layers=2, heads=2),
     encoder=dict(bank=orp_bank),

@@ -32,7 +32,7 @@ QUIET = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
          'default_hooks.checkpoint.save_best=None']
 PRETRAIN_FAST = [*QUIET, 'max_iters=3', 'train_dataloader.batch_size=4',
-                 'model.backbone.layers=1', 'custom_hooks.2.batch_size=4']
+                 'model.backbone.layers=1', 'custom_hooks.0.batch_size=4']
 FINETUNE_FAST = [*QUIET, 'max_iters=4', 'train_dataloader.batch_size=2',
                  'model.decoder.refine_iters=0', 'default_hooks.checkpoint.interval=3',
                  'default_hooks.checkpoint.max_keep_ckpts=4']
@@ -135,7 +135,7 @@ def finetuned(data, pretrained, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch_run(patch, data / 'images', work)
         patch.setenv('DPTR_DECODER', str(pretrained[0] / 'decoder_pretrained.safetensors'))
-        train(FINETUNE, work, *FINETUNE_FAST, 'custom_hooks.1.freeze_iters=2', recorder=recorder)
+        train(FINETUNE, work, *FINETUNE_FAST, 'custom_hooks.0.freeze_iters=2', recorder=recorder)
     return work, recorder
 
 
@@ -249,7 +249,7 @@ def test_a_transfer_that_loads_nothing_is_one_line(pretrained, data, tmp_path):
         patch_run(patch, data / 'images', tmp_path)
         patch.setenv('DPTR_DECODER', str(checkpoint))
         with pytest.raises(SystemExit) as refused:
-            train(FINETUNE, tmp_path / 'work', *FINETUNE_FAST, 'custom_hooks.1.prefix=decoder.x.')
+            train(FINETUNE, tmp_path / 'work', *FINETUNE_FAST, 'custom_hooks.0.prefix=decoder.x.')
     message = str(refused.value)
     assert message.startswith(f"error: no tensor of {checkpoint} (prefix 'decoder.x.') fits "
                               'decoder.decoder: the file holds ') and '\n' not in message
