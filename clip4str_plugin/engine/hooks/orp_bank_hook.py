@@ -32,6 +32,9 @@ class ORPBankHook(Hook):
     rebuilt) once its shape is checked: width D of the memory, at least as many tokens as the
     memory has, at least as many images as a batch; otherwise one line names the bank's shape,
     what is needed and how to rebuild it. Evaluation-only runs never build (ORP is off there).
+    Under DDP the other ranks wait within the process group's timeout (``env_cfg.dist_cfg``,
+    30 minutes by default): build a large bank beforehand (one process, or
+    ``tools/extract_orp_bank.py``) or raise the timeout.
 
     Args:
         images: folder of natural images (searched recursively).

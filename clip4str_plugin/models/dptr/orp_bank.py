@@ -48,14 +48,20 @@ def load_bank(path: str) -> torch.Tensor:
 
 def bank_shape(path: str) -> Tuple[int, ...]:
     """The shape of the bank in ``path``, read from its header only."""
-    if path.endswith('.safetensors'):
-        from safetensors import safe_open
-        with safe_open(path, framework='pt') as f:
-            if 'features' not in f.keys():
-                raise ORPBankError(f'{path} has no "features" tensor')
-            return tuple(f.get_slice('features').get_shape())
-    if path.endswith('.npy'):
-        return tuple(np.load(path, mmap_mode='r', allow_pickle=False).shape)
+    from safetensors import SafetensorError, safe_open
+    try:
+        if path.endswith('.safetensors'):
+            with safe_open(path, framework='pt') as f:
+                if 'features' not in f.keys():
+                    raise ORPBankError(f'{path} has no "features" tensor')
+                return tuple(f.get_slice('features').get_shape())
+        if path.endswith('.npy'):
+            return tuple(np.load(path, mmap_mode='r', allow_pickle=False).shape)
+    except (SafetensorError, OSError, ValueError) as err:
+        if isinstance(err, ORPBankError):
+            raise
+        raise ORPBankError(f'cannot read ORP bank {path} ({err}): delete it to rebuild it') \
+            from None
     raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
 
 
@@ -119,6 +125,9 @@ def build_tower(cfg: dict, logger=None) -> torch.nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         tower = MODELS.build(cfg)
+    if not hasattr(tower, 'visual'):
+        raise DataError(f'the ORP bank needs a CLIP image tower (type=\'CLIPVisionBackbone\'), '
+                        f'not {type(tower).__name__}')
     if getattr(tower, 'pretrained', None):
         tower.load_pretrained()
     elif logger is not None:

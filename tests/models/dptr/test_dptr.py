@@ -1,4 +1,7 @@
-"""DPTR components: frozen CLIP text memory, ORP, FMU, text-only pre-training."""
+"""DPTR components: frozen CLIP text memory, ORP (and its bank files), FMU, text-only
+pre-training."""
+import re
+
 import open_clip
 import pytest
 import torch
@@ -99,3 +102,30 @@ def test_pretraining_loss_through_text_memory(tmp_path):
     assert torch.isfinite(losses['loss_visual'])
     losses['loss_visual'].backward()
     assert model.decoder.decoder.head.weight.grad is not None
+
+
+def test_bank_files_round_trip_and_refusals(tmp_path):
+    from clip4str_plugin.datasets.errors import DataError
+    from clip4str_plugin.models.dptr.orp_bank import (ORPBankError, bank_shape, build_tower,
+                                                      check_bank, load_bank, write_bank)
+    bank = torch.randn(3, 5, 4)
+    for name in ('bank.npy', 'bank.safetensors'):
+        path = str(tmp_path / name)
+        write_bank(bank, path)
+        assert bank_shape(path) == (3, 5, 4)
+        assert torch.equal(load_bank(path), bank.half())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['bank.npy', 'bank.safetensors']
+    damaged = tmp_path / 'damaged.safetensors'
+    damaged.write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"features": 1')
+    with pytest.raises(ORPBankError, match=f'cannot read ORP bank {damaged} .*: delete it to '
+                                           'rebuild it'):
+        bank_shape(str(damaged))
+    check_bank((3, 5, 4), 'b', tokens=5, width=4, batch_size=3)       # exactly enough
+    for shape in [(3, 4, 4), (3, 5, 8), (2, 5, 4)]:
+        with pytest.raises(ORPBankError, match=rf'ORP bank b has shape {re.escape(str(shape))} '
+                           r'but the model needs \(N >= 3, T >= 5, D = 4\).*; rebuild'):
+            check_bank(shape, 'b', tokens=5, width=4, batch_size=3, rebuild='; rebuild')
+    with pytest.raises(DataError, match=r"needs a CLIP image tower \(type='CLIPVisionBackbone'\), "
+                                        'not ViTBackbone'):
+        build_tower(dict(type='ViTBackbone', img_size=(32, 128), patch_size=(4, 8), embed_dim=32,
+                         depth=1, num_heads=2))
