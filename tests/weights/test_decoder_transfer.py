@@ -34,7 +34,8 @@ def test_table_names_loaded_and_kept_tensors(tmp_path):
     rows = transfer_decoder({'decoder.decoder': target}, path, 'decoder.decoder.', TOKENS)
     status = {name: s for name, _, s in rows}
     kept = sorted(name for name, s in status.items() if s != 'loaded')
-    layer1 = sorted(f'decoder.decoder.{k}' for k in target.state_dict() if k.startswith('layers.1.'))
+    layer1 = sorted(f'decoder.decoder.{k}' for k in target.state_dict()
+                    if k.startswith('layers.1.'))
     assert kept == sorted(layer1 + ['decoder.decoder.head.weight'])
     assert status['decoder.decoder.head.weight'] == 'kept init: file has (7, 32)'
     assert status['decoder.decoder.layers.1.norm1.weight'] == 'kept init: not in file'
