@@ -71,6 +71,17 @@ def fixture_model():
     return build_model(cfg.model).eval()
 
 
+def run_tool(name: str, *args, monkeypatch) -> str:
+    """Run tools/<name> in-process as its command line; its exit message ('' on success)."""
+    import runpy
+    monkeypatch.setattr(sys, 'argv', [name, *map(str, args)])
+    try:
+        runpy.run_path(str(ROOT / 'tools' / name), run_name='__main__')
+    except SystemExit as done:
+        return '' if done.code in (None, 0) else str(done.code)
+    return ''
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     """Run ``code`` (dedented) in a fresh interpreter; stdout and stderr captured as text."""
     return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True,

@@ -7,7 +7,9 @@ from .hooks import DecoderTransferHook, ORPBankHook, SaveDecoderHook
 from .optim import CLIP4STROptimWrapperConstructor, GroupOneCycleLR
 from .schedule_check import ScheduleCheckHook, ScheduleError
 from .schedules import rescale_one_cycle, set_training_length
+from .time_budget import TimeBudgetHook
 
 __all__ = ['CPUAutocastOptimWrapper', 'CLIP4STROptimWrapperConstructor', 'GroupOneCycleLR',
            'ScheduleCheckHook', 'ScheduleError', 'rescale_one_cycle', 'set_training_length',
+           'TimeBudgetHook',
            'DecoderTransferHook', 'ORPBankHook', 'SaveDecoderHook']

@@ -1,8 +1,6 @@
 """Rendering presets: the broad preset's fonts and labels, held-out faces never in training, the
 easy preset identical to the options it names, make_synth_lmdb --preset."""
 import os
-import runpy
-import sys
 
 import pytest
 
@@ -11,7 +9,7 @@ from clip4str_plugin.datasets.lmdb_io import iter_labels
 from clip4str_plugin.datasets.word_presets import FONT_SETS, PRESETS, preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
 from clip4str_plugin.datasets.words import WordSampler
-from conftest import ROOT
+from conftest import run_tool
 
 
 def names(paths):
@@ -61,32 +59,25 @@ def test_unknown_preset_and_no_fonts():
         render_samples('test', 1, 0, fonts=())
 
 
-def run_tool(args, monkeypatch):
-    monkeypatch.setattr(sys, 'argv', ['make_synth_lmdb.py', *map(str, args)])
-    try:
-        runpy.run_path(str(ROOT / 'tools' / 'make_synth_lmdb.py'), run_name='__main__')
-    except SystemExit as done:
-        return '' if done.code in (None, 0) else str(done.code)
-    return ''
-
-
 def test_make_synth_lmdb_preset(tmp_path, monkeypatch, capsys):
     out = tmp_path / 'faces'
-    assert run_tool([out, '--split', 'test', '--num', '3', '--workers', '1', '--preset',
-                     'broad-faces'], monkeypatch) == ''
+    assert run_tool('make_synth_lmdb.py', out, '--split', 'test', '--num', '3', '--workers', '1',
+                    '--preset', 'broad-faces', monkeypatch=monkeypatch) == ''
     labels = [label for _, label in iter_labels(str(out))]
     assert labels == [label for _, label in render_samples('test', 3, 0,
                                                            **preset_options('broad-faces'))]
-    assert 'preset broad-faces: 10 font faces: DejaVuSans-BoldOblique.ttf' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert 'preset broad-faces: 10 font faces: DejaVuSans-BoldOblique.ttf' in printed
     # the preset replaces, and an existing LMDB still needs --overwrite
-    assert 'pass --overwrite' in run_tool([out, '--num', '2', '--preset', 'broad'], monkeypatch)
+    assert 'pass --overwrite' in run_tool('make_synth_lmdb.py', out, '--num', '2', '--preset',
+                                          'broad', monkeypatch=monkeypatch)
 
 
 def test_make_synth_lmdb_skips_a_preset_without_fonts(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(word_presets, 'HELDOUT_FAMILIES', [str(tmp_path / 'absent.ttf')])
     out = tmp_path / 'families'
-    assert run_tool([out, '--split', 'test', '--num', '3', '--preset', 'broad-families'],
-                    monkeypatch) == ''
+    assert run_tool('make_synth_lmdb.py', out, '--split', 'test', '--num', '3', '--preset',
+                    'broad-families', monkeypatch=monkeypatch) == ''
     assert capsys.readouterr().out.strip() == (
         f'skipped {out}: none of the fonts of preset broad-families is installed here '
         '(optional; see clip4str_plugin/datasets/word_presets.py)')

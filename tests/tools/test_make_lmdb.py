@@ -1,24 +1,12 @@
 """tools/make_lmdb.py and make_synth_lmdb.py: awkward label files, and no LMDB replaced without
 --overwrite (run in-process, as their command lines)."""
-import runpy
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from clip4str_plugin.datasets.lmdb_io import iter_labels
-from conftest import ROOT
-
-
-def run_tool(name, *args, monkeypatch):
-    """Run tools/<name> as a command; its exit message ('' on success)."""
-    monkeypatch.setattr(sys, 'argv', [name, *map(str, args)])
-    try:
-        runpy.run_path(str(ROOT / 'tools' / name), run_name='__main__')
-    except SystemExit as done:
-        return '' if done.code in (None, 0) else str(done.code)
-    return ''
+from conftest import run_tool
 
 
 def labels(path):

@@ -1,0 +1,40 @@
+# The tiny CLIP4STR of the main job on the broad rendering preset (datasets/word_presets.py),
+# started from the small CLIP trained here (configs/clip/clip_tiny_words.py, shipped as
+# assets/clip/clip_tiny_words.safetensors) as the paper starts from OpenAI's, and trained within
+# a wall-clock budget (TimeBudgetHook). CLIP_PRETRAINED=none: random towers (from scratch); or
+# another CLIP weights file of this geometry.
+#   python tools/main_job.py --preset broad     (renders the data, trains, evaluates)
+_base_ = ['clip4str_tiny_synth.py']
+
+synth_data_root = '{{$BROAD_DATA_ROOT:data/broad}}'
+clip_pretrained = '{{$CLIP_PRETRAINED:shipped}}'
+clip_pretrained = ('{{ fileDirname }}/../../assets/clip/clip_tiny_words.safetensors'
+                   if clip_pretrained == 'shipped' else
+                   None if clip_pretrained.lower() in ('', 'none') else clip_pretrained)
+
+# the shipped CLIP's text tower was trained on spelled captions (h e l l o): the cross branch
+# writes its captions the same way
+model = dict(
+    backbone=dict(pretrained=clip_pretrained),
+    decoder=dict(caption_style='spelled', text_encoder=dict(pretrained=clip_pretrained)))
+
+# custom_hooks.0: the time budget of training (tools/main_job.py sets budget_s and start_time;
+# 16 minutes by default); then the default runtime's ScheduleCheckHook. max_iters is an upper
+# bound: the budget hook sets the count that fits and re-times the one-cycle schedule to it.
+custom_hooks = [dict(type='TimeBudgetHook', budget_s=16 * 60, warmup_iters=40, skip_iters=5,
+                     reserve_s=20, recheck_s=60, probe_threads=(2, 1))] + _base_.custom_hooks
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best=None))
+
+_synth = dict(type='STRLMDBDataset', data_root=synth_data_root,
+              max_label_length=_base_.max_label_length)
+train_dataloader = dict(dataset=dict(data_root=synth_data_root))
+val_dataloader = dict(dataset=dict(datasets=[
+    dict(_synth, ann_file='val', name='broad-val', test_mode=True)]))
+val_evaluator = dict(dataset_prefixes=['broad-val'])
+# held-out words (test), the same words in held-out font faces (test_faces: DejaVu italic /
+# oblique, STIX) and in held-out families (test_families: Liberation, FreeFont, URW; optional)
+broad_test_sets = '{{$BROAD_TEST_SETS:test,test_faces,test_families}}'.split(',')
+test_sets = [dict(_synth, ann_file=name, name='broad-' + name.replace('_', '-'),
+                  test_mode=True, charset=_base_.charset_94) for name in broad_test_sets]
+test_dataloader = dict(dataset=dict(datasets=test_sets))
+test_evaluator = dict(dataset_prefixes=[d['name'] for d in test_sets])

@@ -1,0 +1,87 @@
+"""Export the CLIP of a ContrastiveCLIP training checkpoint as a CLIP weights file.
+
+    python tools/export_clip.py work_dirs/clip_tiny_words/best_retrieval_top1_iter_N.pth \\
+        assets/clip/clip_tiny_words.safetensors [--fp32] [--token-rows spelled] [--overwrite]
+
+The output holds the OpenAI-layout keys only (``visual.*``, ``token_embedding.weight``,
+``positional_embedding``, ``transformer.*``, ``ln_final.*``, ``text_projection``,
+``logit_scale``), fp16 by default, as ``.safetensors`` (or ``.bin``: a plain state dict); the
+towers' ``pretrained=`` (a config's ``clip_pretrained``) loads it. The checkpoint is read as data
+only. Prints the size on disk, the gzip-compressed size and how many token-embedding rows are
+non-zero.
+"""
+import argparse
+import gzip
+import json
+import os
+
+import torch
+
+import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.models.clip.contrastive import clip_state_dict
+from clip4str_plugin.text import clip_tokenizer
+from clip4str_plugin.text.charsets import CHARSET_36
+from clip4str_plugin.weights.errors import CheckpointError
+from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('checkpoint', help='an MMEngine checkpoint of a ContrastiveCLIP run')
+    parser.add_argument('out', help='.safetensors or .bin')
+    parser.add_argument('--fp32', action='store_true', help='keep fp32 (default: fp16)')
+    parser.add_argument('--token-rows', choices=['all', 'spelled'], default='all',
+                        help="'spelled': zero every BPE embedding row that spelled captions "
+                             '(one token per character of 0-9a-z, start and end of text) never '
+                             'read, e.g. rows left over from a warm start on plain captions')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing out')
+    return parser.parse_args()
+
+
+def spelled_token_ids():
+    """BPE ids read by spelled captions: start / end of text and one per character."""
+    return sorted({i for char in CHARSET_36 for i in clip_tokenizer.encode(char, 3)})
+
+
+def export(checkpoint: str, out: str, fp16: bool = True, token_rows: str = 'all') -> dict:
+    """Write the CLIP weights of ``checkpoint`` to ``out``; returns a small report. Raises
+    :class:`CheckpointError` when the file is unreadable or holds no ContrastiveCLIP."""
+    ckpt = load_checkpoint_file(checkpoint)   # data only, never code
+    state = clip_state_dict(ckpt.get('state_dict', ckpt), torch.float16 if fp16 else None)
+    if not any(k.startswith('visual.') for k in state) or 'token_embedding.weight' not in state:
+        raise CheckpointError(f'{checkpoint} holds no ContrastiveCLIP weights (vision.visual.*, '
+                              'text.text.*): is it a checkpoint of configs/clip/?')
+    if token_rows == 'spelled':
+        table = state['token_embedding.weight']
+        keep = torch.zeros(table.shape[0], 1, dtype=table.dtype)
+        keep[spelled_token_ids()] = 1
+        state['token_embedding.weight'] = table * keep
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if out.endswith('.safetensors'):
+        from safetensors.torch import save_file
+        save_file(state, out, metadata={'source': os.path.basename(checkpoint),
+                                        'dtype': 'fp16' if fp16 else 'fp32'})
+    else:
+        torch.save(state, out)
+    with open(out, 'rb') as f:
+        compressed = len(gzip.compress(f.read(), compresslevel=9))
+    rows = state['token_embedding.weight'].float().abs().sum(1)
+    return dict(tensors=len(state), params=sum(v.numel() for v in state.values()),
+                bytes=os.path.getsize(out), gzip_bytes=compressed,
+                nonzero_token_rows=int((rows > 0).sum()), token_rows=int(rows.numel()))
+
+
+def main():
+    args = parse_args()
+    if os.path.exists(args.out) and not args.overwrite:
+        raise SystemExit(f'error: {args.out} exists; pass --overwrite to replace it')
+    try:
+        report = export(args.checkpoint, args.out, fp16=not args.fp32,
+                        token_rows=args.token_rows)
+    except CheckpointError as err:
+        raise SystemExit(f'error: {err}') from None
+    print(f'wrote {args.out}: ' + json.dumps(report))
+
+
+if __name__ == '__main__':
+    main()
