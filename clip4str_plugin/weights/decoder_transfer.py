@@ -65,13 +65,14 @@ def check_dictionary(meta: Mapping, tokens: Sequence[str], checkpoint: str) -> N
 
 
 def transfer_decoder(networks: Mapping[str, torch.nn.Module], checkpoint: str, prefix: str,
-                     tokens: Sequence[str]) -> List[Tuple[str, str, str]]:
+                     tokens: Sequence[str]) -> Tuple[List[Tuple[str, str, str]], str]:
     """Copy the source network (see :func:`read_decoder_source`) into every one of
     ``networks`` (name -> module), tensor by tensor where name and shape agree; ``tokens``: the
     model's dictionary (checked against a decoder file's, :func:`check_dictionary`).
 
-    Returns rows ``(tensor, shape, status)`` with status ``'loaded'`` or why the tensor stayed
-    at its initialisation. Raises :class:`PretrainedDecoderError` when no tensor loads.
+    Returns rows ``(tensor, shape, status)``, status ``'loaded'`` or why the tensor stayed at
+    its initialisation, and what was read (``'the decoder file'`` or ``"prefix '...'"``).
+    Raises :class:`PretrainedDecoderError` when no tensor loads.
     """
     picked, meta = read_decoder_source(checkpoint, prefix)
     check_dictionary(meta, tokens, checkpoint)
@@ -89,14 +90,14 @@ def transfer_decoder(networks: Mapping[str, torch.nn.Module], checkpoint: str, p
                     value.copy_(source)
                     status, loaded = 'loaded', loaded + 1
                 rows.append((f'{name}.{key}', str(tuple(value.shape)), status))
+    where = ('the decoder file' if meta.get('format') == DECODER_FILE_FORMAT
+             else f'prefix {prefix!r}')
     if not loaded:
-        where = ('the decoder file' if meta.get('format') == DECODER_FILE_FORMAT
-                 else f'prefix {prefix!r}')
         raise PretrainedDecoderError(
             f'no tensor of {checkpoint} ({where}) fits {", ".join(networks)}: the file holds '
             f'{_holds(checkpoint)}; give a DPTR pre-training checkpoint or decoder file of '
             'this geometry (and the prefix of its network)')
-    return rows
+    return rows, where
 
 
 def transfer_table(rows: Sequence[Tuple[str, str, str]]) -> str:

@@ -221,26 +221,36 @@ def test_finetuning_transfers_then_freezes_then_releases(finetuned, pretrained):
     assert 'head.weight' in changed and len(changed) > len(source) // 2   # released
     assert any(not torch.equal(rec.others[1][k], v) for k, v in rec.others[0].items())
     log = log_text(work)
-    assert f'{len(source)} loaded' in log and 'kept init' not in log
+    assert f'DecoderTransferHook: decoder.decoder from {pretrained[0]}/decoder_pretrained.' \
+        f'safetensors (the decoder file)\n{len(source)} loaded\n' in log
+    assert 'kept init' not in log
     assert '| decoder.decoder.head.weight' in log
     assert 'DecoderTransferHook: decoder.decoder frozen until iteration 2 (requires_grad off; ' \
         'the optimiser skips them)' in log
     assert 'DecoderTransferHook: decoder networks released at iteration 2' in log
 
 
-def test_a_resumed_run_is_not_overwritten(finetuned, data, tmp_path):
+@pytest.mark.parametrize('how', ['resume', 'load_from'])
+def test_a_run_from_a_checkpoint_is_not_overwritten(finetuned, data, tmp_path, how):
     work, _ = finetuned
     recorder, checkpoint = Recorder(), work / 'iter_3.pth'
     with pytest.MonkeyPatch.context() as patch:
         patch_run(patch, data / 'images', tmp_path)
         patch.setenv('DPTR_DECODER', str(work.parent / 'missing.safetensors'))   # never read
-        train(FINETUNE, tmp_path / 'work', *FINETUNE_FAST, resume=checkpoint, recorder=recorder)
+        if how == 'resume':
+            train(FINETUNE, tmp_path / 'work', *FINETUNE_FAST, resume=checkpoint,
+                  recorder=recorder)
+        else:
+            train(FINETUNE, tmp_path / 'work', *FINETUNE_FAST, 'max_iters=1',
+                  f'load_from={checkpoint}', recorder=recorder)
     state = load_checkpoint_file(str(checkpoint))['state_dict']
-    assert list(recorder.decoder) == [3, 4]
-    for key, value in recorder.decoder[3].items():
+    first = 3 if how == 'resume' else 0
+    assert list(recorder.decoder) == [first, first + 1]
+    for key, value in recorder.decoder[first].items():
         assert torch.equal(value, state[f'decoder.decoder.{key}']), key
-    assert f'DecoderTransferHook: weights resumed from {checkpoint}: ' in \
-        log_text(tmp_path / 'work')
+    said = 'resumed from' if how == 'resume' else 'loaded from load_from'
+    assert f'DecoderTransferHook: weights {said} {checkpoint}: {work.parent}/missing.' \
+        'safetensors not transferred' in log_text(tmp_path / 'work')
 
 
 def test_a_transfer_that_loads_nothing_is_one_line(pretrained, data, tmp_path):

@@ -31,7 +31,9 @@ def test_table_names_loaded_and_kept_tensors(tmp_path):
     path = str(tmp_path / 'pretrain.pth')
     torch.save({'state_dict': state, 'meta': {}}, path)
     before = {k: v.clone() for k, v in target.state_dict().items()}
-    rows = transfer_decoder({'decoder.decoder': target}, path, 'decoder.decoder.', TOKENS)
+    rows, where = transfer_decoder({'decoder.decoder': target}, path, 'decoder.decoder.',
+                                   TOKENS)
+    assert where == "prefix 'decoder.decoder.'"
     status = {name: s for name, _, s in rows}
     kept = sorted(name for name, s in status.items() if s != 'loaded')
     layer1 = sorted(f'decoder.decoder.{k}' for k in target.state_dict()
@@ -80,7 +82,9 @@ def test_decoder_file_round_trip(tmp_path):
     tensors, read_meta = read_decoder_source(path, 'ignored.prefix.')
     assert read_meta == meta and set(tensors) == set(source.state_dict())
     target = network(seed=4)
-    rows = transfer_decoder({'a': target, 'b': network(seed=5)}, path, 'decoder.decoder.', TOKENS)
+    rows, where = transfer_decoder({'a': target, 'b': network(seed=5)}, path,
+                                   'decoder.decoder.', TOKENS)          # a file needs no prefix
+    assert where == 'the decoder file'
     assert len(rows) == 2 * len(tensors) and {s for _, _, s in rows} == {'loaded'}
     for key, value in source.state_dict().items():
         assert torch.equal(target.state_dict()[key], value), key

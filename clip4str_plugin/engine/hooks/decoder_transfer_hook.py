@@ -82,10 +82,10 @@ class DecoderTransferHook(Hook):
             self._freeze(runner, networks)
 
     def _transfer(self, runner, networks: Dict[str, torch.nn.Module]) -> None:
-        rows = transfer_decoder(networks, self.checkpoint, self.prefix,
-                                self._decoder(runner).dictionary.dict)
+        rows, where = transfer_decoder(networks, self.checkpoint, self.prefix,
+                                       self._decoder(runner).dictionary.dict)
         runner.logger.info(f'DecoderTransferHook: {", ".join(networks)} from {self.checkpoint} '
-                           f'(prefix {self.prefix!r})\n{transfer_table(rows)}')
+                           f'({where})\n{transfer_table(rows)}')
 
     # ---------------------------------------------------------------- freezing
     def _freeze(self, runner, networks: Dict[str, torch.nn.Module]) -> None:

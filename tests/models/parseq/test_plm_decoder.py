@@ -96,7 +96,7 @@ def test_pretrained_starts_every_network_of_the_decoder(tmp_path):
     dec = model.decoder
     assert not torch.equal(dec.visual_decoder.head.weight, source.head.weight)
     assert list(dec.networks()) == ['visual_decoder', 'cross_decoder']
-    rows = transfer_decoder(dec.networks(), path, 'decoder.decoder.', dec.dictionary.dict)
+    rows, _ = transfer_decoder(dec.networks(), path, 'decoder.decoder.', dec.dictionary.dict)
     assert {status for _, _, status in rows} == {'loaded'}
     for network in (dec.visual_decoder, dec.cross_decoder):
         for key, value in source.state_dict().items():
