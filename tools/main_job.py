@@ -1,13 +1,24 @@
-"""The main job on the embedded default: rendered words -> training -> evaluation -> table.
+"""The main job: rendered words -> training -> evaluation -> table.
 
-    python tools/main_job.py [--work-dir work_dirs/main_job] [--data-root data/synth]
+    python tools/main_job.py [--work-dir work_dirs/main_job] [--data-root DIR] [--preset sans]
+    python tools/main_job.py --preset broad [--budget-min 20] [--from-scratch]
 
-1. ``tools/make_synth_lmdb.py`` renders train / val / test LMDBs (val and test words never occur
-   in train); existing LMDBs made with the same settings are reused.
-2. ``tools/train.py configs/clip4str/clip4str_tiny_synth.py --amp`` trains the tiny CLIP4STR
-   from scratch through the MMEngine Runner, for the config's iteration budget.
-3. ``tools/test.py`` evaluates the final checkpoint on the held-out test words and prints the
-   table (the reference protocol and MMOCR's metrics).
+1. Renders (in this process, as ``tools/make_synth_lmdb.py --preset P`` does) the train / val /
+   test LMDBs of the job's rendering preset (val and test words never occur in train); existing
+   LMDBs made with the same settings are reused.
+2. ``tools/train.py CONFIG`` trains the tiny CLIP4STR through the MMEngine Runner.
+3. ``tools/test.py`` evaluates the final checkpoint on the held-out sets and prints the table.
+
+Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
+
+* ``sans`` -- the easy job: DejaVu Sans, grey levels, 2-6 letter words; clip4str_tiny_synth.py
+  from scratch, 3 000 iterations with bf16 autocast (docs/benchmarks.md#main-job).
+* ``broad`` -- colour words of 3-12 letters and letter-digit strings in 9 font families, tested
+  also in held-out faces and families (docs/experiments_issue10.md); clip4str_tiny_broad.py,
+  started from the small CLIP shipped in assets/clip (``--from-scratch``: random towers). The
+  whole job has ``--budget-min`` minutes: the config's TimeBudgetHook measures the first
+  iterations (and which torch thread count is faster), sets the iteration count that ends
+  training in time for the evaluation, and the evaluation runs with that thread count.
 Each step is an ordinary command, printed before it runs.
 """
 import argparse
@@ -19,23 +30,59 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'clip4str', 'clip4str_tiny_synth.py')
-SPLITS = dict(train=60000, val=500, test=2000)
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+from make_synth_lmdb import preset_render_options, render_lmdb  # noqa: E402
+
 SEED = 0
-# The rendering preset of the demo (tools/make_synth_lmdb.py): DejaVu Sans and Sans Bold, grey
-# levels (either polarity), every variant (rotation, curve, perspective, blur) with probability
-# 0.1, dictionary words of 2-6 letters. Richer settings exist (more fonts, colours, random
-# strings, longer words); a tiny model trained from scratch needs more than 20 CPU minutes there
-# (docs/benchmarks.md#main-job).
-RENDER = ['--fonts', 'sans', '--gray', '--distort', '0.1', '--max-len', '6',
-          '--random-fraction', '0']
+# (LMDB folder, split of its words, images, rendering preset) of each job's data; the config
+# reads the data root from data_env and, with test_sets_env, which test sets exist
+JOBS = {
+    'sans': dict(
+        config='configs/clip4str/clip4str_tiny_synth.py', data_env='SYNTH_DATA_ROOT',
+        data_root='data/synth', prefix='synth-', amp=True, budget=False, clip=None,
+        sets=[('train', 'train', 60000, 'sans'), ('val', 'val', 500, 'sans'),
+              ('test', 'test', 2000, 'sans')]),
+    'broad': dict(
+        config='configs/clip4str/clip4str_tiny_broad.py', data_env='BROAD_DATA_ROOT',
+        data_root='data/broad', prefix='broad-', amp=False, budget=True, clip='shipped',
+        test_sets_env='BROAD_TEST_SETS',
+        sets=[('train', 'train', 40000, 'broad'), ('val', 'val', 500, 'broad'),
+              ('test', 'test', 2000, 'broad'), ('test_faces', 'test', 2000, 'broad-faces'),
+              ('test_families', 'test', 2000, 'broad-families')]),
+}
+#: The job of ``tools/run_main.sh``: 'broad' once it reaches its goal in 20 minutes.
+DEFAULT_PRESET = 'sans'
+# seconds a budgeted job keeps for the evaluation (tools/test.py: start-up, 6 000 images) and
+# the start-up of training before its first iteration
+EVAL_RESERVE_S = 75
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--preset', choices=list(JOBS), default=DEFAULT_PRESET,
+                        help='the job: its rendering preset, config and schedule')
     parser.add_argument('--work-dir', default='work_dirs/main_job')
-    parser.add_argument('--data-root', default=os.environ.get('SYNTH_DATA_ROOT', 'data/synth'))
-    return parser.parse_args()
+    parser.add_argument('--data-root', help="default: the job's data_env variable, else "
+                        'data/synth (sans) or data/broad (broad)')
+    parser.add_argument('--budget-min', type=float,
+                        help='budgeted jobs: minutes for the whole job (rendering, training, '
+                             'evaluation; default 20)')
+    parser.add_argument('--train-budget-s', type=float,
+                        help='budgeted jobs: seconds of training instead of what the job budget '
+                             'leaves (to compare runs on data rendered once)')
+    parser.add_argument('--from-scratch', action='store_true',
+                        help='random CLIP towers instead of the shipped CLIP (broad)')
+    parser.add_argument('--train-images', type=int, help="training images (default: the job's)")
+    parser.add_argument('--test-images', type=int, help="images per test set (default: the job's)")
+    args = parser.parse_args(argv)
+    job = JOBS[args.preset]
+    if not job['budget'] and (args.train_budget_s or args.budget_min) is not None:
+        parser.error(f'--budget-min / --train-budget-s: the {args.preset} job trains '
+                     f'{osp.basename(job["config"])} for its fixed iteration count; a time '
+                     'budget needs --preset broad')
+    if job['budget'] and args.budget_min is None:
+        args.budget_min = 20.0
+    return args
 
 
 def run(cmd, env=None):
@@ -43,54 +90,96 @@ def run(cmd, env=None):
     subprocess.run(cmd, check=True, env=env)
 
 
-def make_data(root: str) -> None:
-    for split, num in SPLITS.items():
-        out = osp.join(root, split)
+def make_data(job: dict, root: str, num_train=None, num_test=None) -> list:
+    """Render (or reuse) the job's sets in this process; returns the test folders made (a set
+    whose fonts are not installed here, the optional held-out families, is skipped)."""
+    tests = []
+    for folder, split, num, preset in job['sets']:
+        num = (num_train if folder == 'train' else num_test if split == 'test' else None) or num
+        out = osp.join(root, folder)
+        options = preset_render_options(preset, out)
+        if options is None:
+            continue
+        tests += [folder] if split == 'test' else []
         stamp = osp.join(out, 'made_with.json')
-        settings = dict(split=split, num=num, seed=SEED, render=RENDER)
+        settings = dict(split=split, num=num, seed=SEED, preset=preset,
+                        fonts=sorted(osp.basename(f) for f in options['fonts']))
         if osp.isfile(stamp):
             with open(stamp) as f:
                 if json.load(f) == settings:
                     print(f'reusing {out}')
                     continue
-        if osp.exists(out):
-            for name in os.listdir(out):
-                os.remove(osp.join(out, name))
-        run([sys.executable, osp.join(ROOT, 'tools', 'make_synth_lmdb.py'), out, '--split', split,
-             '--num', str(num), '--seed', str(SEED)] + RENDER)
+            os.remove(stamp)
+        print(f'\n# tools/make_synth_lmdb.py {out} --split {split} --num {num} --seed {SEED} '
+              f'--preset {preset} --overwrite', flush=True)
+        render_lmdb(out, split, num, SEED, options, overwrite=True)
         with open(stamp, 'w') as f:
             json.dump(settings, f)
+    return tests
 
 
 def main():
     args = parse_args()
-    env = dict(os.environ, SYNTH_DATA_ROOT=osp.abspath(args.data_root))
+    job = JOBS[args.preset]
+    data_root = args.data_root or os.environ.get(job['data_env'], job['data_root'])
+    config = osp.join(ROOT, job['config'])
+    job_start = time.time()
     times = {}
-    start = time.time()
-    make_data(args.data_root)
-    times['data'] = time.time() - start
+    tests = make_data(job, data_root, args.train_images, args.test_images)
+    times['data'] = time.time() - job_start
+    env = dict(os.environ, **{job['data_env']: osp.abspath(data_root)})
+    if job.get('test_sets_env'):
+        env[job['test_sets_env']] = ','.join(tests)
+    clip = job['clip'] and ('none' if args.from_scratch else job['clip'])
+    if clip:
+        env['CLIP_PRETRAINED'] = clip
 
     start = time.time()
-    run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), CONFIG, '--work-dir',
-         args.work_dir, '--amp'], env)
+    options = []
+    if job['budget']:     # the TimeBudgetHook (custom_hooks.0) ends training in time
+        budget = args.train_budget_s or (args.budget_min * 60 - EVAL_RESERVE_S
+                                         - (start - job_start))
+        if budget < 60:
+            print(f'warning: only {budget:.0f} s left for training; training 60 s anyway')
+            budget = 60.0
+        print(f'\ntraining budget: {budget:.0f} s (job budget {args.budget_min:.1f} min, '
+              f'{start - job_start:.0f} s used by the data, {EVAL_RESERVE_S} s kept for the '
+              'evaluation)')
+        options = ['--cfg-options', f'custom_hooks.0.budget_s={budget:.1f}',
+                   f'custom_hooks.0.start_time={start:.3f}']
+    run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
+         args.work_dir] + (['--amp'] if job['amp'] else []) + options, env)
     times['training'] = time.time() - start
     with open(osp.join(args.work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
+    record = osp.join(args.work_dir, 'time_budget.json')
+    if job['budget'] and osp.isfile(record):
+        with open(record) as f:
+            threads = json.load(f)['threads']
+        # the thread count training found faster (two threads that wait for each other lose
+        # badly on a shared machine) also serves the evaluation
+        env['OMP_NUM_THREADS'] = str(threads)
+        print(f'evaluation with {threads} thread(s), as measured by the training run')
 
     start = time.time()
-    run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), CONFIG, checkpoint, '--work-dir',
+    run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), config, checkpoint, '--work-dir',
          args.work_dir], env)
     times['evaluation'] = time.time() - start
 
     with open(osp.join(args.work_dir, 'test_results.json')) as f:
         results = json.load(f)
-    accuracy = results['synth-test/str/accuracy']
-    visual = results.get('synth-test/str-visual/accuracy')
+    lines = []
+    for folder in tests:
+        name = job['prefix'] + folder.replace('_', '-')
+        accuracy = results[f'{name}/str/accuracy']
+        visual = results.get(f'{name}/str-visual/accuracy')
+        lines.append(f'  {name}: word accuracy {100 * accuracy:.2f} % (36-character protocol'
+                     + (f'; visual branch alone {100 * visual:.2f} %' if visual is not None
+                        else '') + ')')
+    start_from = ('from scratch' if not clip or clip == 'none' else 'from the shipped CLIP')
     summary = ', '.join(f'{k} {v / 60:.1f} min' for k, v in times.items())
-    print(f'\nmain job done: held-out word accuracy {100 * accuracy:.2f} % '
-          f'(36-character protocol'
-          + (f'; visual branch alone {100 * visual:.2f} %' if visual is not None else '')
-          + f'); {summary}; total {sum(times.values()) / 60:.1f} min')
+    print(f'\nmain job done ({args.preset} preset, {start_from}; {summary}; total '
+          f'{sum(times.values()) / 60:.1f} min):\n' + '\n'.join(lines))
 
 
 if __name__ == '__main__':

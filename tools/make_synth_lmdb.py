@@ -85,18 +85,27 @@ def render_lmdb(out: str, split: str, num: int, seed: int, options: dict,
     return writer.count
 
 
+def preset_render_options(preset: str, out: str):
+    """The ``render_samples`` options of ``preset``, its fonts printed; None (and a message)
+    when none of its fonts is installed here."""
+    options = preset_options(preset)
+    if not options['fonts']:
+        print(f'skipped {out}: none of the fonts of preset {preset} is installed here '
+              '(optional; see clip4str_plugin/datasets/word_presets.py)')
+        return None
+    print(f'preset {preset}: {len(options["fonts"])} font faces: '
+          + ', '.join(sorted(os.path.basename(f) for f in options['fonts'])))
+    return options
+
+
 def main():
     args = parse_args()
     options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
                    distort=args.distort, gray=args.gray, fonts=args.fonts)
     if args.preset:
-        options = preset_options(args.preset)
-        if not options['fonts']:
-            print(f'skipped {args.out}: none of the fonts of preset {args.preset} is installed '
-                  'here (optional; see clip4str_plugin/datasets/word_presets.py)')
+        options = preset_render_options(args.preset, args.out)
+        if options is None:
             return
-        print(f'preset {args.preset}: {len(options["fonts"])} font faces: '
-              + ', '.join(sorted(os.path.basename(f) for f in options['fonts'])))
     options['language'] = args.words
     render_lmdb(args.out, args.split, args.num, args.seed, options, args.workers, args.overwrite)
 

@@ -1,0 +1,92 @@
+"""tools/main_job.py: the default job is still the easy one (sans preset, clip4str_tiny_synth,
+no time budget); data rendered in-process, reused when made with the same settings, optional
+sets skipped; the broad job's commands carry the budget, the CLIP choice, the test sets that
+exist and the thread count training measured."""
+import importlib.util
+import json
+
+import pytest
+
+from clip4str_plugin.datasets import word_presets
+from clip4str_plugin.datasets.lmdb_io import iter_labels
+from clip4str_plugin.datasets.word_presets import preset_options
+from clip4str_plugin.datasets.word_renderer import render_samples
+from conftest import ROOT
+
+
+@pytest.fixture
+def main_job(monkeypatch):
+    monkeypatch.setattr('sys.path', list(__import__('sys').path))
+    spec = importlib.util.spec_from_file_location('main_job', ROOT / 'tools' / 'main_job.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_job_is_the_easy_one(main_job, capsys):
+    job = main_job.JOBS[main_job.parse_args([]).preset]
+    assert job['config'] == 'configs/clip4str/clip4str_tiny_synth.py'
+    assert job['amp'] and not job['budget'] and job['clip'] is None
+    assert job['sets'] == [('train', 'train', 60000, 'sans'), ('val', 'val', 500, 'sans'),
+                           ('test', 'test', 2000, 'sans')]
+    with pytest.raises(SystemExit):
+        main_job.parse_args(['--train-budget-s', '300'])
+    assert ('error: --budget-min / --train-budget-s: the sans job trains '
+            'clip4str_tiny_synth.py for its fixed iteration count; a time budget needs '
+            '--preset broad') in capsys.readouterr().err
+    assert main_job.parse_args(['--preset', 'broad']).budget_min == 20.0
+
+
+def test_make_data_renders_reuses_and_skips(main_job, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(word_presets, 'HELDOUT_FAMILIES', [str(tmp_path / 'absent.ttf')])
+    job = dict(sets=[('train', 'train', 4, 'sans'), ('test_faces', 'test', 50, 'broad-faces'),
+                     ('test_families', 'test', 50, 'broad-families')])
+    assert main_job.make_data(job, str(tmp_path), num_test=3) == ['test_faces']
+    labels = [label for _, label in iter_labels(str(tmp_path / 'test_faces'))]
+    assert labels == [label for _, label in render_samples('test', 3, 0,
+                                                           **preset_options('broad-faces'))]
+    assert 'skipped {}: none of the fonts of preset broad-families'.format(
+        tmp_path / 'test_families') in capsys.readouterr().out
+    assert main_job.make_data(job, str(tmp_path), num_test=3) == ['test_faces']
+    assert f'reusing {tmp_path / "train"}' in capsys.readouterr().out
+    # other settings: rendered again over the old LMDB
+    assert main_job.make_data(job, str(tmp_path), num_test=2) == ['test_faces']
+    assert len(list(iter_labels(str(tmp_path / 'test_faces')))) == 2
+
+
+def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
+    """The two commands the broad job runs (recorded here; tools/train.py and test.py are
+    tested on their own), given what they would leave in the work dir."""
+    work = tmp_path / 'work'
+    monkeypatch.setattr(main_job, 'make_data', lambda *args: ['test', 'test_faces'])
+    calls = []
+
+    def run(cmd, env=None):
+        calls.append((cmd, env))
+        work.mkdir(exist_ok=True)
+        if cmd[1].endswith('train.py'):
+            (work / 'last_checkpoint').write_text(str(work / 'iter_7.pth'))
+            (work / 'time_budget.json').write_text(json.dumps(dict(threads=1)))
+        else:
+            (work / 'test_results.json').write_text(json.dumps({
+                'broad-test/str/accuracy': 0.5, 'broad-test/str-visual/accuracy': 0.25,
+                'broad-test-faces/str/accuracy': 0.125}))
+
+    monkeypatch.setattr(main_job, 'run', run)
+    monkeypatch.setattr('sys.argv', ['main_job.py', '--preset', 'broad', '--from-scratch',
+                                     '--work-dir', str(work), '--train-budget-s', '90',
+                                     '--data-root', str(tmp_path / 'data')])
+    main_job.main()
+    (train, train_env), (test, test_env) = calls
+    assert train[2:] == [str(ROOT / 'configs/clip4str/clip4str_tiny_broad.py'), '--work-dir',
+                         str(work), '--cfg-options', 'custom_hooks.0.budget_s=90.0',
+                         train[-1]] and train[-1].startswith('custom_hooks.0.start_time=')
+    assert train_env['CLIP_PRETRAINED'] == 'none' and train_env['BROAD_TEST_SETS'] == \
+        'test,test_faces' and train_env['BROAD_DATA_ROOT'] == str(tmp_path / 'data')
+    assert test[2:] == [str(ROOT / 'configs/clip4str/clip4str_tiny_broad.py'),
+                        str(work / 'iter_7.pth'), '--work-dir', str(work)]
+    assert test_env['OMP_NUM_THREADS'] == '1'
+    out = capsys.readouterr().out
+    assert 'main job done (broad preset, from scratch;' in out
+    assert ('  broad-test: word accuracy 50.00 % (36-character protocol; visual branch alone '
+            '25.00 %)\n  broad-test-faces: word accuracy 12.50 % (36-character protocol)') in out
