@@ -2,6 +2,7 @@
 
     python tools/test.py configs/clip4str/clip4str_b16.py work_dirs/x/best.pth
     python tools/test.py CONFIG CKPT --reference-norm     # mean = std = 0.5, as the reference test
+    python tools/test.py CONFIG CKPT --precision auto     # bf16 / fp16 weights where that is faster
     bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
 
 The table is also written to ``<work_dir>/test_results.md`` and ``.json``. A checkpoint that
@@ -20,6 +21,7 @@ from mmengine.runner import Runner
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.engine.precision import CHOICES
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
@@ -34,6 +36,9 @@ def parse_args():
                         help='normalise with mean = std = 0.5 like the reference test script')
     parser.add_argument('--show-dir', help='save visualisations here (relative to work_dir)')
     parser.add_argument('--batch-size', type=int, help='override the test batch size')
+    parser.add_argument('--precision', choices=CHOICES, default='fp32',
+                        help='weights cast once after loading (auto: bf16 / fp16 only where the '
+                        'hardware runs them fast; LayerNorm stays fp32)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -46,6 +51,9 @@ def setup_cfg(args) -> Config:
         cfg.model.data_preprocessor.std = [127.5] * 3
     if args.batch_size:
         cfg.test_dataloader.batch_size = args.batch_size
+    if args.precision != 'fp32':
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='InferencePrecisionHook', precision=args.precision)]
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.update(enable=True, draw_pred=True, draw_gt=True, test_out_dir=args.show_dir)

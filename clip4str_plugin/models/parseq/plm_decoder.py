@@ -108,8 +108,8 @@ class PLMDecoder(BaseDecoder):
         return self.teacher_forced(memory, batch), batch.targets
 
     def forward_test(self, feat=None, out_enc=None, data_samples=None) -> torch.Tensor:
-        """Probabilities ``(B, L, C)`` of the answer."""
-        return self.decode(self.memory(feat, out_enc))[0].softmax(-1)
+        """Probabilities ``(B, L, C)`` of the answer (fp32 whatever the weights' precision)."""
+        return self.decode(self.memory(feat, out_enc))[0].float().softmax(-1)
 
     def forward(self, feat=None, out_enc=None, data_samples=None):
         if self.training:
@@ -126,8 +126,8 @@ class PLMDecoder(BaseDecoder):
         """Fill ``pred_text`` from the answer and each of :attr:`extra_fields`."""
         answer, *others = self.decode(self.memory(feat, out_enc))
         for field, logits in zip(self.extra_fields, others):
-            self.postprocessor(logits.softmax(-1), data_samples, field=field)
-        return self.postprocessor(answer.softmax(-1), data_samples)
+            self.postprocessor(logits.float().softmax(-1), data_samples, field=field)
+        return self.postprocessor(answer.float().softmax(-1), data_samples)
 
 
 @MODELS.register_module()

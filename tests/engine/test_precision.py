@@ -1,0 +1,188 @@
+"""Inference precision: weights cast once (LayerNorm and the preprocessor in fp32), chosen by
+the hardware, through the Runner's test loop (InferencePrecisionHook) and on the official
+fixture's weights."""
+import cv2
+import pytest
+import torch
+from mmengine.hooks import Hook
+from torch import nn
+
+from clip4str_plugin.datasets.lmdb_io import write_lmdb
+from clip4str_plugin.datasets.word_renderer import WordRenderer
+from clip4str_plugin.engine import precision as prec
+from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
+from conftest import TINY_CONFIG, fixture_model, load_config, make_samples
+from fixtures.make_official_tiny import load_official_tiny
+
+
+@pytest.fixture(scope='module')
+def official():
+    weights, stages = load_official_tiny()
+    return weights, torch.from_numpy(stages['images'])
+
+
+def official_model(weights):
+    model = fixture_model()
+    model.load_state_dict(convert_reference_state_dict(weights)[0], strict=False)
+    return model
+
+
+def predict(model, images):
+    with torch.inference_mode():
+        out = model(images, make_samples([''] * len(images), tuple(images.shape[-2:])),
+                    mode='predict')
+    return [s.pred_text.item for s in out]
+
+
+@pytest.mark.parametrize('flags, expected', [
+    (dict(amx_bf16=True), 'bf16'), (dict(avx512_bf16=True), 'bf16'), (dict(avx2=True), 'fp32')])
+def test_auto_follows_the_cpu(monkeypatch, flags, expected):
+    monkeypatch.setattr(prec, 'cpu_flags', lambda: {f: flags.get(f, False) for f in prec.CPU_FLAGS})
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: True)
+    assert prec.resolve_precision('auto', 'cpu') == expected
+    assert prec.resolve_precision('fp16', 'cpu') == 'fp16'
+    with pytest.raises(ValueError, match=r"precision must be one of auto, fp32, bf16, fp16; "
+                                         r"got 'int4'"):
+        prec.resolve_precision('int4')
+
+
+def test_auto_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
+    assert prec.resolve_precision('auto', 'cuda:0') == 'fp16'
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
+    assert prec.resolve_precision('auto', 'cuda') == 'bf16'
+
+
+def test_cpu_description(monkeypatch):
+    monkeypatch.setattr(prec, 'cpu_flags', lambda: dict.fromkeys(prec.CPU_FLAGS, False) |
+                        dict(avx2=True, fma=True))
+    text = prec.describe_cpu()
+    assert f'torch kernels {torch.backends.cpu.get_cpu_capability()}' in text
+    assert 'flags avx2 fma;' in text and text.endswith(f'{torch.get_num_threads()} threads')
+
+
+@pytest.mark.parametrize('name', ['bf16', 'fp16'])
+def test_weights_cast_once_layernorm_fp32(official, name):
+    weights, images = official
+    model = official_model(weights)
+    assert prec.set_inference_precision(model, name) == name
+    dtype = prec.PRECISIONS[name]
+    for module in model.modules():
+        for p in module.parameters(recurse=False):
+            assert p.dtype == (torch.float32 if isinstance(module, nn.LayerNorm) else dtype)
+    assert {b.dtype for b in model.data_preprocessor.buffers()} == {torch.float32}
+    pointers = {n: p.data_ptr() for n, p in model.named_parameters()}
+    with torch.inference_mode(), torch.profiler.profile(record_shapes=True) as trace:
+        feat = model.extract_feat(images[:1])
+        logits = model.decoder.visual_decoder.decode_ar(feat, num_steps=2)
+    assert feat.dtype == dtype and logits.dtype == dtype and logits.shape[1] == 2
+    # no per-call weight casts: no tensor of a Linear weight's shape is converted
+    shapes = {tuple(m.weight.shape) for m in model.modules() if isinstance(m, nn.Linear)}
+    casts = [e.name for e in trace.events() if e.name in ('aten::_to_copy', 'aten::copy_')
+             and e.input_shapes and tuple(e.input_shapes[0]) in shapes]
+    assert casts == []
+    assert pointers == {n: p.data_ptr() for n, p in model.named_parameters()}
+    assert prec.set_inference_precision(model, 'fp32') == 'fp32'
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_bf16_reads_nearly_the_fp32_strings(official):
+    """The fixture's random weights leave near ties (top-2 gaps down to 0.002) in 26-character
+    strings: bf16 may flip one character in twenty, no more; scores stay fp32."""
+    weights, images = official
+    model = official_model(weights)
+    images = images[:2]
+    reference = predict(model, images)
+    prec.set_inference_precision(model, 'bf16')
+    strings = predict(model, images)
+    chars = sum(len(r) for r in reference)
+    differ = sum(a != b for s, r in zip(strings, reference) for a, b in zip(s, r)) + \
+        sum(abs(len(s) - len(r)) for s, r in zip(strings, reference))
+    assert chars > 20 and differ <= 0.05 * chars, (strings, reference)
+
+
+class _DtypeProbe(Hook):
+    """Records the image tower's weight dtype at every test iteration."""
+
+    def __init__(self):
+        self.seen = []
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.seen.append(runner.model.backbone.visual.conv1.weight.dtype)
+        assert all(s.pred_text.score and isinstance(s.pred_text.score[0], float)
+                   for s in outputs if s.pred_text.item)
+
+
+def test_hook_casts_the_weights_for_the_runner_test_loop(tmp_path):
+    from mmengine.runner import Runner
+    renderer = WordRenderer(seed=0)
+    words = ['apple', 'river']
+    write_lmdb(str(tmp_path / 'test'), [
+        (cv2.imencode('.png', renderer.render(w)[:, :, ::-1])[1].tobytes(), w) for w in words])
+    cfg = load_config(TINY_CONFIG)
+    cfg.model.decoder.refine_iters = 0
+    dataset = cfg.test_dataloader.dataset.datasets[0]
+    dataset.update(data_root=str(tmp_path), ann_file='test', name='T')
+    cfg.test_dataloader.dataset.datasets = [dataset]
+    cfg.test_dataloader.update(batch_size=2, num_workers=0)
+    cfg.test_evaluator.dataset_prefixes = ['T']
+    # only what testing reads (MMEngine formats the whole config with yapf: slow when long)
+    runner = Runner(model=cfg.model, work_dir=str(tmp_path / 'work'),
+                    test_dataloader=cfg.test_dataloader, test_cfg=dict(type='TestLoop'),
+                    test_evaluator=cfg.test_evaluator, default_scope='mmocr',
+                    custom_hooks=[dict(type='InferencePrecisionHook', precision='bf16')])
+    probe = _DtypeProbe()
+    runner.register_hook(probe)
+    metrics = runner.test()
+    assert probe.seen == [torch.bfloat16]
+    assert metrics['T/str/num_samples'] == 2 and 0 <= metrics['T/str/accuracy'] <= 1
+    assert runner.model.backbone.visual.conv1.weight.dtype == torch.float32   # after the test
+    log = (next((tmp_path / 'work').rglob('*.log'))).read_text()
+    assert 'inference precision bf16 (asked: bf16; CPU: ' in log
+    with pytest.raises(ValueError, match='precision must be one of'):
+        prec.InferencePrecisionHook('half')
+
+
+def test_tools_test_precision_option(monkeypatch):
+    import importlib.util
+    import sys
+
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location('test_tool', ROOT / 'tools' / 'test.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def hooks(*options):
+        monkeypatch.setattr(sys, 'argv', ['test.py', str(TINY_CONFIG), 'x.pth', *options])
+        return [h for h in tool.setup_cfg(tool.parse_args()).get('custom_hooks', [])
+                if h['type'] == 'InferencePrecisionHook']
+
+    assert hooks() == []                                    # fp32: nothing cast
+    assert hooks('--precision', 'auto') == [dict(type='InferencePrecisionHook', precision='auto')]
+    with pytest.raises(SystemExit):
+        hooks('--precision', 'int8')
+
+
+
+def test_dptr_recognizer_in_bf16():
+    """timm's ViT backbone gets its input in its weights' dtype as CLIP's tower does; the
+    features are the fp32 ones to bf16 rounding; predictions carry fp32 scores."""
+    from conftest import CONFIGS, build_model
+    cfg = load_config(CONFIGS / 'dptr' / 'dptr_finetune_tiny.py')
+    cfg.model.decoder.refine_iters = 0
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    images = torch.randn(1, 3, 32, 128)
+    with torch.inference_mode():
+        reference = model.extract_feat(images)
+    assert prec.set_inference_precision(model, 'bf16') == 'bf16'
+    with torch.inference_mode():
+        feat = model.extract_feat(images)
+    assert feat.dtype == torch.bfloat16
+    assert (feat.float() - reference).norm() < 0.05 * reference.norm()
+    out = model(images, make_samples([''], (32, 128)), mode='predict')[0].pred_text
+    assert all(isinstance(score, float) for score in out.score)
+    assert len(out.score) == len(out.item) > 0
+    assert prec.set_inference_precision(model, 'fp32') == 'fp32'
+    assert model.backbone._forward_pre_hooks == {}
