@@ -1,5 +1,6 @@
-"""The shipped DPTR configs wire the pre-training hooks as documented, and DecoderTransferHook's
-freezing holds under DDP (a one-process gloo group), with and without find_unused_parameters."""
+"""The shipped DPTR configs wire the pre-training hooks as documented; ORPBankHook without bank
+or images says what to give; DecoderTransferHook's freezing holds under DDP (a one-process gloo
+group), with and without find_unused_parameters."""
 import logging
 from types import SimpleNamespace
 
@@ -10,8 +11,9 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from clip4str_plugin.engine.hooks import DecoderTransferHook
-from conftest import CONFIGS, load_config
+from clip4str_plugin.engine.hooks import DecoderTransferHook, ORPBankHook
+from clip4str_plugin.models.dptr.orp_bank import ORPBankError
+from conftest import CONFIGS, build_model, load_config
 
 PRETRAIN = {'dptr_pretrain_tiny.py': 128, 'dptr_pretrain_vitb16.py': 512,
             'dptr_pretrain_clip4str-b16.py': 512}
@@ -45,6 +47,23 @@ def test_finetuning_configs_start_from_the_pretraining_decoder_file(name, monkey
     pre = load_config(CONFIGS / 'dptr' / f'{FINETUNE[name]}.py').model.decoder.decoder
     assert {k: cfg.model.decoder.decoder[k] for k in ('embed_dim', 'depth')} == \
         {k: pre[k] for k in ('embed_dim', 'depth')}                   # the same geometry
+
+
+def test_no_bank_and_no_images_says_what_to_give(tmp_path, monkeypatch):
+    monkeypatch.setenv('ORP_BANK', str(tmp_path / 'bank.safetensors'))
+    cfg = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny.py')
+    cfg.model.backbone.layers = 1
+    hook = ORPBankHook(images=str(tmp_path / 'none'), tower=cfg.custom_hooks[0].tower)
+    runner = SimpleNamespace(model=build_model(cfg.model), logger=logging.getLogger('bank'),
+                             train_loop=SimpleNamespace(dataloader=SimpleNamespace(batch_size=2)))
+    with pytest.raises(ORPBankError) as refused:
+        hook.before_train(runner)
+    assert str(refused.value) == (
+        f'ORP image folder not found: {tmp_path / "none"}: the ORP bank '
+        f'{tmp_path / "bank.safetensors"} is missing and ORPBankHook builds it from that '
+        'folder; give a folder of natural images (ORP_IMAGES=... in the DPTR configs, or '
+        '--cfg-options custom_hooks.0.images=...) or an existing bank')
+    assert not list(tmp_path.iterdir())
 
 
 # --------------------------------------------------------------------------- freezing under DDP

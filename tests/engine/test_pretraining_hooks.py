@@ -208,6 +208,16 @@ def test_the_tool_writes_the_bank_the_hook_builds(pretrained, data, tmp_path):
         assert torch.equal(a.get_tensor('features'), b.get_tensor('features'))
 
 
+def test_the_tool_refuses_a_missing_folder_in_one_line(tmp_path):
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as refused:
+        patch.setattr(sys, 'argv', ['tools/extract_orp_bank.py', str(tmp_path / 'none'),
+                                    str(tmp_path / 'bank.npy'), '--config', PRETRAIN])
+        patch.setattr(sys, 'path', list(sys.path))
+        runpy.run_path(str(ROOT / 'tools' / 'extract_orp_bank.py'), run_name='__main__')
+    assert str(refused.value) == f'error: ORP image folder not found: {tmp_path / "none"}'
+    assert not list(tmp_path.iterdir())
+
+
 def test_finetuning_transfers_then_freezes_then_releases(finetuned, pretrained):
     work, rec = finetuned
     with safe_open(str(pretrained[0] / 'decoder_pretrained.safetensors'), framework='pt') as f:

@@ -6,6 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmocr.registry import HOOKS
 
+from ...datasets.errors import DataError
 from ...models.dptr.orp import ORPPerturbation
 from ...models.dptr.orp_bank import (ORPBankError, bank_shape, build_tower, check_bank,
                                      extract_bank, list_images, write_bank)
@@ -76,7 +77,13 @@ class ORPBankHook(Hook):
                            f'tokens of width {width}')
 
     def _build(self, runner, path: str, device) -> None:
-        paths = list_images(self.images)
+        try:
+            paths = list_images(self.images)
+        except DataError as err:
+            raise ORPBankError(f'{err}: the ORP bank {path} is missing and ORPBankHook builds it '
+                               'from that folder; give a folder of natural images (ORP_IMAGES=... '
+                               'in the DPTR configs, or --cfg-options custom_hooks.0.images=...) '
+                               'or an existing bank') from None
         runner.logger.info(f'ORPBankHook: {path} is missing: building it from {len(paths)} '
                            f'images of {self.images} with {self.tower.get("type")} '
                            f'(pretrained={self.tower.get("pretrained")})')
