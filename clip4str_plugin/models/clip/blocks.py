@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from open_clip.transformer import QuickGELU
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 QUICK_GELU_ALPHA = 1.702
 
@@ -83,9 +84,14 @@ def block_forward(block: nn.Module, x: torch.Tensor, causal: bool = False) -> to
 def transformer_forward(transformer: nn.Module, x: torch.Tensor,
                         causal: bool = False) -> torch.Tensor:
     """open_clip ``Transformer.forward`` (batch first, ``(B, L, D)``) through
-    :func:`block_forward`."""
+    :func:`block_forward`; with its ``grad_checkpointing`` flag set, each block's activations
+    are recomputed in the backward pass instead of kept (non-reentrant checkpointing)."""
     if not getattr(transformer, 'batch_first', True):
         raise NotImplementedError('the fused forward expects a batch-first open_clip Transformer')
+    recompute = getattr(transformer, 'grad_checkpointing', False) and torch.is_grad_enabled()
     for block in transformer.resblocks:
-        x = block_forward(block, x, causal)
+        if recompute:
+            x = checkpoint(block_forward, block, x, causal, use_reentrant=False)
+        else:
+            x = block_forward(block, x, causal)
     return x

@@ -99,19 +99,23 @@ class CLIPVisionBackbone(_CLIPTower):
         pos_embed_init: 'random' (open_clip / OpenAI) or 'sincos' (2-D sine-cosine patch
             positions, CLS at 0): only matters when training from scratch, where it makes the
             decoders find the characters' positions much sooner.
+        grad_checkpointing: recompute each block's activations in the backward pass instead of
+            keeping them (less memory in training, about one more forward pass of time).
     """
 
     def __init__(self, embed_dim: int, image_size=224, patch_size=16, width: int = 768,
                  layers: int = 12, heads: Optional[int] = None, mlp_ratio: float = 4.0,
                  act: str = 'quick_gelu', freeze_nlayer: int = -1,
                  pretrained: Optional[str] = None, round_to_fp16: bool = False,
-                 pos_embed_init: str = 'random', init_cfg=None):
+                 pos_embed_init: str = 'random', grad_checkpointing: bool = False,
+                 init_cfg=None):
         super().__init__(pretrained, round_to_fp16, init_cfg)
         self.visual = VisionTransformer(
             image_size=tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size,
             patch_size=tuple(patch_size) if isinstance(patch_size, (list, tuple)) else patch_size,
             width=width, layers=layers, heads=heads or width // 64, mlp_ratio=mlp_ratio,
             output_dim=embed_dim, act_layer=ACTIVATIONS[act], norm_layer=LayerNormFp32)
+        self.visual.transformer.grad_checkpointing = grad_checkpointing
         if pos_embed_init == 'sincos':
             with torch.no_grad():
                 self.visual.positional_embedding.copy_(
@@ -152,14 +156,14 @@ class CLIPTextEncoder(_CLIPTower):
         vocab_size, width, layers, heads, mlp_ratio, act: geometry; heads default width // 64.
         freeze_nlayer: freeze token/positional embeddings and the first N blocks, kept in eval
             mode (reference ``text_freeze_nlayer``, default 6); -1 trains everything.
-        pretrained, round_to_fp16: as for :class:`CLIPVisionBackbone`.
+        pretrained, round_to_fp16, grad_checkpointing: as for :class:`CLIPVisionBackbone`.
     """
 
     def __init__(self, embed_dim: int, context_length: int = 77, text_length: int = 16,
                  vocab_size: int = 49408, width: int = 512, layers: int = 12,
                  heads: Optional[int] = None, mlp_ratio: float = 4.0, act: str = 'quick_gelu',
                  freeze_nlayer: int = 6, pretrained: Optional[str] = None,
-                 round_to_fp16: bool = False, init_cfg=None):
+                 round_to_fp16: bool = False, grad_checkpointing: bool = False, init_cfg=None):
         super().__init__(pretrained, round_to_fp16, init_cfg)
         if not 0 < text_length <= context_length:
             raise ValueError(f'text_length must be in 1..{context_length}, got {text_length}')
@@ -168,6 +172,7 @@ class CLIPTextEncoder(_CLIPTower):
             context_length=context_length, vocab_size=vocab_size, width=width,
             heads=heads or width // 64, layers=layers, mlp_ratio=mlp_ratio,
             output_dim=embed_dim, act_layer=ACTIVATIONS[act], norm_layer=LayerNormFp32)
+        self.text.transformer.grad_checkpointing = grad_checkpointing
         if freeze_nlayer >= 0:
             blocks = list(self.text.transformer.resblocks[:freeze_nlayer])
             _freeze(blocks + [self.text.token_embedding], [self.text.positional_embedding])

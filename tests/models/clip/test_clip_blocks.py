@@ -73,3 +73,30 @@ def test_towers_match_open_clip_modules():
         y = t.token_embedding(ids) + t.positional_embedding[:16]
         ref = t.ln_final(t.transformer(y, attn_mask=t.attn_mask[:16, :16])) @ t.text_projection
         assert (text(ids) - ref).abs().max() < 2e-5
+
+
+def test_towers_grad_checkpointing_gives_the_same_gradients(monkeypatch):
+    import clip4str_plugin.models.clip.blocks as blocks
+
+    def grads(flag):
+        torch.manual_seed(0)
+        vision = CLIPVisionBackbone(32, image_size=32, patch_size=8, width=64, layers=2,
+                                    grad_checkpointing=flag)
+        text = CLIPTextEncoder(32, width=64, layers=2, heads=2, freeze_nlayer=1,
+                               grad_checkpointing=flag)
+        assert vision.visual.transformer.grad_checkpointing is flag
+        assert text.text.transformer.grad_checkpointing is flag
+        torch.manual_seed(1)
+        images, ids = torch.randn(2, 3, 32, 32), torch.randint(1, 1000, (2, 16))
+        (vision(images).square().sum() + text(ids).square().sum()).backward()
+        return [p.grad for m in (vision, text) for p in m.parameters() if p.requires_grad]
+
+    calls = []
+    monkeypatch.setattr(blocks, 'checkpoint',
+                        lambda *a, **k: calls.append(k) or torch.utils.checkpoint.checkpoint(
+                            *a, **k))
+    plain = grads(False)
+    assert calls == []
+    for a, b in zip(grads(True), plain, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert calls == [dict(use_reentrant=False)] * 4     # 2 blocks per tower
