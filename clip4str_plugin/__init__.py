@@ -20,6 +20,6 @@ if 'mmcv._ext' not in sys.modules and importlib.util.find_spec('mmcv._ext') is N
     raise ImportError('mmcv-lite has no compiled ops: `import clip4str_mmcv_lite` first, or list '
                       'it before clip4str_plugin in custom_imports')
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 
 __version__ = '0.1.0'

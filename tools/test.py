@@ -3,6 +3,7 @@
     python tools/test.py configs/clip4str/clip4str_b16.py work_dirs/x/best.pth
     python tools/test.py CONFIG CKPT --reference-norm     # mean = std = 0.5, as the reference test
     python tools/test.py CONFIG CKPT --precision auto     # bf16 / fp16 weights where that is faster
+    python tools/test.py CONFIG CKPT --show-dir vis --save-preds preds.pkl   # drawings, predictions
     bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
 
 The table is also written to ``<work_dir>/test_results.md`` and ``.json``. A checkpoint that
@@ -34,7 +35,14 @@ def parse_args():
     parser.add_argument('checkpoint')
     parser.add_argument('--reference-norm', action='store_true',
                         help='normalise with mean = std = 0.5 like the reference test script')
-    parser.add_argument('--show-dir', help='save visualisations here (relative to work_dir)')
+    parser.add_argument('--show-dir', help='draw every test sample (image, gt, prediction, '
+                        "visual branch) into <work_dir>/<timestamp>/SHOW_DIR (absolute: as is)")
+    parser.add_argument('--show', action='store_true', help='display each drawing')
+    parser.add_argument('--wait-time', type=float, default=2,
+                        help='seconds each drawing is shown with --show (0: until a key)')
+    parser.add_argument('--save-preds', metavar='FILE.pkl',
+                        help="every sample's prediction: a pickle (MMEngine's DumpResults) and "
+                        'a readable .json beside it')
     parser.add_argument('--batch-size', type=int, help='override the test batch size')
     parser.add_argument('--precision', choices=CHOICES, default='fp32',
                         help='weights cast once after loading (auto: bf16 / fp16 only where the '
@@ -54,9 +62,24 @@ def setup_cfg(args) -> Config:
     if args.precision != 'fp32':
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='InferencePrecisionHook', precision=args.precision)]
-    if args.show_dir:
-        vis = cfg.default_hooks.visualization
-        vis.update(enable=True, draw_pred=True, draw_gt=True, test_out_dir=args.show_dir)
+    if args.show_dir or args.show:   # LMDB samples read from their LMDB, the visual branch drawn
+        cfg.default_hooks.visualization.update(
+            type='STRVisualizationHook', enable=True, draw_pred=True, draw_gt=True,
+            show=args.show, wait_time=args.wait_time, out_dir=args.show_dir)
+        if cfg.visualizer.type == 'TextRecogLocalVisualizer':
+            cfg.visualizer.type = 'BranchTextRecogVisualizer'
+    if args.save_preds:
+        if not args.save_preds.endswith(('.pkl', '.pickle')):
+            sys.exit(f'error: --save-preds {args.save_preds}: give a .pkl file (the pickle of '
+                     "MMEngine's DumpResults; the readable .json is written beside it)")
+        dump = dict(type='DumpTextPredictions', out_file_path=args.save_preds)
+        evaluator = cfg.test_evaluator
+        if isinstance(evaluator, list) or 'metrics' not in evaluator:    # metric(s) alone
+            cfg.test_evaluator = list(evaluator if isinstance(evaluator, list) else [evaluator])
+            cfg.test_evaluator.append(dump)
+        else:
+            metrics = evaluator.metrics
+            evaluator.metrics = [*(metrics if isinstance(metrics, list) else [metrics]), dump]
     return cfg
 
 
