@@ -56,3 +56,33 @@ def test_one_cycle_keeps_the_decoder_multiplier(wrapper):
     lrs = [g['lr'] for g in optim.optimizer.param_groups]
     assert lrs[0] == pytest.approx(1e-4, rel=0.02) and lrs[3] == pytest.approx(1.9e-3, rel=0.02)
     assert torch.isfinite(torch.tensor(lrs)).all()
+
+
+def test_clip4str_schedule_builds_a_fused_adamw_with_the_loop_update():
+    """The schedule base's optimiser, built by the constructor as the Runner does, is torch's
+    fused AdamW (CPU here), and its steps equal the per-tensor loop's."""
+    import copy
+
+    from conftest import CONFIGS, load_config
+    cfg = load_config(CONFIGS / '_base_' / 'schedules' / 'clip4str_adamw_onecycle.py')
+    assert cfg.optim_wrapper.optimizer.fused is True
+    model = tiny_model()
+    twin = copy.deepcopy(model)
+    fused = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    loop_cfg = copy.deepcopy(cfg.optim_wrapper)
+    loop_cfg.optimizer.update(fused=False, foreach=False)
+    loop = build_optim_wrapper(twin, loop_cfg)
+    assert fused.optimizer.defaults['fused'] is True and not loop.optimizer.defaults['fused']
+    assert [len(g['params']) for g in fused.optimizer.param_groups] == \
+        [len(g['params']) for g in loop.optimizer.param_groups]
+    torch.manual_seed(0)
+    trained = [(p, q) for p, q in zip(model.parameters(), twin.parameters()) if p.requires_grad]
+    initial = [p.detach().clone() for p, _ in trained]
+    for _ in range(3):
+        for p, q in trained:
+            p.grad = torch.randn_like(p)
+            q.grad = p.grad.clone()
+        fused.step()
+        loop.step()
+    assert max((p - q).abs().max().item() for p, q in trained) < 1e-6
+    assert all((p - start).abs().max() > 0 for (p, _), start in zip(trained, initial))

@@ -2,9 +2,13 @@
 # batch 512 (scaled linearly with the total batch), the new modules at 19x, no decay for 1-D
 # tensors and names with bn / ln / bias / logit_scale / pos_queries / text_embed, one-cycle with
 # 7.5 % warm-up stepped per iteration, gradient clipping at 20. --amp switches to AMP.
+# fused=True: one kernel per step for all tensors, the same update (torch 2.14 has it for CPU and
+# CUDA, and MPS / XPU; on CPU, whose default is the per-tensor loop, 78 -> 18 ms per step for
+# 28 M parameters: docs/benchmarks.md, "Issue 11").
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=8.4e-5, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2),
+    optimizer=dict(type='AdamW', lr=8.4e-5, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2,
+                   fused=True),
     constructor='CLIP4STROptimWrapperConstructor',
     paramwise_cfg=dict(decoder_lr_mult=19.0, decoder_decay_mult=1.0),
     clip_grad=dict(max_norm=20))
