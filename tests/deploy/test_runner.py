@@ -1,0 +1,172 @@
+"""The exported CLIP4STR on ONNX Runtime and OpenVINO decodes as the PyTorch model does: same
+strings (and logits within 1e-4) on the official fixture and on a tiny random model whose
+samples stop at different steps, in batches and alone."""
+import hashlib
+import json
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from clip4str_plugin.deploy import CLIP4STRRunner, DeployError, export_recognizer, read_manifest
+from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
+from conftest import fixture_model, make_samples, tiny_model
+from fixtures.make_official_tiny import load_official_tiny
+
+BACKENDS = ('onnxruntime', 'openvino')
+ATOL = 1e-4
+PREPROCESSOR = dict(type='TextRecogDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3)
+
+
+def needs(backend):
+    pytest.importorskip(backend, reason=f'{backend} is not installed (the deploy extra: '
+                                        f'pip install clip4str_plugin[{backend}])')
+
+
+def staggered_tiny_model():
+    """The tiny random model, its [E] logit rising with the position, so that samples end at
+    different steps (a random model otherwise never emits [E] or emits it first)."""
+    model = tiny_model()
+    gen = torch.Generator().manual_seed(1)
+    direction = torch.nn.functional.normalize(torch.randn(128, generator=gen), dim=0)
+    with torch.no_grad():
+        for net in (model.decoder.visual_decoder, model.decoder.cross_decoder):
+            net.pos_queries[0] += torch.arange(net.max_length)[:, None] * 0.1 * direction
+            net.head.weight[0] = direction
+            net.head.bias[0] = -3.0
+    return model
+
+
+def tiny_images(batch=6):
+    gen = torch.Generator().manual_seed(1)
+    return torch.randn(batch, 3, 32, 128, generator=gen) * \
+        torch.linspace(0.2, 2, batch)[:, None, None, None]
+
+
+def ends(logits):
+    return [row.index(0) if 0 in row else -1 for row in logits.argmax(-1).tolist()]
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    model = staggered_tiny_model()
+    folder = tmp_path_factory.mktemp('tiny_onnx')
+    checkpoint = folder / 'weights.pth'
+    torch.save(model.state_dict(), checkpoint)
+    export_recognizer(model, str(folder), PREPROCESSOR, str(checkpoint))
+    return SimpleNamespace(model=model, folder=str(folder), runners={})
+
+
+@pytest.fixture(scope='module')
+def official(tmp_path_factory):
+    weights, stages = load_official_tiny()
+    model = fixture_model()
+    state, _ = convert_reference_state_dict(weights)
+    model.load_state_dict(state)
+    folder = tmp_path_factory.mktemp('official_onnx')
+    export_recognizer(model.eval(), str(folder), PREPROCESSOR)
+    return SimpleNamespace(model=model, folder=str(folder), stages=stages, runners={})
+
+
+def runner(exported, backend):
+    """One runner per exported folder and backend (opening the graphs takes seconds)."""
+    needs(backend)
+    if backend not in exported.runners:
+        exported.runners[backend] = CLIP4STRRunner(exported.folder, backend, threads=2)
+    return exported.runners[backend]
+
+
+@torch.no_grad()
+def assert_same(model, run, images):
+    """Same logits (within ATOL), tokens, strings and scores as the PyTorch model; the runner's
+    data samples."""
+    cross, visual = model.decoder.decode(model.backbone(images))
+    ours = run.decode(images.numpy())
+    for got, want in zip(ours, (cross, visual)):
+        assert got.shape == tuple(want.shape)
+        assert np.abs(got - want.numpy()).max() <= ATOL
+        assert np.array_equal(got.argmax(-1), want.argmax(-1).numpy())
+    want = make_samples([''] * len(images), tuple(images.shape[-2:]))
+    post = model.decoder.postprocessor   # PLMDecoder.predict's last steps
+    post(visual.softmax(-1), want, field='visual_pred_text')
+    post(cross.softmax(-1), want)
+    got = run.postprocess(*ours)
+    assert [s.pred_text.item for s in got] == [s.pred_text.item for s in want]
+    assert [s.visual_pred_text.item for s in got] == [s.visual_pred_text.item for s in want]
+    for a, b in zip(got, want):
+        assert np.allclose(a.pred_text.score, b.pred_text.score, atol=ATOL)
+    return cross, got
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_tiny_model_with_staggered_ends(tiny, backend):
+    model, run = tiny.model, runner(tiny, backend)
+    images = tiny_images()
+    cross, got = assert_same(model, run, images)
+    # what the test is about: early stop, with samples ending at different steps
+    with torch.no_grad():
+        first = model.decoder.visual_decoder.decode_ar(model.backbone(images))
+    assert first.shape[1] < run.max_length and len(set(ends(first))) > 1
+    assert len(set(ends(cross))) > 1
+    # batch 1: a sample that ends before the others, alone
+    assert ends(cross)[1] < max(ends(cross))
+    assert_same(model, run, images[1:2])
+    alone = run.predict(images[1:2].numpy())[0]
+    assert (alone.pred_text.item, alone.visual_pred_text.item) == \
+        (got[1].pred_text.item, got[1].visual_pred_text.item)
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_official_fixture_strings(official, backend):
+    model, stages, run = official.model, official.stages, runner(official, backend)
+    images = torch.from_numpy(stages['images'])
+    _, got = assert_same(model, run, images)
+    # ... which are the official code's
+    assert [s.pred_text.item for s in got] == list(stages['pred_raw'])
+    assert [s.visual_pred_text.item for s in got] == list(stages['visual_pred_raw'])
+
+
+def test_manifest_records_the_export(tiny):
+    model, folder = tiny.model, tiny.folder
+    manifest = read_manifest(folder)
+    with open(f'{folder}/weights.pth', 'rb') as f:
+        assert manifest['checkpoint'] == dict(file='weights.pth',
+                                              sha256=hashlib.sha256(f.read()).hexdigest())
+    assert manifest['opset'] == 17 and manifest['precision'] == 'fp32'
+    assert manifest['input'] == dict(size=[32, 128], data_preprocessor=PREPROCESSOR)
+    decoding = manifest['decoding']
+    assert (decoding['max_length'], decoding['bos_id'], decoding['eos_id']) == (26, 95, 0)
+    assert decoding['caption_chars'][1:4] == ['0', '1', '2'] and decoding['text_length'] == 16
+    with open(f'{folder}/dict.txt', encoding='utf-8') as f:
+        assert f.read().split('\n')[:-1] == model.decoder.dictionary.dict[1:-2]
+    assert sorted(manifest['graphs']) == sorted(
+        ['image_tower', 'text_tower'] + [f'{b}_{g}' for b in ('visual', 'cross')
+                                         for g in ('memory', 'first', 'step', 'forward')])
+
+
+def test_missing_runtime_is_one_line(tiny, monkeypatch):
+    for backend in BACKENDS:
+        monkeypatch.setitem(sys.modules, backend, None)   # import fails as if not installed
+        with pytest.raises(DeployError) as err:
+            CLIP4STRRunner(tiny.folder, backend)
+        assert str(err.value) == (f'{backend} is not installed: '
+                                  f'pip install clip4str_plugin[{backend}]')
+
+
+def test_refusals_name_the_problem(tmp_path, tiny):
+    with pytest.raises(DeployError, match='is not an exported model: no manifest.json'):
+        read_manifest(str(tmp_path))
+    (tmp_path / 'manifest.json').write_text('{"format": "other"}')
+    with pytest.raises(DeployError, match="not a clip4str-onnx/1 manifest \\(format 'other'\\)"):
+        read_manifest(str(tmp_path))
+    manifest = json.loads(open(f'{tiny.folder}/manifest.json').read())
+    (tmp_path / 'manifest.json').write_text(json.dumps(manifest))
+    with pytest.raises(DeployError, match='names image_tower.onnx, which is not in'):
+        read_manifest(str(tmp_path))
+    with pytest.raises(DeployError, match="unknown backend 'tensorrt'"):
+        CLIP4STRRunner(tiny.folder, 'tensorrt')
+    with pytest.raises(DeployError, match='only CLIP4STR recognizers export to ONNX here; '
+                                          "this model's decoder is Identity"):
+        export_recognizer(SimpleNamespace(decoder=torch.nn.Identity()), str(tmp_path), {})
