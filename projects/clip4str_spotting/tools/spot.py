@@ -2,12 +2,16 @@
 
     python projects/clip4str_spotting/tools/spot.py IMAGES_OR_DIR \\
         --det DET_CFG --det-weights DET.pth \\
-        --rec configs/clip4str/clip4str_b16.py --rec-weights REC.pth --out-dir spots [--vis]
+        --rec configs/clip4str/clip4str_b16.py --rec-weights REC.pth --out-dir spots \\
+        [--vis [--attention]]
 
 Writes ``<out-dir>/<image path>.json`` (polygons, det_scores, texts, rec_scores) per image and,
 with ``--vis``, ``<out-dir>/vis/<image path>.jpg``, where ``<image path>`` is the image's path,
 extension included, relative to the deepest folder holding all inputs (``good.jpg``, ``good.png``
-and ``sub/good.jpg`` give ``good.jpg.json``, ``good.png.json``, ``sub/good.jpg.json``). Existing
+and ``sub/good.jpg`` give ``good.jpg.json``, ``good.png.json``, ``sub/good.jpg.json``). With
+``--vis --attention``, ``<out-dir>/vis/<image path>.attention/word<k>.png`` too: the k-th word's
+crop under the recognizer's attention, a panel per character (as tools/visualize_attention.py
+draws it; the crops are recognised a second time, with the maps recorded). Existing
 outputs are replaced only with ``--overwrite``. Crops are rectified (minimum-area rectangle +
 perspective warp) unless ``--axis-aligned``; degenerate polygons are skipped. A file that cannot
 be read is reported by name and the others are still processed (exit status 1 if any failed).
@@ -24,8 +28,11 @@ from mmengine.utils import ProgressBar
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
-from projects.clip4str_spotting.clip4str_spotting import (TextSpotter, draw,  # noqa: E402
-                                                          read_image)
+from clip4str_plugin.models.parseq.attention_maps import (patch_grid,  # noqa: E402
+                                                          predict_with_attention)
+from clip4str_plugin.visualization import draw_attention_grid  # noqa: E402
+from projects.clip4str_spotting.clip4str_spotting import (TextSpotter, crop_text,  # noqa: E402
+                                                          draw, read_image)
 from projects.clip4str_spotting.clip4str_spotting.paths import (  # noqa: E402
     collect_images, output_names, refuse_existing)
 
@@ -46,12 +53,32 @@ def parse_args():
                         help='margin added around rectified crops, as a fraction of their height')
     parser.add_argument('--det-score-thr', type=float, default=0.0)
     parser.add_argument('--vis', action='store_true', help='also save visualisations')
+    parser.add_argument('--attention', action='store_true',
+                        help="with --vis: each word's attention grid (recognises the crops again)")
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
     return parser.parse_args()
 
 
+def draw_word_attention(spotter: TextSpotter, image, result: dict, folder: str) -> None:
+    """``<folder>/word<k>.png``: the attention grid of every word of ``result``, read again from
+    its crop (cut as the spotter cut it) with the maps recorded."""
+    recognizer = spotter.recognizer
+    crops = [crop_text(image, polygon, spotter.rectify, spotter.crop_pad)
+             for polygon in result['polygons']]
+    if not crops:
+        return
+    os.makedirs(folder, exist_ok=True)
+    batch = recognizer.collate_fn([recognizer.pipeline(crop) for crop in crops])
+    _, maps = predict_with_attention(recognizer.model, batch)
+    for k, (inputs, word_maps) in enumerate(zip(batch['inputs'], maps)):
+        shown = inputs.permute(1, 2, 0).numpy()[..., ::-1]      # BGR -> RGB
+        draw_attention_grid(shown, word_maps).savefig(osp.join(folder, f'word{k}.png'))
+
+
 def main():
     args = parse_args()
+    if args.attention and not args.vis:
+        sys.exit('--attention draws into the visualisations: give --vis too')
     use_weights_only_loader()
     files = collect_images(args.inputs, exclude=args.out_dir)
     if not files:
@@ -60,11 +87,17 @@ def main():
     outputs = [osp.join(args.out_dir, name + '.json') for name in names]
     visuals = [osp.join(args.out_dir, 'vis', name + '.jpg') for name in names] if args.vis \
         else []
+    attention = [osp.splitext(v)[0] + '.attention' for v in visuals] if args.attention else []
     if not args.overwrite:
-        refuse_existing(outputs + visuals, f'outputs in {args.out_dir}')
+        refuse_existing(outputs + visuals + attention, f'outputs in {args.out_dir}')
     spotter = TextSpotter(args.det, args.rec, args.det_weights, args.rec_weights, args.device,
                           rectify=not args.axis_aligned, rec_batch_size=args.rec_batch_size,
                           det_score_thr=args.det_score_thr, crop_pad=args.crop_pad)
+    if args.attention:
+        try:
+            patch_grid(spotter.recognizer.model)
+        except ValueError as err:
+            sys.exit(f'--attention: {err}')
     failed, written = [], 0
     progress = ProgressBar(len(files))
     for index, path in enumerate(files):
@@ -82,6 +115,8 @@ def main():
         if args.vis:
             os.makedirs(osp.dirname(visuals[index]), exist_ok=True)
             cv2.imwrite(visuals[index], draw(image, result))
+        if args.attention:
+            draw_word_attention(spotter, image, result, attention[index])
     print(f'\nspotted {written} of {len(files)} images -> {written} JSON files in '
           f'{args.out_dir}')
     for line in failed:
