@@ -37,6 +37,17 @@ def sincos_2d(rows: int, cols: int, dim: int, cls_token: bool = False) -> torch.
     return torch.cat([grid.new_zeros(1, dim), grid]) if cls_token else grid
 
 
+def compiled_blocks(option=False):
+    """:func:`transformer_forward`, or its ``torch.compile`` version when ``option`` is True or a
+    dict of ``torch.compile`` keyword arguments."""
+    if option is False:
+        return transformer_forward
+    if option is not True and not isinstance(option, dict):
+        raise ValueError(f'compile must be False, True or a dict of torch.compile arguments, '
+                         f'got {option!r}')
+    return torch.compile(transformer_forward, **(option if isinstance(option, dict) else {}))
+
+
 def _freeze(modules: Sequence[nn.Module] = (), params: Sequence[nn.Parameter] = ()) -> None:
     for module in modules:
         module.requires_grad_(False)
@@ -101,6 +112,9 @@ class CLIPVisionBackbone(_CLIPTower):
             decoders find the characters' positions much sooner.
         grad_checkpointing: recompute each block's activations in the backward pass instead of
             keeping them (less memory in training, about one more forward pass of time).
+        compile: run the transformer blocks through ``torch.compile`` (False, the default: it
+            did not pay on the CPUs measured, docs/benchmarks.md "Issue 11"; True: default
+            options; or a dict of ``torch.compile`` arguments). Same outputs up to rounding.
     """
 
     def __init__(self, embed_dim: int, image_size=224, patch_size=16, width: int = 768,
@@ -108,8 +122,9 @@ class CLIPVisionBackbone(_CLIPTower):
                  act: str = 'quick_gelu', freeze_nlayer: int = -1,
                  pretrained: Optional[str] = None, round_to_fp16: bool = False,
                  pos_embed_init: str = 'random', grad_checkpointing: bool = False,
-                 init_cfg=None):
+                 compile=False, init_cfg=None):
         super().__init__(pretrained, round_to_fp16, init_cfg)
+        self._blocks = compiled_blocks(compile)
         self.visual = VisionTransformer(
             image_size=tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size,
             patch_size=tuple(patch_size) if isinstance(patch_size, (list, tuple)) else patch_size,
@@ -138,7 +153,7 @@ class CLIPVisionBackbone(_CLIPTower):
         x = vit.conv1(images).flatten(2).transpose(1, 2)
         cls = vit.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + vit.positional_embedding.to(x.dtype)
-        x = transformer_forward(vit.transformer, vit.ln_pre(x))
+        x = self._blocks(vit.transformer, vit.ln_pre(x))
         return vit.ln_post(x) @ vit.proj
 
 

@@ -100,3 +100,23 @@ def test_towers_grad_checkpointing_gives_the_same_gradients(monkeypatch):
     for a, b in zip(grads(True), plain, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert calls == [dict(use_reentrant=False)] * 4     # 2 blocks per tower
+
+
+def test_compile_option_runs_the_blocks_through_torch_compile():
+    import torch._dynamo
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    torch.manual_seed(0)
+    plain = CLIPVisionBackbone(32, image_size=32, patch_size=8, width=64, layers=1).eval()
+    compiled = CLIPVisionBackbone(32, image_size=32, patch_size=8, width=64, layers=1,
+                                  compile=dict(backend='eager', dynamic=False)).eval()
+    compiled.load_state_dict(plain.state_dict())
+    assert plain._blocks is transformer_forward and compiled._blocks is not transformer_forward
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (compiled(images) - plain(images)).abs().max() < 1e-5
+    assert torch._dynamo.utils.counters['stats']['unique_graphs'] >= 1   # dynamo traced them
+    with pytest.raises(ValueError, match="compile must be False, True or a dict of "
+                                         "torch.compile arguments, got 'max-autotune'"):
+        CLIPVisionBackbone(32, image_size=32, patch_size=8, width=64, layers=1,
+                           compile='max-autotune')
