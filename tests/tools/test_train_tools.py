@@ -119,17 +119,9 @@ def test_killed_run_resumes_from_its_newest_intact_checkpoint(synth_root, tmp_pa
     assert test.stderr.rstrip().splitlines()[-1].startswith(
         f'error: cannot read checkpoint {damaged}: truncated')
 
-def test_both_tools_refuse_each_broken_checkpoint_in_one_line(synth_root, tmp_path):
-    """train.py --resume CKPT and test.py CKPT on a truncated, an empty, a text and a DBNet
-    checkpoint: each run ends with ``error: <one line>`` (the tools' mains run one after the
-    other in one interpreter, as they do from the command line)."""
-    good = tmp_path / 'good.pth'
-    torch.save(dict(meta={}, state_dict={'w': torch.ones(4096)}), str(good))
-    files = broken_checkpoints(tmp_path / 'broken', good)
-    runs = {f'{tool} {case}': [str(ROOT / 'tools' / tool), CONFIG, *(
-        ['--resume', str(path)] if tool == 'train.py' else [str(path)]), '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options', *FAST]
-        for case, path in files.items() for tool in ('train.py', 'test.py')}
+def exit_codes(runs, synth_root):
+    """Run each ``{name: argv}`` tool main one after the other in one interpreter (as they run
+    from the command line) with SYNTH_DATA_ROOT set; ``{name: SystemExit code or 'finished'}``."""
     out = run_python(f'''
         import json, os, runpy, sys
         os.environ['SYNTH_DATA_ROOT'] = {str(synth_root)!r}
@@ -144,8 +136,20 @@ def test_both_tools_refuse_each_broken_checkpoint_in_one_line(synth_root, tmp_pa
         print('CODES', json.dumps(codes))
     ''')
     assert out.returncode == 0, out.stderr[-3000:]
-    codes = json.loads(out.stdout.split('CODES', 1)[1])
-    for name, code in codes.items():
+    return json.loads(out.stdout.split('CODES', 1)[1])
+
+
+def test_both_tools_refuse_each_broken_checkpoint_in_one_line(synth_root, tmp_path):
+    """train.py --resume CKPT and test.py CKPT on a truncated, an empty, a text and a DBNet
+    checkpoint: each run ends with ``error: <one line>``."""
+    good = tmp_path / 'good.pth'
+    torch.save(dict(meta={}, state_dict={'w': torch.ones(4096)}), str(good))
+    files = broken_checkpoints(tmp_path / 'broken', good)
+    runs = {f'{tool} {case}': [str(ROOT / 'tools' / tool), CONFIG, *(
+        ['--resume', str(path)] if tool == 'train.py' else [str(path)]), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *FAST]
+        for case, path in files.items() for tool in ('train.py', 'test.py')}
+    for name, code in exit_codes(runs, synth_root).items():
         case = name.split()[1]
         assert isinstance(code, str) and code.startswith('error: '), (name, code)
         assert EXPECTED[case] in code and str(files[case]) in code and '\n' not in code, code
@@ -160,21 +164,6 @@ def test_both_tools_name_missing_data_in_one_line(tmp_path):
     runs = {tool: [str(ROOT / 'tools' / tool), CONFIG, *([] if tool == 'train.py' else [str(good)]),
                    '--work-dir', str(tmp_path / 'work'), '--cfg-options', *FAST]
             for tool in ('train.py', 'test.py')}
-    out = run_python(f'''
-        import json, os, runpy, sys
-        os.environ['SYNTH_DATA_ROOT'] = {str(missing)!r}
-        codes = {{}}
-        for name, argv in {runs!r}.items():
-            sys.argv = argv
-            try:
-                runpy.run_path(argv[0], run_name='__main__')
-                codes[name] = 'finished'
-            except SystemExit as exit:
-                codes[name] = exit.code
-        print('CODES', json.dumps(codes))
-    ''')
-    assert out.returncode == 0, out.stderr[-3000:]
-    codes = json.loads(out.stdout.split('CODES', 1)[1])
-    assert codes == {
+    assert exit_codes(runs, missing) == {
         'train.py': f'error: synth-train: LMDB path not found: {missing}/train',
-        'test.py': f'error: synth-test: LMDB path not found: {missing}/test'}, codes
+        'test.py': f'error: synth-test: LMDB path not found: {missing}/test'}
