@@ -11,6 +11,11 @@ keys (docs/model_zoo.md), checks them against the plugin model of the matching c
 model on any machine (``TextRecInferencer(model=None, weights=...)``, ``tools/infer.py``): the
 shipped dictionary is named, not located (``dict_file='charset_94.txt'``), and the original CLIP
 weights are not needed.
+
+``--dict-file charset_greek.txt`` (a shipped dictionary's name, or a path) converts for
+fine-tuning on another charset: the classifier's and the token embedding's rows of characters in
+both dictionaries are kept, new characters get freshly initialised rows, the rest is unchanged
+(clip4str_plugin/weights/charset_remap.py; docs/charsets.md).
 """
 import argparse
 import hashlib
@@ -26,6 +31,7 @@ from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.text.charsets import DICTS_DIR
+from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
 from clip4str_plugin.weights.reference_checkpoint import (CheckpointLayoutError, convert,
                                                           variant_of)
@@ -40,7 +46,9 @@ def parse_args():
                         'Hub: hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt (cached)')
     parser.add_argument('dst', help='output .pth (or .safetensors with --safetensors)')
     parser.add_argument('--config', help='config to check against (default: from the shapes)')
-    parser.add_argument('--dict-file', help='character file of a non-94-character head')
+    parser.add_argument('--dict-file', help='the dictionary to convert to (a shipped name such '
+                        'as charset_greek.txt, or a file): head and embedding rows remapped by '
+                        'character')
     parser.add_argument('--safetensors', action='store_true',
                         help='write safetensors (the config goes into its metadata)')
     return parser.parse_args()
@@ -70,7 +78,8 @@ def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -
     model.backbone.pretrained = None
     model.decoder.text_encoder.pretrained = None
     if dict_file:
-        model.decoder.dictionary.dict_file = osp.abspath(dict_file)
+        shipped = not osp.dirname(dict_file) and (DICTS_DIR / dict_file).is_file()
+        model.decoder.dictionary.dict_file = dict_file if shipped else osp.abspath(dict_file)
     name_shipped_dicts(cfg._cfg_dict)
     return cfg
 
@@ -116,12 +125,21 @@ def main():
         sys.exit(f'error: {err}')
     variant = variant_of(geometry)
     cfg = config_for(geometry, args.config, args.dict_file)
+    remapped = None
+    if args.dict_file:
+        try:
+            state, remapped = remap_for_model(
+                state, config_for(geometry, args.config).model.decoder.dictionary, cfg.model)
+        except (CharsetRemapError, ValueError) as err:
+            sys.exit(f'error: {err}')
     missing, unexpected, mismatched = check_against(cfg, state)
     print(f'source: {args.src}' + (f' ({src})' if src != args.src else ''))
     print(f'geometry: {json.dumps(geometry)}')
     print(f'config: {args.config or variant or "base config + the geometry above"}')
     print(f'keys mapped: {len(state)}; reference keys left unmapped: {len(unmapped)}'
           + (f' ({", ".join(unmapped[:5])})' if unmapped else ''))
+    if remapped:
+        print(describe(remapped))
     dropped = sorted(k for k in DROPPED if k in state_keys)
     if dropped:
         print(f'reference keys not used by CLIP4STR, dropped: {", ".join(dropped)}')
@@ -143,7 +161,7 @@ def main():
     else:
         torch.save(dict(state_dict=state, meta=meta), args.dst)
     print(f'wrote {args.dst} ({len(state)} tensors, no shape mismatch)')
-    if args.dict_file:
+    if args.dict_file and osp.dirname(cfg.model.decoder.dictionary.dict_file):
         print(f'note: the checkpoint names its dictionary by path ({osp.abspath(args.dict_file)}); '
               'copy that file along with it')
 
