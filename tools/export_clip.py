@@ -51,11 +51,12 @@ def export(checkpoint: str, out: str, fp16: bool = True, token_rows: str = 'all'
     if not any(k.startswith('visual.') for k in state) or 'token_embedding.weight' not in state:
         raise CheckpointError(f'{checkpoint} holds no ContrastiveCLIP weights (vision.visual.*, '
                               'text.text.*): is it a checkpoint of configs/clip/?')
-    if token_rows == 'spelled':
-        table = state['token_embedding.weight']
-        keep = torch.zeros(table.shape[0], 1, dtype=table.dtype)
-        keep[spelled_token_ids()] = 1
-        state['token_embedding.weight'] = table * keep
+    if token_rows == 'spelled':     # exact +0.0 (a product would leave -0.0: no long runs)
+        table = state['token_embedding.weight'].clone()
+        drop = torch.ones(table.shape[0], dtype=torch.bool)
+        drop[spelled_token_ids()] = False
+        table[drop] = 0
+        state['token_embedding.weight'] = table
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if out.endswith('.safetensors'):
         from safetensors.torch import save_file
