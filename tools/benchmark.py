@@ -6,17 +6,23 @@ postprocessing) on random images of the model's input size, for each batch size 
     python tools/benchmark.py configs/clip4str/clip4str_tiny.py --batch-sizes 1 8 32
     python tools/benchmark.py configs/clip4str/clip4str_b16.py --device cuda --precision fp32 fp16
 
-Precisions: fp32, bf16 (autocast; CPU or GPU), fp16 (autocast; GPU). ``--uncached`` also times the
-straightforward decoding that re-runs the decoder on the whole prefix at every AR step (what the
+Precisions: fp32; bf16 / fp16 with the weights cast once (a copy of the model; LayerNorm kept
+fp32: ``clip4str_plugin.engine.precision``, as ``tools/test.py --precision``); auto (what that
+module picks for the device: reduced precision only where the hardware runs it natively);
+bf16-autocast / fp16-autocast (``torch.autocast`` over the fp32 weights, which casts every weight
+again at every call). Training runs bf16 / fp16 under autocast whatever the suffix. The table
+starts with what the CPU offers (model, torch's kernel level, flags such as avx512_bf16 and
+amx_bf16) or the GPU's name. ``--uncached`` also times the straightforward decoding that re-runs the decoder on the whole prefix at every AR step (what the
 reference code does), to measure what the key/value cache saves. A randomly initialised model
 rarely emits [E], so it decodes all 26 steps: the worst case.
 
 ``--train`` times training steps instead (preprocessing, the loss under autocast, backward,
-AdamW step) on random images labelled with random words of 2-8 letters. Give ``--checkpoint`` of
+fused AdamW step, as the CLIP4STR schedule) on random images labelled with random words of 2-8 letters. Give ``--checkpoint`` of
 a trained model for realistic numbers: a random model predicts empty words, whose captions are
 encoded only once.
 """
 import argparse
+import copy
 import json
 import random
 import statistics
@@ -30,8 +36,12 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
+    set_inference_precision
 from clip4str_plugin.models.parseq.permutations import causal_mask
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+
+PRECISIONS = ['fp32', 'auto', 'bf16', 'fp16', 'bf16-autocast', 'fp16-autocast']
 
 
 def parse_args():
@@ -39,8 +49,7 @@ def parse_args():
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='weights to load (optional; random otherwise)')
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8, 32])
-    parser.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
-                        choices=['fp32', 'bf16', 'fp16'])
+    parser.add_argument('--precision', nargs='+', default=['fp32', 'auto'], choices=PRECISIONS)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--iters', type=int, default=10, help='timed batches per setting')
     parser.add_argument('--warmup', type=int, default=2)
@@ -119,21 +128,59 @@ def make_batch(cfg, batch_size, seed=0):
     return dict(inputs=images, data_samples=samples)
 
 
-def measure(model, data, precision, device, iters, warmup, progress):
-    dtype = dict(bf16=torch.bfloat16, fp16=torch.float16).get(precision)
-    autocast = torch.autocast(device.split(':')[0], dtype=dtype) if dtype else nullcontext()
+def reduced_dtype(precision, device):
+    """The dtype of a reduced precision (``'bf16'``, ``'fp16-autocast'``, ``'auto'``...), None
+    for fp32."""
+    name = resolve_precision(precision.split('-')[0], device)
+    return dict(bf16=torch.bfloat16, fp16=torch.float16).get(name)
+
+
+def with_precision(model, precision, device):
+    """``(model, autocast context)``: the fp32 model under autocast, or a copy of it whose
+    weights are cast once."""
+    dtype = reduced_dtype(precision, device)
+    if dtype is None:
+        return model, nullcontext()
+    if precision.endswith('-autocast'):
+        return model, torch.autocast(device.split(':')[0], dtype=dtype)
+    cast = copy.deepcopy(model)
+    set_inference_precision(cast, precision, device)
+    return cast, nullcontext()
+
+
+def precision_label(precision, device):
+    """``'auto (bf16)'`` for auto: what it chose here; other names as given."""
+    return f'auto ({resolve_precision("auto", device)})' if precision == 'auto' else precision
+
+
+def use_uncached_decoding(model, on=True):
+    """Both branches of ``model`` decode as :func:`uncached_decode_ar` (``on``) or cached."""
+    for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
+        if on:
+            branch.decode_ar = (lambda m, n=None, e=True, memory_kv=None, d=branch:
+                                uncached_decode_ar(d, m, n, e, memory_kv))
+        else:
+            branch.__dict__.pop('decode_ar', None)
+
+
+def measure(model, data, precision, device, iters, warmup, progress, uncached=False):
+    model, autocast = with_precision(model, precision, device)
+    use_uncached_decoding(model, uncached)
     sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
     times = []
-    with torch.no_grad(), autocast, _ResetPeak(device) as peak:
-        for i in range(warmup + iters):
-            sync()
-            start = time.perf_counter()
-            model.test_step(data)
-            sync()
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-            progress.update()
-        peak_mib = peak.peak_mib()
+    try:
+        with torch.no_grad(), autocast, _ResetPeak(device) as peak:
+            for i in range(warmup + iters):
+                sync()
+                start = time.perf_counter()
+                model.test_step(data)
+                sync()
+                if i >= warmup:
+                    times.append(time.perf_counter() - start)
+                progress.update()
+            peak_mib = peak.peak_mib()
+    finally:
+        use_uncached_decoding(model, False)
     return times, peak_mib
 
 
@@ -148,11 +195,11 @@ def label_batch(data, seed=0):
 
 
 def measure_train(model, data, precision, device, iters, warmup, progress):
-    """Seconds per training step (forward under autocast, backward, AdamW step)."""
-    dtype = dict(bf16=torch.bfloat16, fp16=torch.float16).get(precision)
+    """Seconds per training step (forward under autocast, backward, fused AdamW step)."""
+    dtype = reduced_dtype(precision, device)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-6)
-    scaler = torch.amp.GradScaler(enabled=precision == 'fp16')
+    optimizer = torch.optim.AdamW(params, lr=1e-6, fused=True)
+    scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
     sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
     model.train()
     times = []
@@ -188,25 +235,20 @@ def main():
     progress = ProgressBar(len(settings) * (args.iters + args.warmup))
     results = []
     for mode, precision, batch_size in settings:
-        for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
-            if mode == 'uncached':
-                branch.decode_ar = (lambda m, n=None, e=True, memory_kv=None, d=branch:
-                                    uncached_decode_ar(d, m, n, e, memory_kv))
-            else:
-                branch.__dict__.pop('decode_ar', None)
         data = make_batch(cfg, batch_size)
-        timer = measure_train if mode == 'training' else measure
+        timing = (args.device, args.iters, args.warmup, progress)
         if mode == 'training':
-            data = label_batch(data)
-        times, peak = timer(model, data, precision, args.device, args.iters, args.warmup,
-                            progress)
+            times, peak = measure_train(model, label_batch(data), precision, *timing)
+        else:
+            times, peak = measure(model, data, precision, *timing, uncached=mode == 'uncached')
         median = statistics.median(times)
-        results.append(dict(decoding=mode, precision=precision, batch_size=batch_size,
+        results.append(dict(decoding=mode, precision=precision_label(precision, args.device),
+                            batch_size=batch_size,
                             images_per_s=batch_size / median, latency_ms=1000 * median,
                             peak_memory_mib=peak))
     print()
     device = torch.cuda.get_device_name() if args.device.startswith('cuda') else \
-        f'CPU, {torch.get_num_threads()} threads'
+        f'CPU: {describe_cpu()}'
     print(f'{args.config} on {device} (median of {args.iters} batches)')
     print('| mode | precision | batch | images/s | latency ms/batch | peak memory MiB |')
     print('| --- | --- | ---: | ---: | ---: | ---: |')
