@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from .attention import CachedMultiheadAttention
-from .network import PARSeqNetwork
 
 #: decoder attribute of a network -> (branch name, the data-sample field holding its text)
 BRANCHES = {'visual_decoder': ('visual', 'visual_pred_text'),
@@ -94,8 +93,7 @@ def predict_with_attention(model, data_batch: dict) -> Tuple[list, List[Dict[str
     """
     rows, cols, leading = patch_grid(model)
     decoder = model.decoder
-    networks = {name: net for name, net in decoder.named_children()
-                if isinstance(net, PARSeqNetwork) and name in BRANCHES}
+    networks = {name: net for name, net in decoder.networks().items() if name in BRANCHES}
     with ExitStack() as stack:
         calls = {name: stack.enter_context(recording(net.layers[-1].cross_attn))
                  for name, net in networks.items()}
@@ -103,7 +101,7 @@ def predict_with_attention(model, data_batch: dict) -> Tuple[list, List[Dict[str
     results: List[Dict[str, BranchMaps]] = [{} for _ in samples]
     for name in networks:
         if not calls[name]:
-            raise RuntimeError(f'{name} recorded no attention (is the model in eval mode?)')
+            raise RuntimeError(f'{name} recorded no attention: its decode did not run it')
         weights, source = final_pass(calls[name], decoder.decode_ar, decoder.refine_iters)
         patches = weights[..., leading:leading + rows * cols]   # the cross branch's text dropped
         if patches.shape[-1] != rows * cols:
