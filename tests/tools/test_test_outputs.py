@@ -1,11 +1,9 @@
 """tools/test.py --show-dir, --show and --save-preds on LMDB test sets: a drawing of every sample
 from the image in its LMDB (with the visual branch's text), the display called per sample, and
 one prediction per sample of every dataset in the pickle and the JSON."""
-import importlib.util
 import json
 import pickle
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -17,16 +15,9 @@ from mmengine.config import Config
 from mmengine.visualization import Visualizer
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from conftest import CONFIGS, ROOT, build_model, load_config
+from conftest import CONFIGS, build_model, load_config, run_tool
 
 SYNTH = CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py'
-
-
-def load_test_tool():
-    spec = importlib.util.spec_from_file_location('test_tool', ROOT / 'tools' / 'test.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def word_lmdb(path, words, seed):
@@ -63,12 +54,11 @@ def setup():
     shutil.rmtree(tmp)
 
 
-def run_test_tool(monkeypatch, *argv):
+def run_test_tool(monkeypatch, *argv) -> str:
     # the Runner formats the whole config with yapf four times (seconds each on a loaded
     # 2-core machine); its source text serves the log and the dump here
     monkeypatch.setattr(Config, 'pretty_text', property(lambda cfg: cfg.text))
-    monkeypatch.setattr(sys, 'argv', ['test.py', *map(str, argv)])
-    load_test_tool().main()
+    return run_tool('test.py', *argv, monkeypatch=monkeypatch)
 
 
 def test_show_dir_show_and_save_preds(setup, monkeypatch):
@@ -77,8 +67,9 @@ def test_show_dir_show_and_save_preds(setup, monkeypatch):
     monkeypatch.setattr(Visualizer, 'show', lambda self, img, win_name='', wait_time=0, **kw:
                         shown.append((win_name, wait_time, img.shape)))
     work = tmp_path / 'work'
-    run_test_tool(monkeypatch, config, checkpoint, '--work-dir', work, '--show-dir', 'vis',
-                  '--show', '--wait-time', '0.5', '--save-preds', tmp_path / 'preds.pkl')
+    assert run_test_tool(monkeypatch, config, checkpoint, '--work-dir', work, '--show-dir', 'vis',
+                         '--show', '--wait-time', '0.5', '--save-preds',
+                         tmp_path / 'preds.pkl') == ''
     # drawings: <work_dir>/<timestamp>/vis/<lmdb folder>/image-%09d.png, the second set's
     # colliding names suffixed; each the LMDB's image (64 rows) over gt, pred and visual rows
     (run_dir, ) = [p for p in work.iterdir() if (p / 'vis').is_dir()]
@@ -113,6 +104,7 @@ def test_show_dir_show_and_save_preds(setup, monkeypatch):
 
 def test_save_preds_needs_a_pickle_name(setup, tmp_path, monkeypatch):
     _, config, checkpoint, _ = setup
-    with pytest.raises(SystemExit, match=r"^error: --save-preds .*preds\.json: give a \.pkl file"):
-        run_test_tool(monkeypatch, config, checkpoint, '--work-dir', tmp_path,
-                      '--save-preds', tmp_path / 'preds.json')
+    assert run_test_tool(monkeypatch, config, checkpoint, '--work-dir', tmp_path,
+                         '--save-preds', tmp_path / 'preds.json') == \
+        f"error: --save-preds {tmp_path / 'preds.json'}: give a .pkl file (the pickle of " \
+        "MMEngine's DumpResults; the readable .json is written beside it)"
