@@ -13,9 +13,18 @@ built, so a file can neither run code nor change shared objects. The file's byte
 first (empty, truncated, a record failing its CRC, not a checkpoint at all); every failure is one
 :class:`~.errors.CheckpointReadError` line naming the file.
 
+The tensors of an uncompressed archive (every ``torch.save`` file) are views of a private,
+copy-on-write map of the file (``torch.load(mmap=True)``), not heap copies: the model copies them
+in and the map goes with the checkpoint, leaving no freed-but-retained heap behind (glibc keeps
+large freed buffers), so a converted B/16 checkpoint costs no more memory than in the official
+code. Writes go to private pages, never to the file. Tensors outside ``state_dict`` (the
+optimiser state of a resumed run, which lives on) are copied, so that no checkpoint stays mapped.
+A re-compressed archive is read into memory (a map would show its compressed bytes).
+
 Importing changes nothing in MMEngine: :func:`use_weights_only_loader` is the switch (the tools
 call it; configs list ``clip4str_plugin.weights.safe_loading`` in ``custom_imports``).
 """
+import copy
 import json
 import os
 import pickle
@@ -141,6 +150,27 @@ def _load_error(path: str, err: Exception) -> CheckpointReadError:
         'nothing in it is run (docs/refusals.md)')
 
 
+def _mappable(path: str) -> bool:
+    """True for a zip archive whose records are all stored uncompressed (mappable as they are)."""
+    if not zipfile.is_zipfile(path):
+        return False           # a legacy torch.save pickle
+    with zipfile.ZipFile(path) as archive:
+        return all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+
+
+def _in_memory(obj: Any) -> Any:
+    """``obj`` with every tensor in its dicts, lists and tuples copied off the file's map."""
+    if isinstance(obj, torch.Tensor):
+        return obj.clone()
+    if isinstance(obj, dict):
+        out = copy.copy(obj)     # the same type (OrderedDict, defaultdict)
+        out.update((key, _in_memory(value)) for key, value in obj.items())
+        return out
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
+        return type(obj)(_in_memory(value) for value in obj)
+    return obj
+
+
 def _load_safetensors(filename: str) -> dict:
     """``{'state_dict', 'meta'}`` from a safetensors file (meta as JSON in its metadata)."""
     from safetensors import SafetensorError, safe_open
@@ -171,6 +201,7 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
     """Load a torch checkpoint (or safetensors file) as data only, tensors on ``map_location``
     (default CPU). Raises :class:`~.errors.CheckpointReadError` (one line) when it cannot."""
     filename = check_checkpoint_file(filename)
+    mapped = False
     if filename.endswith('.safetensors'):
         checkpoint = _load_safetensors(filename)
     elif is_torchscript_archive(filename):
@@ -180,10 +211,11 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
             'model.decoder.text_encoder.pretrained), or convert an official CLIP4STR file with '
             'tools/convert_clip4str_ckpt.py')
     else:
+        mapped = _mappable(filename)
         try:
             with _mmengine_globals():
                 checkpoint = torch.load(filename, map_location=map_location or 'cpu',
-                                        weights_only=True)
+                                        weights_only=True, mmap=mapped)
         except pickle.UnpicklingError as err:
             raise _load_error(filename, err) from None
         except (RuntimeError, EOFError, ValueError, TypeError, KeyError) as err:
@@ -192,6 +224,9 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
     if not isinstance(checkpoint, Mapping):
         raise CheckpointReadError(f'{filename} holds a {type(checkpoint).__name__}, not a '
                                   'checkpoint (a dict of tensors, or one with a state_dict)')
+    if mapped and 'state_dict' in checkpoint:
+        checkpoint = {key: value if key == 'state_dict' else _in_memory(value)
+                      for key, value in checkpoint.items()}
     remember_source(checkpoint, filename)
     return checkpoint
 

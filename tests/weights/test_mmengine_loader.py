@@ -170,3 +170,52 @@ def test_importing_the_plugin_changes_nothing_global():
     assert ('error: mmcv-lite has no compiled ops: `import clip4str_mmcv_lite` first, or list '
             'it before clip4str_plugin in custom_imports') in out.stdout
     assert out.stdout.rstrip().endswith('ok')
+
+
+def _mapped(path) -> bool:
+    with open('/proc/self/maps') as f:
+        return str(path) in f.read()
+
+
+def test_weights_are_mapped_copy_on_write_and_released_with_them(tmp_path):
+    import gc
+    import hashlib
+    path = tmp_path / 'weights.pth'
+    state = {'a': torch.randn(64, 32), 'h': torch.randn(7).half(), 'view': torch.randn(8, 8)[2:5]}
+    checkpoint = mmengine_like_checkpoint(state)
+    checkpoint['optimizer']['state'] = {0: dict(step=torch.tensor(3.0),
+                                                exp_avg=torch.randn(64, 32))}
+    torch.save(checkpoint, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    loaded = load_checkpoint_file(str(path))
+    for key, value in state.items():
+        assert torch.equal(loaded['state_dict'][key], value), key
+    assert torch.equal(loaded['optimizer']['state'][0]['exp_avg'],
+                       checkpoint['optimizer']['state'][0]['exp_avg'])
+    assert loaded['message_hub']['log_scalars']['train/loss'].current() == 0.5
+    assert _mapped(path)                        # the file's pages, no heap copy
+    loaded['state_dict']['a'].add_(1)           # a private copy on write, never the file
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    optimizer = loaded['optimizer']
+    del loaded
+    gc.collect()
+    assert not _mapped(path)                    # gone with the weights; the optimiser state
+    assert optimizer['state'][0]['exp_avg'].shape == (64, 32)   # (kept by a resume) is a copy
+
+
+def test_compressed_and_legacy_files_are_read_into_memory(tmp_path):
+    import zipfile
+    state = {'a': torch.randn(64, 32), 'b': torch.arange(10)}
+    plain = tmp_path / 'plain.pth'
+    torch.save(dict(state_dict=state), plain)
+    packed = tmp_path / 'packed.pth'    # re-compressed: a map would show deflated bytes
+    with zipfile.ZipFile(plain) as src, \
+            zipfile.ZipFile(packed, 'w', zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    legacy = tmp_path / 'legacy.pth'
+    torch.save(dict(state_dict=state), legacy, _use_new_zipfile_serialization=False)
+    for path in (packed, legacy):
+        loaded = load_checkpoint_file(str(path))
+        assert all(torch.equal(loaded['state_dict'][k], v) for k, v in state.items()), path
+        assert not _mapped(path)
