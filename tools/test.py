@@ -4,6 +4,7 @@
     python tools/test.py CONFIG CKPT --reference-norm     # mean = std = 0.5, as the reference test
     python tools/test.py CONFIG CKPT --precision auto     # bf16 / fp16 weights where that is faster
     python tools/test.py CONFIG CKPT --show-dir vis --save-preds preds.pkl   # drawings, predictions
+    python tools/test.py CONFIG EXPORT_DIR --backend onnxruntime   # tools/export_onnx.py's folder
     bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
 
 The table is also written to ``<work_dir>/test_results.md`` and ``.json``. A checkpoint that
@@ -21,6 +22,9 @@ from mmengine.runner import Runner
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.deploy import DeployError
+from clip4str_plugin.deploy.recognizer import deployed_model_cfg
+from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.engine.precision import CHOICES
 from clip4str_plugin.weights.errors import CheckpointError
@@ -47,6 +51,9 @@ def parse_args():
     parser.add_argument('--precision', choices=CHOICES, default='fp32',
                         help='weights cast once after loading (auto: bf16 / fp16 only where the '
                         'hardware runs them fast; LayerNorm stays fp32)')
+    parser.add_argument('--backend', choices=['pytorch', *BACKENDS], default='pytorch',
+                        help='onnxruntime / openvino: CHECKPOINT is a folder written by '
+                        'tools/export_onnx.py (its int8/ for int8)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -80,6 +87,12 @@ def setup_cfg(args) -> Config:
         else:
             metrics = evaluator.metrics
             evaluator.metrics = [*(metrics if isinstance(metrics, list) else [metrics]), dump]
+    if args.backend != 'pytorch':   # the exported model in MMOCR's loop, the config's data
+        if args.precision != 'fp32':
+            sys.exit(f'error: --precision {args.precision} casts PyTorch weights; an exported '
+                     'model runs the precision of its folder (EXPORT_DIR or EXPORT_DIR/int8)')
+        cfg.model = deployed_model_cfg(cfg.model, args.checkpoint, args.backend)
+        cfg.load_from = None
     return cfg
 
 
@@ -114,11 +127,11 @@ def main():
     cfg = setup_cfg(args)
     init_cpu_distributed(cfg.launcher)
     try:  # an unreadable, unsafe or another model's checkpoint: one line, exit status 1
-        if '://' not in args.checkpoint:
+        if '://' not in args.checkpoint and args.backend == 'pytorch':
             check_checkpoint_file(args.checkpoint)   # at once, before data and model are built
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         metrics = runner.test()
-    except (CheckpointError, DataError) as err:
+    except (CheckpointError, DataError, DeployError) as err:
         sys.exit(f'error: {err}')
     if runner.rank != 0:
         return

@@ -8,6 +8,8 @@ The runtimes are optional extras, imported only when a graph is opened.
 from .errors import DeployError
 from .export import export_recognizer
 from .manifest import read_manifest
+from .recognizer import DeployedTextRecognizer
 from .runner import CLIP4STRRunner
 
-__all__ = ['DeployError', 'export_recognizer', 'read_manifest', 'CLIP4STRRunner']
+__all__ = ['DeployError', 'export_recognizer', 'read_manifest', 'CLIP4STRRunner',
+           'DeployedTextRecognizer']
