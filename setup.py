@@ -16,6 +16,8 @@ def read_requirements(name):
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith('#')]
 
 
+DEPLOY = read_requirements('deploy.txt')   # ONNX Runtime (+ onnx) and OpenVINO
+
 setup(
     name='clip4str_plugin',
     version='0.1.0',
@@ -26,6 +28,9 @@ setup(
     package_data={'clip4str_plugin': ['dicts/*.txt']},
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt'),
-                    'lite': read_requirements('lite.txt')},
+    extras_require={'tests': read_requirements('tests.txt') + DEPLOY,
+                    'lite': read_requirements('lite.txt'),
+                    'onnxruntime': [r for r in DEPLOY if r.startswith('onnx')],
+                    'openvino': [r for r in DEPLOY if r.startswith('openvino')],
+                    'deploy': DEPLOY},
 )

@@ -17,7 +17,8 @@ fi
 echo "[install] creating $VENV and installing the verified stack (about 2 minutes on a fresh machine)"
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
-  -c "$ROOT/requirements/constraints.txt" -e "$ROOT[lite,tests]"
+  -c "$ROOT/requirements/constraints.txt" -c "$ROOT/requirements/constraints-deploy.txt" \
+  -e "$ROOT[lite,tests]"
 "$VENV/bin/python" -c 'import clip4str_mmcv_lite, clip4str_plugin, mmocr.models, open_clip' \
   || { echo "[install] the installed stack does not import" >&2; exit 1; }
 echo "$WANT" > "$STAMP"
