@@ -38,15 +38,16 @@ class TimeBudgetHook(Hook):
     Args:
         budget_s: seconds for the whole run, counted from the hook's creation (the Runner's
             construction), or from ``start_time`` when given.
-        warmup_iters: iterations timed before the first adjustment (the first ``skip_iters`` of
-            them, slow while caches and allocators warm up, are not counted).
+        warmup_iters: iterations timed before the first adjustment, counted from the run's
+            first iteration (also after a resume; the first ``skip_iters`` of them, slow while
+            caches and allocators warm up, are not counted).
         skip_iters: see ``warmup_iters``.
         reserve_s: seconds kept for what follows the last iteration (final validation,
             checkpoint saving).
         recheck_s: seconds between later checks, each on the pace of the iterations since the
             previous one (0: adjust once).
         tolerance: relative change of the projected count below which nothing is changed.
-        min_iters: never fewer iterations than this (default: ``warmup_iters + 1``).
+        min_iters: never fewer iterations in this run (default: ``warmup_iters + 1``).
         start_time: ``time.time()`` at which the budget started (e.g. before data rendering).
         probe_threads: torch thread counts tried in turn during the warm-up (equal shares of
             the timed iterations); the fastest is kept for the rest of the run.
@@ -74,6 +75,7 @@ class TimeBudgetHook(Hook):
         self.adjustments: List[dict] = []
         self._durations: List[float] = []
         self._tick = None
+        self._first_iter = 0         # the loop's position at the start of this run
         self._last_check = None      # (time, number of durations) at the last adjustment
 
     # ------------------------------------------------------------------------------ timing
@@ -101,6 +103,7 @@ class TimeBudgetHook(Hook):
 
     def before_train(self, runner) -> None:
         self._tick = time.perf_counter()
+        self._first_iter = runner.iter
         print_log(f'TimeBudgetHook: {self.budget_s:.0f} s budget, '
                   f'{self.deadline - time.time():.0f} s left at the start of training; '
                   f'max_iters {runner.train_loop.max_iters} until measured '
@@ -108,7 +111,7 @@ class TimeBudgetHook(Hook):
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         for threads, first, _ in self._probe_slots() if self.probe_threads else ():
-            if runner.iter == first:
+            if runner.iter - self._first_iter == first:
                 torch.set_num_threads(threads)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
@@ -120,7 +123,7 @@ class TimeBudgetHook(Hook):
             self._durations.append(now - self._tick)
         self._tick = now
         done = runner.iter + 1
-        if done == self.warmup_iters:
+        if done - self._first_iter == self.warmup_iters:
             window = (self._choose_threads() if self.probe_threads
                       else self._durations[self.skip_iters:])
             self._adjust(runner, done, window, force=True)
@@ -144,7 +147,8 @@ class TimeBudgetHook(Hook):
     def projected_iters(self, done: int, seconds_per_iter: float, now: float) -> int:
         """Iterations in all that fit before the deadline (minus the reserve)."""
         left = self.deadline - self.reserve_s - now
-        return max(self.min_iters, done + 1, done + int(math.floor(left / seconds_per_iter)))
+        return max(self._first_iter + self.min_iters, done + 1,
+                   done + int(math.floor(left / seconds_per_iter)))
 
     def _adjust(self, runner, done: int, window: List[float], force: bool = False) -> None:
         if not window:

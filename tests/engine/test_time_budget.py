@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import CheckpointLoader
 from torch.utils.data import Dataset
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
@@ -19,7 +20,7 @@ from clip4str_plugin.datasets.word_presets import preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
 from clip4str_plugin.engine.schedule_check import ScheduleCheckHook
 from clip4str_plugin.engine.time_budget import TimeBudgetHook
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
 
@@ -41,20 +42,24 @@ class _Data(Dataset):
         return dict(inputs=torch.tensor([float(i)]))
 
 
-def test_runner_stops_within_budget_with_the_schedule_ending_at_the_loop(tmp_path):
-    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0)
-    runner = Runner(
-        model=_Slow(), work_dir=str(tmp_path),
+def slow_runner(work_dir, hooks, max_iters=100000, **kwargs):
+    return Runner(
+        model=_Slow(), work_dir=str(work_dir),
         train_dataloader=dict(dataset=_Data(), sampler=dict(type='InfiniteSampler'),
                               batch_size=2, collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(type=OptimWrapper, optimizer=dict(type='SGD', lr=0.1)),
-        param_scheduler=[dict(type='OneCycleLR', eta_max=0.1, total_steps=100000, end=100000,
-                              pct_start=0.1, by_epoch=False)],
-        train_cfg=dict(by_epoch=False, max_iters=100000, val_interval=100000),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=100000,
+        param_scheduler=[dict(type='OneCycleLR', eta_max=0.1, total_steps=max_iters,
+                              end=max_iters, pct_start=0.1, by_epoch=False)],
+        train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=max_iters,
                                            by_epoch=False),
                            logger=dict(type='LoggerHook', interval=1000)),
-        custom_hooks=[ScheduleCheckHook(), hook], default_scope='mmengine')
+        custom_hooks=hooks, default_scope='mmengine', **kwargs)
+
+
+def test_runner_stops_within_budget_with_the_schedule_ending_at_the_loop(tmp_path):
+    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0)
+    runner = slow_runner(tmp_path, [ScheduleCheckHook(), hook])
     start = time.time()
     runner.train()
     took = time.time() - start
@@ -69,6 +74,19 @@ def test_runner_stops_within_budget_with_the_schedule_ending_at_the_loop(tmp_pat
     assert (tmp_path / f'iter_{new}.pth').is_file()
     record = json.loads((tmp_path / 'time_budget.json').read_text())
     assert record['iterations'] == new and record['adjustments'][0]['max_iters'] == new
+
+
+def test_a_resumed_run_is_measured_from_its_own_first_iteration(tmp_path, monkeypatch):
+    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+    use_weights_only_loader()      # as the tools (undone afterwards)
+    slow_runner(tmp_path, [], max_iters=20).train()
+    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0)
+    runner = slow_runner(tmp_path, [hook], max_iters=400, experiment_name='resumed',
+                         resume=True, load_from=str(tmp_path / 'iter_20.pth'))
+    runner.train()
+    assert [a['iter'] for a in hook.adjustments] == [30]    # warm-up: iterations 21-30
+    new = hook.adjustments[0]['max_iters']
+    assert runner.iter == new and 40 < new < 400 and runner.param_schedulers[0].end == new
 
 
 def test_probe_threads_keeps_the_faster_count():
