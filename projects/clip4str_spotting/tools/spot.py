@@ -4,6 +4,9 @@
         --det DET_CFG --det-weights DET.pth \\
         --rec configs/clip4str/clip4str_b16.py --rec-weights REC.pth --out-dir spots \\
         [--vis [--attention]]
+    python projects/clip4str_spotting/tools/spot.py IMAGES_OR_DIR --det DET_CFG \\
+        --det-weights DET.pth --rec configs/clip4str/clip4str_b16.py --rec-weights EXPORT_DIR \\
+        --backend onnxruntime      # the recognizer exported by tools/export_onnx.py
 
 Writes ``<out-dir>/<image path>.json`` (polygons, det_scores, texts, rec_scores) per image and,
 with ``--vis``, ``<out-dir>/vis/<image path>.jpg``, where ``<image path>`` is the image's path,
@@ -23,10 +26,14 @@ import os.path as osp
 import sys
 
 import cv2
+from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
+from clip4str_plugin.deploy import DeployError  # noqa: E402
+from clip4str_plugin.deploy.recognizer import deployed_model_cfg  # noqa: E402
+from clip4str_plugin.deploy.sessions import BACKENDS  # noqa: E402
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
 from clip4str_plugin.models.parseq.attention_maps import (patch_grid,  # noqa: E402
                                                           predict_with_attention)
@@ -56,6 +63,9 @@ def parse_args():
     parser.add_argument('--attention', action='store_true',
                         help="with --vis: each word's attention grid (recognises the crops again)")
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
+    parser.add_argument('--backend', choices=['pytorch', *BACKENDS], default='pytorch',
+                        help="the recognizer's runtime; onnxruntime / openvino: --rec-weights is "
+                        'a folder written by tools/export_onnx.py (the detector stays PyTorch)')
     return parser.parse_args()
 
 
@@ -90,9 +100,19 @@ def main():
     attention = [osp.splitext(v)[0] + '.attention' for v in visuals] if args.attention else []
     if not args.overwrite:
         refuse_existing(outputs + visuals + attention, f'outputs in {args.out_dir}')
-    spotter = TextSpotter(args.det, args.rec, args.det_weights, args.rec_weights, args.device,
-                          rectify=not args.axis_aligned, rec_batch_size=args.rec_batch_size,
-                          det_score_thr=args.det_score_thr, crop_pad=args.crop_pad)
+    rec, rec_weights = args.rec, args.rec_weights
+    if args.backend != 'pytorch':   # the config's pipeline, the exported model
+        if args.attention or not rec_weights:
+            sys.exit(f'--backend {args.backend} runs the export given as --rec-weights EXPORT_DIR'
+                     + (' and records no attention: drop --attention' if args.attention else ''))
+        rec, rec_weights = Config.fromfile(rec), None
+        rec.model = deployed_model_cfg(rec.model, args.rec_weights, args.backend)
+    try:
+        spotter = TextSpotter(args.det, rec, args.det_weights, rec_weights, args.device,
+                              rectify=not args.axis_aligned, rec_batch_size=args.rec_batch_size,
+                              det_score_thr=args.det_score_thr, crop_pad=args.crop_pad)
+    except DeployError as err:
+        sys.exit(f'error: {err}')
     if args.attention:
         try:
             patch_grid(spotter.recognizer.model)
