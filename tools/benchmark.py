@@ -16,6 +16,11 @@ amx_bf16) or the GPU's name. ``--uncached`` also times the straightforward decod
 reference code does), to measure what the key/value cache saves. A randomly initialised model
 rarely emits [E], so it decodes all 26 steps: the worst case.
 
+``--backend onnxruntime openvino`` also times the model exported to ONNX (a temporary
+``tools/export_onnx.py`` folder of the same weights) through its MMOCR wrapper's ``test_step``,
+fp32 and, with ``--precision int8``, ONNX Runtime's dynamic int8 (exported backends only);
+``--threads`` sets their threads too.
+
 ``--train`` times training steps instead (preprocessing, the loss under autocast, backward,
 fused AdamW step, as the CLIP4STR schedule) on random images labelled with random words of 2-8 letters. Give ``--checkpoint`` of
 a trained model for realistic numbers: a random model predicts empty words, whose captions are
@@ -24,9 +29,12 @@ encoded only once.
 import argparse
 import copy
 import json
+import os.path as osp
 import random
 import statistics
 import string
+import sys
+import tempfile
 import time
 from contextlib import nullcontext
 
@@ -36,6 +44,8 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.deploy import DeployError
+from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
     set_inference_precision
 from clip4str_plugin.models.parseq.permutations import causal_mask
@@ -49,7 +59,8 @@ def parse_args():
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='weights to load (optional; random otherwise)')
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8, 32])
-    parser.add_argument('--precision', nargs='+', default=['fp32', 'auto'], choices=PRECISIONS)
+    parser.add_argument('--precision', nargs='+', default=['fp32', 'auto'],
+                        choices=PRECISIONS + ['int8'])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--iters', type=int, default=10, help='timed batches per setting')
     parser.add_argument('--warmup', type=int, default=2)
@@ -58,6 +69,9 @@ def parse_args():
                         help='also time decoding without the key/value cache')
     parser.add_argument('--train', action='store_true', help='time training steps instead')
     parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--backend', nargs='+', default=['pytorch'],
+                        choices=['pytorch', *BACKENDS],
+                        help='onnxruntime / openvino: the model exported to ONNX (fp32, int8)')
     return parser.parse_args()
 
 
@@ -155,6 +169,8 @@ def precision_label(precision, device):
 
 def use_uncached_decoding(model, on=True):
     """Both branches of ``model`` decode as :func:`uncached_decode_ar` (``on``) or cached."""
+    if not hasattr(model, 'decoder'):   # an exported model decodes as it was exported
+        return
     for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
         if on:
             branch.decode_ar = (lambda m, n=None, e=True, memory_kv=None, d=branch:
@@ -223,6 +239,27 @@ def measure_train(model, data, precision, device, iters, warmup, progress):
     return times, peak_mib
 
 
+def exported_models(model, cfg, args, folder):
+    """``{(backend, precision): DeployedTextRecognizer}`` of ``model`` exported into ``folder``
+    (fp32; int8 when asked) for each exported backend of ``args``."""
+    from clip4str_plugin.deploy import DeployedTextRecognizer, export_recognizer
+    from clip4str_plugin.deploy.quantize import quantize_folder
+    from clip4str_plugin.deploy.sessions import import_runtime
+    backends = [b for b in args.backend if b != 'pytorch']
+    if not backends or args.train:
+        return {}
+    for backend in backends:   # before exporting: a runtime that is not installed
+        import_runtime(backend)
+    preprocessor = cfg.model.data_preprocessor.to_dict()
+    folders = {'fp32': folder}
+    export_recognizer(model, folder, preprocessor)
+    if 'int8' in args.precision:
+        folders['int8'] = osp.join(folder, 'int8')
+        quantize_folder(folder, folders['int8'])
+    return {(b, p): DeployedTextRecognizer(f, b, args.threads, preprocessor)
+            for b in backends for p, f in folders.items() if p in args.precision}
+
+
 def main():
     args = parse_args()
     if args.threads:
@@ -231,18 +268,28 @@ def main():
     cfg = Config.fromfile(args.config)
     model = build(cfg, args.checkpoint, args.device)
     modes = ['training'] if args.train else ['cached'] + (['uncached'] if args.uncached else [])
-    settings = [(m, p, b) for m in modes for p in args.precision for b in args.batch_sizes]
+    folder = tempfile.TemporaryDirectory(prefix='export_')
+    try:
+        exported = exported_models(model, cfg, args, folder.name)
+    except DeployError as err:   # e.g. a runtime that is not installed
+        sys.exit(f'error: {err}')
+    settings = [('pytorch', model, m, p, b) for m in modes for p in args.precision
+                if p != 'int8' and 'pytorch' in args.backend for b in args.batch_sizes]
+    settings += [(backend, runner, 'cached', p, b)
+                 for (backend, p), runner in exported.items() for b in args.batch_sizes]
     progress = ProgressBar(len(settings) * (args.iters + args.warmup))
     results = []
-    for mode, precision, batch_size in settings:
+    for backend, model, mode, precision, batch_size in settings:
         data = make_batch(cfg, batch_size)
         timing = (args.device, args.iters, args.warmup, progress)
         if mode == 'training':
             times, peak = measure_train(model, label_batch(data), precision, *timing)
         else:
-            times, peak = measure(model, data, precision, *timing, uncached=mode == 'uncached')
+            times, peak = measure(model, data, 'fp32' if backend != 'pytorch' else precision,
+                                  *timing, uncached=mode == 'uncached')
         median = statistics.median(times)
-        results.append(dict(decoding=mode, precision=precision_label(precision, args.device),
+        results.append(dict(backend=backend, decoding=mode,
+                            precision=precision_label(precision, args.device),
                             batch_size=batch_size,
                             images_per_s=batch_size / median, latency_ms=1000 * median,
                             peak_memory_mib=peak))
@@ -250,10 +297,11 @@ def main():
     device = torch.cuda.get_device_name() if args.device.startswith('cuda') else \
         f'CPU: {describe_cpu()}'
     print(f'{args.config} on {device} (median of {args.iters} batches)')
-    print('| mode | precision | batch | images/s | latency ms/batch | peak memory MiB |')
-    print('| --- | --- | ---: | ---: | ---: | ---: |')
+    folder.cleanup()
+    print('| backend | mode | precision | batch | images/s | latency ms/batch | peak memory MiB |')
+    print('| --- | --- | --- | ---: | ---: | ---: | ---: |')
     for r in results:
-        print(f"| {r['decoding']} | {r['precision']} | {r['batch_size']} | "
+        print(f"| {r['backend']} | {r['decoding']} | {r['precision']} | {r['batch_size']} | "
               f"{r['images_per_s']:.1f} | {r['latency_ms']:.1f} | {r['peak_memory_mib']:.0f} |")
     if args.out:
         with open(args.out, 'w') as f:
