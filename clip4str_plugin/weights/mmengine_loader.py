@@ -13,13 +13,16 @@ built, so a file can neither run code nor change shared objects. The file's byte
 first (empty, truncated, a record failing its CRC, not a checkpoint at all); every failure is one
 :class:`~.errors.CheckpointReadError` line naming the file.
 
-The tensors of an uncompressed archive (every ``torch.save`` file) are views of a private,
-copy-on-write map of the file (``torch.load(mmap=True)``), not heap copies: the model copies them
-in and the map goes with the checkpoint, leaving no freed-but-retained heap behind (glibc keeps
-large freed buffers), so a converted B/16 checkpoint costs no more memory than in the official
-code. Writes go to private pages, never to the file. Tensors outside ``state_dict`` (the
-optimiser state of a resumed run, which lives on) are copied, so that no checkpoint stays mapped.
-A re-compressed archive is read into memory (a map would show its compressed bytes).
+Loaded by MMEngine (:func:`load_mapped_checkpoint_file`), the weights of an uncompressed archive
+(every ``torch.save`` file) are views of a private, copy-on-write map of the file
+(``torch.load(mmap=True)``), not heap copies: MMEngine copies them into the model and drops the
+checkpoint, and the map goes with it, leaving no freed-but-retained heap behind (glibc keeps large
+freed buffers), so a converted B/16 checkpoint costs no more memory than in the official code.
+Writes go to private pages, never to the file. Tensors outside ``state_dict`` (the optimiser
+state of a resumed run, which lives on) are copied, so that no checkpoint stays mapped. A
+re-compressed archive is read into memory (a map would show its compressed bytes). Direct calls
+of :func:`load_checkpoint_file` read into memory: their caller may rewrite the file in place,
+which would pull the pages from under a map.
 
 Importing changes nothing in MMEngine: :func:`use_weights_only_loader` is the switch (the tools
 call it; configs list ``clip4str_plugin.weights.safe_loading`` in ``custom_imports``).
@@ -197,9 +200,13 @@ def check_checkpoint_file(filename: str) -> str:
     return filename
 
 
-def load_checkpoint_file(filename: str, map_location=None) -> Any:
+def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -> Any:
     """Load a torch checkpoint (or safetensors file) as data only, tensors on ``map_location``
-    (default CPU). Raises :class:`~.errors.CheckpointReadError` (one line) when it cannot."""
+    (default CPU). Raises :class:`~.errors.CheckpointReadError` (one line) when it cannot.
+
+    ``mmap``: ``state_dict`` as views of a private map of the file where it is uncompressed (see
+    the module doc); only for a caller that drops them before the file could be rewritten.
+    """
     filename = check_checkpoint_file(filename)
     mapped = False
     if filename.endswith('.safetensors'):
@@ -211,7 +218,7 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
             'model.decoder.text_encoder.pretrained), or convert an official CLIP4STR file with '
             'tools/convert_clip4str_ckpt.py')
     else:
-        mapped = _mappable(filename)
+        mapped = mmap and _mappable(filename)
         try:
             with _mmengine_globals():
                 checkpoint = torch.load(filename, map_location=map_location or 'cpu',
@@ -231,13 +238,19 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
     return checkpoint
 
 
+def load_mapped_checkpoint_file(filename: str, map_location=None) -> Any:
+    """MMEngine's loader for local files: :func:`load_checkpoint_file` with ``mmap=True``
+    (MMEngine copies the weights into the model and drops the checkpoint)."""
+    return load_checkpoint_file(filename, map_location, mmap=True)
+
+
 def use_weights_only_loader() -> None:
-    """The switch, idempotent: :func:`load_checkpoint_file` becomes MMEngine's loader for local
-    paths (``load_from``, ``resume``, inferencer weights, ``init_cfg``); URLs and model-zoo
+    """The switch, idempotent: :func:`load_mapped_checkpoint_file` becomes MMEngine's loader for
+    local paths (``load_from``, ``resume``, inferencer weights, ``init_cfg``); URLs and model-zoo
     names are downloaded and read the same way (:mod:`.remote`); and every checkpoint loaded
     into a model must fit it (:func:`~.shape_checks.check_checkpoint_fits`)."""
     from .remote import REMOTE_LOADERS
-    for prefixes, loader in [('', load_checkpoint_file), *REMOTE_LOADERS]:
+    for prefixes, loader in [('', load_mapped_checkpoint_file), *REMOTE_LOADERS]:
         for prefix in (prefixes, ) if isinstance(prefixes, str) else prefixes:
             if CheckpointLoader._schemes.get(prefix) is not loader:
                 CheckpointLoader.register_scheme(prefixes=prefix, loader=loader, force=True)

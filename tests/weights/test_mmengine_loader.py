@@ -9,7 +9,9 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from broken_checkpoints import EXPECTED, unreadable_copies
 from clip4str_plugin.weights.errors import CheckpointNotFoundError, CheckpointReadError
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
+                                                     load_mapped_checkpoint_file,
+                                                     use_weights_only_loader)
 from clip4str_plugin.weights.safe_pickle import load_zip_pickle
 from conftest import Exploit, make_samples, run_python, tiny_model
 from test_safe_pickle import POISON_STORAGE, write_archive
@@ -54,7 +56,7 @@ def test_loads_history_buffers_numpy_and_schedulers_without_the_global_switch(tm
         torch.load(path)
     use_weights_only_loader()
     use_weights_only_loader()                               # idempotent
-    assert CheckpointLoader._schemes[''] is load_checkpoint_file
+    assert CheckpointLoader._schemes[''] is load_mapped_checkpoint_file
     assert list(CheckpointLoader._schemes).count('') == 1
     loaded = _load_checkpoint(path, map_location='cpu')   # MMEngine's own entry point
     assert loaded['meta']['iter'] == 4 and torch.equal(loaded['state_dict']['w'], torch.ones(3))
@@ -158,10 +160,10 @@ def test_importing_the_plugin_changes_nothing_global():
                 checkpoint.load_state_dict) == before
         assert 'clip4str_plugin.weights.safe_loading' not in sys.modules
         import clip4str_plugin.weights.safe_loading
-        from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+        from clip4str_plugin.weights.mmengine_loader import load_mapped_checkpoint_file
         from clip4str_plugin.weights.remote import load_from_url
         from clip4str_plugin.weights.shape_checks import load_state_dict_checked
-        assert CheckpointLoader._schemes[''] is load_checkpoint_file
+        assert CheckpointLoader._schemes[''] is load_mapped_checkpoint_file
         assert CheckpointLoader._schemes['https://'] is load_from_url
         assert checkpoint.load_state_dict is load_state_dict_checked
         print('ok')
@@ -177,9 +179,12 @@ def _mapped(path) -> bool:
         return str(path) in f.read()
 
 
-def test_weights_are_mapped_copy_on_write_and_released_with_them(tmp_path):
+def test_mmengine_loads_weights_mapped_copy_on_write_and_released_with_them(tmp_path,
+                                                                           monkeypatch):
     import gc
     import hashlib
+    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+    use_weights_only_loader()
     path = tmp_path / 'weights.pth'
     state = {'a': torch.randn(64, 32), 'h': torch.randn(7).half(), 'view': torch.randn(8, 8)[2:5]}
     checkpoint = mmengine_like_checkpoint(state)
@@ -187,7 +192,7 @@ def test_weights_are_mapped_copy_on_write_and_released_with_them(tmp_path):
                                                 exp_avg=torch.randn(64, 32))}
     torch.save(checkpoint, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    loaded = load_checkpoint_file(str(path))
+    loaded = _load_checkpoint(str(path), map_location='cpu')     # MMEngine's entry point
     for key, value in state.items():
         assert torch.equal(loaded['state_dict'][key], value), key
     assert torch.equal(loaded['optimizer']['state'][0]['exp_avg'],
@@ -203,6 +208,20 @@ def test_weights_are_mapped_copy_on_write_and_released_with_them(tmp_path):
     assert optimizer['state'][0]['exp_avg'].shape == (64, 32)   # (kept by a resume) is a copy
 
 
+def test_direct_loads_are_in_memory_so_the_file_can_be_rewritten(tmp_path):
+    """A caller may edit a checkpoint and save it under the same name: a map would lose its
+    pages when the file is truncated (SIGBUS), so direct loads are read into memory."""
+    path = tmp_path / 'epoch_2.pth'
+    torch.save(mmengine_like_checkpoint({'a': torch.randn(256, 64)}), path)
+    state = load_checkpoint_file(str(path))
+    assert not _mapped(path)
+    del state['message_hub']
+    torch.save(state, path)
+    again = load_checkpoint_file(str(path))
+    assert torch.equal(again['state_dict']['a'], state['state_dict']['a'])
+    assert 'message_hub' not in again
+
+
 def test_compressed_and_legacy_files_are_read_into_memory(tmp_path):
     import zipfile
     state = {'a': torch.randn(64, 32), 'b': torch.arange(10)}
@@ -216,6 +235,6 @@ def test_compressed_and_legacy_files_are_read_into_memory(tmp_path):
     legacy = tmp_path / 'legacy.pth'
     torch.save(dict(state_dict=state), legacy, _use_new_zipfile_serialization=False)
     for path in (packed, legacy):
-        loaded = load_checkpoint_file(str(path))
+        loaded = load_checkpoint_file(str(path), mmap=True)
         assert all(torch.equal(loaded['state_dict'][k], v) for k, v in state.items()), path
         assert not _mapped(path)
