@@ -41,7 +41,8 @@ def parse_args():
     parser.add_argument('--num', type=int, default=10000)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--random-fraction', type=float, default=0.2,
-                        help='share of random strings over the 94 characters')
+                        help='share of random strings over the 94 characters (with --words '
+                             'el: the Greek letters and digits)')
     parser.add_argument('--max-len', type=int, default=12, help='longest label')
     parser.add_argument('--distort', type=float, default=0.25,
                         help='probability of each geometric / photometric variant')
