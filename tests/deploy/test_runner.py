@@ -14,7 +14,7 @@ import torch
 from clip4str_plugin.deploy import CLIP4STRRunner, DeployError, export_recognizer, read_manifest
 from clip4str_plugin.deploy.quantize import quantize_folder, string_agreement
 from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
-from conftest import fixture_model, make_samples, tiny_model
+from conftest import build_model, fixture_model, load_config, make_samples, tiny_model
 from fixtures.make_official_tiny import load_official_tiny
 
 BACKENDS = ('onnxruntime', 'openvino')
@@ -209,3 +209,42 @@ def test_int8_manifest(official):
     with pytest.raises(DeployError, match='holds int8 graphs; quantise the fp32 export'):
         quantize_folder(folder, folder + '_again')
     assert string_agreement(['ab', 'cd'], ['ab', 'ce']) == dict(strings=0.5, one_minus_ned=0.75)
+
+
+@pytest.mark.parametrize('options', [dict(decoder=dict(depth=2), refine_iters=2),
+                                     dict(decode_ar=False, refine_iters=0)],
+                         ids=['depth2-refine2', 'one-shot'])
+def test_other_decoding_options(options, tmp_path):
+    """A content stream that the next layer reads (depth 2: the content mask and the cache of
+    every layer), two refinement rounds, one-shot decoding without refinement."""
+    options = dict(options)
+    cfg = load_config()
+    cfg.model.decoder.decoder.update(options.pop('decoder', {}))
+    cfg.model.decoder.update(options)
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    export_recognizer(model, str(tmp_path), PREPROCESSOR)
+    exported = SimpleNamespace(folder=str(tmp_path), runners={})
+    assert_same(model, runner(exported, 'onnxruntime'), tiny_images(3))
+
+
+def test_mmocr_wrapper(tiny):
+    """DeployedTextRecognizer: MMOCR's test_step on raw images (its data preprocessor), the
+    PyTorch model's strings; training and other input sizes refused in one line."""
+    needs('onnxruntime')
+    from mmocr.registry import MODELS
+    wrapper = MODELS.build(dict(type='DeployedTextRecognizer', model_dir=tiny.folder))
+    images = [torch.randint(0, 256, (3, 32, 128), dtype=torch.uint8) for _ in range(2)]
+    data = dict(inputs=images, data_samples=make_samples(['', '']))
+    got = wrapper.test_step(data)
+    # the manifest's normalisation
+    batch = wrapper.data_preprocessor(dict(inputs=images, data_samples=make_samples(['', ''])))
+    with torch.no_grad():
+        want = tiny.model.predict(batch['inputs'], batch['data_samples'])
+    assert [s.pred_text.item for s in got] == [s.pred_text.item for s in want]
+    with pytest.raises(DeployError, match="an exported model only predicts \\(mode 'loss'"):
+        wrapper(torch.zeros(1, 3, 32, 128), None, mode='loss')
+    with pytest.raises(DeployError, match='the exported image tower reads 32x128 images, the '
+                                          'pipeline gives 32x100: use the config the model was '
+                                          'exported with'):
+        wrapper(torch.zeros(1, 3, 32, 100))
