@@ -5,7 +5,7 @@ import numpy as np
 from clip4str_plugin.datasets import STRLMDBDataset
 from clip4str_plugin.datasets.lmdb_io import iter_labels
 from clip4str_plugin.text.charsets import charset_of
-from test_make_lmdb import run_tool
+from conftest import run_tool
 
 
 def test_make_synth_lmdb_renders_greek(tmp_path, monkeypatch):
