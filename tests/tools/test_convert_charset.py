@@ -10,23 +10,24 @@ from clip4str_plugin.weights.charset_remap import (CharsetRemapError, remap_char
                                                    token_row_keys)
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
 from clip4str_plugin.weights.reference_checkpoint import convert
-from conftest import build_model, make_samples
+from conftest import build_model, make_samples, run_tool
 from fixtures.make_official_tiny import load_official_tiny
-from test_convert_clip4str_ckpt import run_convert, write_lightning_ckpt
+from test_convert_clip4str_ckpt import write_lightning_ckpt
 
 NETWORKS = ('decoder.visual_decoder', 'decoder.cross_decoder')
 
 
-def test_official_checkpoint_to_the_greek_charset(tmp_path):
+def test_official_checkpoint_to_the_greek_charset(tmp_path, monkeypatch, capsys):
     src, dst = tmp_path / 'official.ckpt', tmp_path / 'greek.pth'
     weights, stages = load_official_tiny()
     write_lightning_ckpt(src, weights)
-    out = run_convert(src, dst, '--dict-file', 'charset_greek.txt')
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert run_tool('convert_clip4str_ckpt.py', src, dst, '--dict-file', 'charset_greek.txt',
+                    monkeypatch=monkeypatch) == ''
+    stdout = capsys.readouterr().out
     # shared: the digits and .,;:!'-() (not « »)
     assert 'charset remapped: rows kept for 19 characters of both (0123456789.,...), 71 new ' \
-        'rows initialised (αβγδεζηθικλμ...), 75 rows dropped (abcdefghijkl...)' in out.stdout
-    assert 'note:' not in out.stdout             # a shipped dictionary is named, not located
+        'rows initialised (αβγδεζηθικλμ...), 75 rows dropped (abcdefghijkl...)' in stdout
+    assert 'note:' not in stdout                 # a shipped dictionary is named, not located
     before = convert(str(src))[0]
     after = load_checkpoint_file(str(dst))
     state, cfg = after['state_dict'], Config.fromstring(after['meta']['cfg'], '.py')
