@@ -12,9 +12,10 @@ module picks for the device: reduced precision only where the hardware runs it n
 bf16-autocast / fp16-autocast (``torch.autocast`` over the fp32 weights, which casts every weight
 again at every call). Training runs bf16 / fp16 under autocast whatever the suffix. The table
 starts with what the CPU offers (model, torch's kernel level, flags such as avx512_bf16 and
-amx_bf16) or the GPU's name. ``--uncached`` also times the straightforward decoding that re-runs the decoder on the whole prefix at every AR step (what the
-reference code does), to measure what the key/value cache saves. A randomly initialised model
-rarely emits [E], so it decodes all 26 steps: the worst case.
+amx_bf16) or the GPU's name. ``--uncached`` also times the straightforward decoding that
+re-runs the decoder on the whole prefix at every AR step (what the reference code does), to
+measure what the key/value cache saves. A randomly initialised model rarely emits [E], so it
+decodes all 26 steps: the worst case.
 
 ``--backend onnxruntime openvino`` also times the model exported to ONNX (a temporary
 ``tools/export_onnx.py`` folder of the same weights) through its MMOCR wrapper's ``test_step``,
@@ -22,9 +23,9 @@ fp32 and, with ``--precision int8``, ONNX Runtime's dynamic int8 (exported backe
 ``--threads`` sets their threads too.
 
 ``--train`` times training steps instead (preprocessing, the loss under autocast, backward,
-fused AdamW step, as the CLIP4STR schedule) on random images labelled with random words of 2-8 letters. Give ``--checkpoint`` of
-a trained model for realistic numbers: a random model predicts empty words, whose captions are
-encoded only once.
+fused AdamW step, as the CLIP4STR schedule) on random images labelled with random words of
+2-8 letters. Give ``--checkpoint`` of a trained model for realistic numbers: a random model
+predicts empty words, whose captions are encoded only once.
 """
 import argparse
 import copy
