@@ -137,4 +137,6 @@ class LabelRules:
         if reason == 'empty' and label.strip():
             return (f'{label!r} has no character of the charset (set the charset to the '
                     "labels' dictionary file, or label_folding='nfc' for non-ASCII labels)")
-        return f'{label!r} is {reason}'.replace('is no_label', 'has no label')
+        if reason == 'no_label':
+            return 'a sample has no text instance'
+        return f'{label!r} is empty'
