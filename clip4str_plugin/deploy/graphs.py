@@ -110,61 +110,62 @@ def image_size(model: nn.Module) -> Tuple[int, int]:
     return tuple(model.backbone.visual.image_size)
 
 
+def _spec(module: nn.Module, args: tuple, inputs: List[str], outputs: List[str],
+          axes: Dict[str, Dict[int, str]]) -> dict:
+    return dict(module=module, args=args, input_names=inputs, output_names=outputs,
+                dynamic_axes=axes)
+
+
+def network_specs(net: PARSeqNetwork, memory: torch.Tensor, batch: int,
+                  steps: int) -> Dict[str, dict]:
+    """``memory``, ``first``, ``step`` and ``forward`` graphs of one network reading
+    ``memory (batch, S, D)``; the step example holds ``steps`` cached steps."""
+    depth = len(net.layers)
+    mem, past, cache = (kv_names(prefix, depth) for prefix in ('memory', 'past', 'cache'))
+    batch_axis = {0: 'batch'}
+    kv = MemoryKV(net)(memory)
+    token = torch.full((batch, 1), net.bos_id, dtype=torch.long)
+    grown = [torch.cat([t] * steps, dim=2) for t in FirstStep(net)(token, *kv)[1:]]
+    length = steps + 1
+    masks = (torch.zeros(net.max_length, length, dtype=torch.bool),
+             torch.zeros(length, length, dtype=torch.bool),
+             torch.zeros(batch, length, dtype=torch.bool))
+    return dict(
+        memory=_spec(MemoryKV(net), (memory, ), ['memory'], mem,
+                     {name: batch_axis for name in ['memory'] + mem}),
+        first=_spec(FirstStep(net), (token, *kv), ['token'] + mem, ['logits'] + cache,
+                    {name: batch_axis for name in ['token', 'logits'] + mem + cache}),
+        step=_spec(NextStep(net), (token, torch.tensor(steps), *kv, *grown),
+                   ['token', 'step'] + mem + past, ['logits'] + cache,
+                   dict({name: batch_axis for name in ['token', 'logits'] + mem},
+                        **{name: {0: 'batch', 2: 'steps'} for name in past},
+                        **{name: {0: 'batch', 2: 'steps_1'} for name in cache})),
+        forward=_spec(Forward(net), (torch.full((batch, length), net.bos_id), *masks, *kv),
+                      ['tokens', 'query_mask', 'content_mask', 'padding'] + mem, ['logits'],
+                      dict({name: batch_axis for name in mem},
+                           tokens={0: 'batch', 1: 'length'},
+                           query_mask={0: 'queries', 1: 'length'},
+                           content_mask={0: 'length', 1: 'length'},
+                           padding={0: 'batch', 1: 'length'},
+                           logits={0: 'batch', 1: 'queries'})))
+
+
 def graph_specs(model: nn.Module, batch: int = 2, steps: int = 3) -> Dict[str, dict]:
     """Every graph of ``model`` (an ``EncoderDecoderRecognizer`` with a ``CLIP4STRDecoder``):
     ``name -> dict(module, args, input_names, output_names, dynamic_axes)``, with example
     inputs of batch ``batch`` and ``steps`` cached steps (run on the model to shape them)."""
-    decoder = model.decoder
-    depth = len(decoder.visual_decoder.layers)
-    memory, past = kv_names('memory', depth), kv_names('past', depth)
-    cache = kv_names('cache', depth)
-    specs = {}
+    decoder, batch_axis = model.decoder, {0: 'batch'}
     images = torch.zeros(batch, 3, *image_size(model))
-    image = model.backbone(images)
-    specs['image_tower'] = dict(module=model.backbone, args=(images, ),
-                                input_names=['images'], output_names=['image_tokens'],
-                                dynamic_axes={'images': {0: 'batch'},
-                                              'image_tokens': {0: 'batch'}})
     ids = decoder.text_encoder.tokenize(['a'] * batch)
-    text = decoder.text_encoder(ids)
-    specs['text_tower'] = dict(module=decoder.text_encoder, args=(ids, ),
-                               input_names=['caption_ids'], output_names=['text_tokens'],
-                               dynamic_axes={'caption_ids': {0: 'batch'},
-                                             'text_tokens': {0: 'batch'}})
-    batch_axis = {0: 'batch'}
+    image, text = model.backbone(images), decoder.text_encoder(ids)
+    specs = dict(
+        image_tower=_spec(model.backbone, (images, ), ['images'], ['image_tokens'],
+                          dict(images=batch_axis, image_tokens=batch_axis)),
+        text_tower=_spec(decoder.text_encoder, (ids, ), ['caption_ids'], ['text_tokens'],
+                         dict(caption_ids=batch_axis, text_tokens=batch_axis)))
+    memories = dict(visual=image, cross=torch.cat([image, text], dim=1))
     for branch in BRANCHES:
         net = getattr(decoder, f'{branch}_decoder')
-        mem = image if branch == 'visual' else torch.cat([image, text], dim=1)
-        kv = MemoryKV(net)(mem)
-        token = torch.full((batch, 1), net.bos_id, dtype=torch.long)
-        first = FirstStep(net)(token, *kv)
-        specs[f'{branch}_memory'] = dict(
-            module=MemoryKV(net), args=(mem, ), input_names=['memory'], output_names=memory,
-            dynamic_axes={name: batch_axis for name in ['memory'] + memory})
-        specs[f'{branch}_first'] = dict(
-            module=FirstStep(net), args=(token, *kv), input_names=['token'] + memory,
-            output_names=['logits'] + cache,
-            dynamic_axes={name: batch_axis for name in ['token'] + memory + ['logits'] + cache})
-        grown = [torch.cat([t] * steps, dim=2) for t in first[1:]]
-        specs[f'{branch}_step'] = dict(
-            module=NextStep(net), args=(token, torch.tensor(steps), *kv, *grown),
-            input_names=['token', 'step'] + memory + past, output_names=['logits'] + cache,
-            dynamic_axes=dict({name: batch_axis for name in ['token', 'logits'] + memory},
-                              **{name: {0: 'batch', 2: 'steps'} for name in past},
-                              **{name: {0: 'batch', 2: 'steps_1'} for name in cache}))
-        length = steps + 1
-        tokens = torch.full((batch, length), net.bos_id, dtype=torch.long)
-        masks = (torch.zeros(net.max_length, length, dtype=torch.bool),
-                 torch.zeros(length, length, dtype=torch.bool),
-                 torch.zeros(batch, length, dtype=torch.bool))
-        specs[f'{branch}_forward'] = dict(
-            module=Forward(net), args=(tokens, *masks, *kv),
-            input_names=['tokens', 'query_mask', 'content_mask', 'padding'] + memory,
-            output_names=['logits'],
-            dynamic_axes=dict({name: batch_axis for name in memory},
-                              tokens={0: 'batch', 1: 'length'},
-                              query_mask={0: 'queries', 1: 'length'},
-                              content_mask={0: 'length', 1: 'length'},
-                              padding={0: 'batch', 1: 'length'},
-                              logits={0: 'batch', 1: 'queries'}))
+        for name, spec in network_specs(net, memories[branch], batch, steps).items():
+            specs[f'{branch}_{name}'] = spec
     return specs

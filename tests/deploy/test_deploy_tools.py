@@ -114,8 +114,8 @@ def test_test_tool_backends_give_the_pytorch_table(setup):
         # a copy of the LMDB per run: an LMDB opens once per process, and MMEngine keeps the
         # previous run's dataset alive
         shutil.copytree(tmp / 'set', tmp / backend)
-        code, printed = run_tool('test', one_set_config(tmp, backend), target, '--work-dir', work, '--backend',
-                                 'onnxruntime' if backend == 'int8' else backend,
+        code, printed = run_tool('test', one_set_config(tmp, backend), target, '--work-dir',
+                                 work, '--backend', 'onnxruntime' if backend == 'int8' else backend,
                                  '--save-preds', work / 'preds.pkl')
         assert code is None, printed
         results[backend] = ((work / 'test_results.md').read_text(),
