@@ -10,7 +10,7 @@ from mmocr.registry import MODELS
 
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
-from ..clip.captions import check_caption_style, format_caption
+from ..clip.captions import check_caption_letters, check_caption_style, format_caption
 from ..parseq.attention import SplitMemory
 from ..parseq.loss import PLMBatch
 from ..parseq.plm_decoder import PLMDecoder
@@ -51,6 +51,7 @@ class CLIP4STRDecoder(PLMDecoder):
         self.caption_style = check_caption_style(caption_style)
         # class id -> what that character contributes to the CLIP caption ('' for [E] etc.)
         self._caption_chars = [''] + [adapt(c) for c in self.dictionary.dict[1:-2]]
+        check_caption_letters(self.dictionary.dict[1:-2], self._caption_chars[1:])
 
     # ---------------------------------------------------------------- cross-modal memory
     def captions(self, logits: torch.Tensor) -> Sequence[str]:
