@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from conftest import CONFIGS, ROOT, build_model, load_config
@@ -33,6 +35,9 @@ def run_tool(name, *argv):
         # the Runner formats the whole config with yapf (seconds on a loaded machine)
         patch.setattr(Config, 'pretty_text', property(lambda cfg: cfg.text))
         patch.setattr(sys, 'argv', [name, *map(str, argv)])
+        # the tools switch MMEngine's checkpoint loading to weights-only: only for this run
+        patch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+        patch.setattr(mmengine_checkpoint, 'load_state_dict', mmengine_checkpoint.load_state_dict)
         try:
             module.main()
         except SystemExit as exit:
