@@ -39,7 +39,7 @@ def decoding_record(decoder: CLIP4STRDecoder) -> Dict:
                 num_classes=net.head.out_features, depth=len(net.layers),
                 decode_ar=bool(decoder.decode_ar), refine_iters=int(decoder.refine_iters),
                 text_length=decoder.text_encoder.text_length,
-                caption_chars=list(decoder._caption_chars))
+                caption_chars=list(decoder._caption_chars), caption_style=decoder.caption_style)
 
 
 def export_recognizer(model: nn.Module, out_dir: str, preprocessor: Dict,

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from mmocr.structures import TextRecogDataSample
 
+from ..models.clip.captions import format_caption
 from ..models.parseq.dictionary import PARSeqDictionary
 from ..models.parseq.permutations import cloze_mask
 from ..models.parseq.postprocessor import PARSeqPostprocessor
@@ -43,6 +44,7 @@ class CLIP4STRRunner:
         self.max_length, self.bos, self.eos = dec['max_length'], dec['bos_id'], dec['eos_id']
         self.decode_ar, self.refine_iters = dec['decode_ar'], dec['refine_iters']
         self.text_length, self.caption_chars = dec['text_length'], dec['caption_chars']
+        self.caption_style = dec['caption_style']
         depth = dec['depth']
         self.memory_names, self.cache_names = kv_names('memory', depth), kv_names('cache', depth)
         self.past_names = kv_names('past', depth)
@@ -94,11 +96,13 @@ class CLIP4STRRunner:
 
     # ---------------------------------------------------------------- captions
     def captions(self, logits: np.ndarray) -> List[str]:
-        """Greedy strings of ``logits (N, L, C)``, cut at [E], in the caption charset."""
+        """Greedy strings of ``logits (N, L, C)``, cut at [E], in the caption charset and
+        style (:meth:`CLIP4STRDecoder.captions`)."""
         captions = []
         for ids in logits.argmax(-1).tolist():
             end = ids.index(self.eos) if self.eos in ids else len(ids)
-            captions.append(''.join(self.caption_chars[i] for i in ids[:end]))
+            captions.append(format_caption(''.join(self.caption_chars[i] for i in ids[:end]),
+                                           self.caption_style))
         return captions
 
     def caption_ids(self, logits: np.ndarray) -> np.ndarray:

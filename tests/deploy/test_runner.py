@@ -212,11 +212,13 @@ def test_int8_manifest(official):
 
 
 @pytest.mark.parametrize('options', [dict(decoder=dict(depth=2), refine_iters=2),
-                                     dict(decode_ar=False, refine_iters=0)],
-                         ids=['depth2-refine2', 'one-shot'])
+                                     dict(decode_ar=False, refine_iters=0,
+                                          caption_style='spelled')],
+                         ids=['depth2-refine2', 'one-shot-spelled'])
 def test_other_decoding_options(options, tmp_path):
     """A content stream that the next layer reads (depth 2: the content mask and the cache of
-    every layer), two refinement rounds, one-shot decoding without refinement."""
+    every layer), two refinement rounds; one-shot decoding without refinement, captions spelled
+    out (``h e l l o``)."""
     options = dict(options)
     cfg = load_config()
     cfg.model.decoder.decoder.update(options.pop('decoder', {}))
@@ -225,7 +227,12 @@ def test_other_decoding_options(options, tmp_path):
     model = build_model(cfg.model).eval()
     export_recognizer(model, str(tmp_path), PREPROCESSOR)
     exported = SimpleNamespace(folder=str(tmp_path), runners={})
-    assert_same(model, runner(exported, 'onnxruntime'), tiny_images(3))
+    run = runner(exported, 'onnxruntime')
+    assert_same(model, run, tiny_images(3))
+    logits = torch.zeros(1, 3, run.manifest['decoding']['num_classes'])
+    logits[0, [0, 1], [11, 12]] = 1   # 'ab', then [E]
+    assert run.captions(logits.numpy()) == model.decoder.captions(logits) == \
+        [{'plain': 'ab', 'spelled': 'a b'}[model.decoder.caption_style]]
 
 
 def test_mmocr_wrapper(tiny):
