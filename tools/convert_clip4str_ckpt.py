@@ -30,7 +30,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.text.charsets import DICTS_DIR
+from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
 from clip4str_plugin.weights.reference_checkpoint import (CheckpointLayoutError, convert,
@@ -80,6 +80,12 @@ def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -
     if dict_file:
         shipped = not osp.dirname(dict_file) and (DICTS_DIR / dict_file).is_file()
         model.decoder.dictionary.dict_file = dict_file if shipped else osp.abspath(dict_file)
+        # The cross branch's captions: a dictionary of another script needs CLIP to read its
+        # letters (the reference's 36 characters would leave every caption empty).
+        chars = charset_of(model.decoder.dictionary.dict_file)
+        caption = model.decoder.get('text_charset', CHARSET_36)
+        if not any(c.isalpha() and c in caption for c in chars):
+            model.decoder.text_charset = ''.join(c for c in chars if c.isalnum())
     name_shipped_dicts(cfg._cfg_dict)
     return cfg
 

@@ -11,3 +11,8 @@ custom_hooks = [dict(type='ScheduleCheckHook')]
 # Checkpoints are written crash-safe: to a temporary file, then renamed into place; the oldest is
 # removed only once the next one is written (clip4str_plugin.engine.checkpoint_io).
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# One visualizer per Runner, named after its experiment (MMEngine's default), instead of MMOCR's
+# process-wide instance 'visualizer': a later Runner in the same process (a notebook, a test
+# session) would otherwise draw and write its config into the first run's folder.
+visualizer = dict(type='TextRecogLocalVisualizer', vis_backends=_base_.vis_backends,
+                  _delete_=True)

@@ -21,7 +21,8 @@ PACKAGE = os.path.dirname(importlib.util.find_spec('clip4str_plugin').origin)
 # the packages are bare modules (their __init__ not run: no MMOCR import), so that the child
 # starts in a fraction of a second
 WRITER = textwrap.dedent(f"""
-    import sys, time, types
+    import signal, sys, time, types
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     for name, path in [('clip4str_plugin', {PACKAGE!r}),
                        ('clip4str_plugin.datasets', {PACKAGE!r} + '/datasets')]:
         sys.modules[name] = types.ModuleType(name)

@@ -1,9 +1,6 @@
 """MMOCR's dataset-preparer output (OCRDataset JSON) drives a recipe: training with the label
 rules on raw labels, then evaluation on the eight benchmark files, through the MMEngine Runner."""
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import cv2
 import pytest
@@ -39,11 +36,12 @@ def write_split(root, folder, ann_file, split, labels, renderer):
 
 
 @pytest.fixture
-def prepared(monkeypatch):
-    """The preparer's layout under a short root: MMEngine formats the whole config (yapf)
-    several times per run, and long paths in its ~40 dataset entries make that slow."""
-    short = Path(tempfile.mkdtemp(prefix='p'))
-    root, renderer = short / 'data', WordRenderer(seed=0)
+def prepared(monkeypatch, tmp_path_factory):
+    """The preparer's layout under a short root (not the test's long tmp_path): MMEngine
+    formats the whole config (yapf) several times per run, and long paths in its ~40 dataset
+    entries make that slow. Kept until the session ends, as every tmp_path (runners of later
+    tests may still hold MMEngine objects that point into it)."""
+    root, renderer = tmp_path_factory.mktemp('p') / 'data', WordRenderer(seed=0)
     bad = dict(svt=TOO_LONG, svtp='\u2014')   # too long; nothing left after the rules
     for folder in TRAIN_SETS:   # raw labels: spaces, accents
         labels = ['Hello', bad.get(folder, 'caf\u00e9 42')]
@@ -51,8 +49,7 @@ def prepared(monkeypatch):
     for name, (folder, ann_file) in TEST_FILES.items():
         write_split(root, folder, ann_file, 'test', [name[:4], 'Text!'], renderer)
     monkeypatch.setenv('MMOCR_DATA_ROOT', str(root))
-    yield root
-    shutil.rmtree(short)
+    return root
 
 
 def test_label_rules_transform():

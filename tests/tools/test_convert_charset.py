@@ -32,6 +32,8 @@ def test_official_checkpoint_to_the_greek_charset(tmp_path, monkeypatch, capsys)
     after = load_checkpoint_file(str(dst))
     state, cfg = after['state_dict'], Config.fromstring(after['meta']['cfg'], '.py')
     assert cfg.model.decoder.dictionary.dict_file == 'charset_greek.txt'
+    assert cfg.model.decoder.text_charset == ''.join(c for c in charset_of('charset_greek.txt')
+                                                     if c.isalnum())   # CLIP reads Greek
 
     old = ['[E]', *CHARSET_94, '[B]', '[P]']
     greek = charset_of('charset_greek.txt')
