@@ -12,6 +12,7 @@ import argparse
 import difflib
 import os
 import os.path as osp
+import re
 
 import torch
 import torch.distributed as torch_dist
@@ -94,12 +95,27 @@ def _refuse_unread_key(cfg: Config, key: str, config: str) -> None:
                      + (f'; did you mean {close[0]}?' if close else ''))
 
 
+def _refuse_call_text(key: str, value) -> None:
+    """SystemExit for a value that MMEngine's ``DictAction`` left as the text of a call
+    (``custom_hooks=[dict(type=X)]`` gives the string ``'dict(type=X)'``, which the Runner
+    would then fail on with a traceback)."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, (list, tuple)):
+            _refuse_call_text(key, item)
+        elif isinstance(item, str) and re.match(r'\s*dict\(', item):
+            raise SystemExit(f'--cfg-options {key}: {item!r} stays text (--cfg-options reads '
+                             'numbers, strings, lists and tuples, not dict(...)); set fields one '
+                             f'at a time ({key}.0.type=...), or put the change in a config '
+                             'that inherits this one')
+
+
 def apply_cfg_options(cfg: Config, options: dict, config: str) -> None:
     """Merge ``--cfg-options`` into ``cfg``: ``max_iters`` / ``max_epochs`` first (their
     re-derived fields logged), then the dotted keys, which may still set single fields."""
     options = dict(options)
-    for key in options:
+    for key, value in options.items():
         _refuse_unread_key(cfg, key, config)
+        _refuse_call_text(key, value)
     for name in LENGTH_NAMES:
         if name in options:
             value = options.pop(name)

@@ -87,6 +87,18 @@ def test_options_that_would_change_nothing_are_refused(option, message, monkeypa
     assert str(refused.value) == message
 
 
+def test_a_dict_written_on_the_command_line_is_refused():
+    """MMEngine's --cfg-options leaves ``dict(...)`` as text: one line, not the Runner's
+    traceback; an empty list still passes."""
+    with pytest.raises(SystemExit) as refused:
+        load(SYNTH, 'custom_hooks=[dict(type="ScheduleCheckHook")]')
+    assert str(refused.value) == (
+        '--cfg-options custom_hooks: \'dict(type="ScheduleCheckHook")\' stays text '
+        '(--cfg-options reads numbers, strings, lists and tuples, not dict(...)); set fields one '
+        'at a time (custom_hooks.0.type=...), or put the change in a config that inherits this one')
+    assert load(SYNTH, 'custom_hooks=[]').custom_hooks == []
+
+
 def test_a_budget_for_a_config_without_a_training_loop():
     with pytest.raises(SystemExit, match='max_iters=5: the config has no training loop'):
         load('configs/clip4str/clip4str_b16.py', 'max_iters=5')
