@@ -1,5 +1,6 @@
 """CLIP4STRDecoder.decode computes nothing twice (image keys/values, unchanged captions) and
 still gives the straightforward decode's answer."""
+import pytest
 import torch
 
 from conftest import tiny_model
@@ -59,27 +60,20 @@ def test_same_answer_as_the_straightforward_decode(monkeypatch):
     assert (visual - ref_visual).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize('first,refined,rows_encoded', [
+    # two distinct captions, encoded once for both passes
+    (['abc', 'word', 'abc'], ['abc', 'word', 'abc'], [2]),
+    # then the one refined caption that changed, alone
+    (['abc', 'word', 'xyz'], ['abc', 'ward', 'xyz'], [3, 1]),
+], ids=['unchanged', 'one-changed'])
 @torch.no_grad()
-def test_unchanged_captions_are_not_encoded_again(monkeypatch):
+def test_only_changed_captions_are_encoded_again(monkeypatch, first, refined, rows_encoded):
     model = tiny_model()
     dec = model.decoder
     image = model.backbone(torch.randn(3, 3, 32, 128))
-    scripted_visual(dec, monkeypatch, ['abc', 'word', 'abc'], ['abc', 'word', 'abc'])
+    scripted_visual(dec, monkeypatch, first, refined)
     ref, _ = plain_decode(dec, image)
     rows = count_text_rows(dec, monkeypatch)
     cross, _ = dec.decode(image)
-    assert rows == [2]            # two distinct captions, encoded once for both passes
-    assert (cross - ref).abs().max() < 1e-5
-
-
-@torch.no_grad()
-def test_only_changed_captions_are_encoded_again(monkeypatch):
-    model = tiny_model()
-    dec = model.decoder
-    image = model.backbone(torch.randn(3, 3, 32, 128))
-    scripted_visual(dec, monkeypatch, ['abc', 'word', 'xyz'], ['abc', 'ward', 'xyz'])
-    ref, _ = plain_decode(dec, image)
-    rows = count_text_rows(dec, monkeypatch)
-    cross, _ = dec.decode(image)
-    assert rows == [3, 1]         # then the one refined caption that changed, alone
+    assert rows == rows_encoded
     assert (cross - ref).abs().max() < 1e-5
