@@ -6,9 +6,11 @@
 The output holds the OpenAI-layout keys only (``visual.*``, ``token_embedding.weight``,
 ``positional_embedding``, ``transformer.*``, ``ln_final.*``, ``text_projection``,
 ``logit_scale``), fp16 by default, as ``.safetensors`` (or ``.bin``: a plain state dict); the
-towers' ``pretrained=`` (a config's ``clip_pretrained``) loads it. The checkpoint is read as data
-only. Prints the size on disk, the gzip-compressed size and how many token-embedding rows are
-non-zero.
+towers' ``pretrained=`` (a config's ``clip_pretrained``) loads it. In ``.safetensors`` a token
+embedding whose rows are mostly zero (``--token-rows spelled``) is stored as its non-zero rows
+(``clip4str_plugin.weights.sparse_rows``: 14.8 MB -> about 2 MB for the small CLIP); the loader
+makes it dense again. The checkpoint is read as data only. Prints the size on disk, the
+gzip-compressed size and how many token-embedding rows are non-zero.
 """
 import argparse
 import gzip
@@ -23,6 +25,7 @@ from clip4str_plugin.text import clip_tokenizer
 from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.sparse_rows import save_file_sparse_rows
 
 
 def parse_args():
@@ -59,9 +62,9 @@ def export(checkpoint: str, out: str, fp16: bool = True, token_rows: str = 'all'
         state['token_embedding.weight'] = table
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if out.endswith('.safetensors'):
-        from safetensors.torch import save_file
-        save_file(state, out, metadata={'source': os.path.basename(checkpoint),
-                                        'dtype': 'fp16' if fp16 else 'fp32'})
+        save_file_sparse_rows(state, out, {'source': os.path.basename(checkpoint),
+                                           'dtype': 'fp16' if fp16 else 'fp32'},
+                              names=['token_embedding.weight'])
     else:
         torch.save(state, out)
     with open(out, 'rb') as f:

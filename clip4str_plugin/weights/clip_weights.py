@@ -1,11 +1,12 @@
 """Read CLIP weights from a local file (or one named, see :mod:`.named_weights`) into the OpenAI
 key layout, without running its code.
 
-Accepted: OpenAI's TorchScript ``.pt`` archives (tensors are read out of the archive by a data-only
-unpickler), open_clip / Hugging Face ``.bin`` / ``.pt`` / ``.pth`` state dicts (``torch.load`` with
-``weights_only=True``) and ``.safetensors``. The OpenAI layout is the one open_clip's ``CLIP`` uses:
-``visual.*``, ``token_embedding.weight``, ``positional_embedding``, ``transformer.*``, ``ln_final.*``,
-``text_projection``, ``logit_scale``.
+Accepted: OpenAI's TorchScript ``.pt`` archives (tensors are read out of the archive by a
+data-only unpickler), open_clip / Hugging Face ``.bin`` / ``.pt`` / ``.pth`` state dicts
+(``torch.load`` with ``weights_only=True``) and ``.safetensors`` (a table stored as its non-zero
+rows, see :mod:`.sparse_rows`, is made dense first). The OpenAI layout is the one open_clip's
+``CLIP`` uses: ``visual.*``, ``token_embedding.weight``, ``positional_embedding``,
+``transformer.*``, ``ln_final.*``, ``text_projection``, ``logit_scale``.
 """
 import os
 import pickle
@@ -20,6 +21,7 @@ from .errors import CheckpointError
 from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
 from .shape_checks import listing
+from .sparse_rows import SparseRowsError, load_file_sparse_rows
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
 TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', 'ln_final.',
@@ -36,8 +38,7 @@ class CLIPWeightsError(CheckpointError):
 
 def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:
     if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path)
+        return load_file_sparse_rows(path)
     if is_torchscript_archive(path):
         return dict(iter_tensors(load_zip_pickle(path)))
     obj = torch.load(path, map_location='cpu', weights_only=True)
@@ -62,6 +63,8 @@ def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
         tensors = _read_tensors(path)
     except CLIPWeightsError:
         raise
+    except SparseRowsError as err:
+        raise CLIPWeightsError(str(err)) from None
     except UnsafePickleError as err:
         raise CLIPWeightsError(f'refusing to load {path}: {err}') from err
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError,

@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmengine.structures import LabelData
 from mmocr.structures import TextRecogDataSample
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from clip4str_plugin.models.clip.contrastive import clip_state_dict
@@ -117,6 +118,10 @@ def test_export_tool(tmp_path, monkeypatch, capsys):
     state = load_clip_state_dict(str(out))
     assert state['visual.proj'].dtype == torch.float16
     assert set(state) == set(clip_state_dict(clip.state_dict()))
+    with safe_open(str(out), framework='pt') as f:     # the 38 rows only, dense when loaded
+        assert len(f.get_tensor('token_embedding.weight.rows')) == 38
+    assert state['token_embedding.weight'].shape == (49408, 32)
+    assert int(state['token_embedding.weight'].ne(0).any(1).sum()) == 38
     assert run_tool('export_clip.py', ckpt, out, monkeypatch=monkeypatch) == \
         f'error: {out} exists; pass --overwrite to replace it'
     other = tmp_path / 'other.pth'

@@ -1,0 +1,101 @@
+"""Sparse-row tables in CLIP ``.safetensors`` files (clip4str_plugin/weights/sparse_rows.py):
+written when smaller, made dense again by the CLIP weight loader, refused in one line when the
+rows, values and dense shape do not fit."""
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_clip_state_dict
+from clip4str_plugin.weights.sparse_rows import save_file_sparse_rows
+
+TABLE = 'token_embedding.weight'
+
+
+def clip_like_state(rows=(0, 3, 7, 999)):
+    """A token table (1000 x 8, fp16) non-zero in ``rows`` only, and two other tensors."""
+    torch.manual_seed(0)
+    table = torch.zeros(1000, 8, dtype=torch.float16)
+    table[list(rows)] = torch.randn(len(rows), 8).half()
+    return {TABLE: table, 'positional_embedding': torch.randn(5, 8).half(),
+            'logit_scale': torch.tensor(4.6)}
+
+
+def file_contents(path):
+    with safe_open(str(path), framework='pt') as f:
+        return set(f.keys()), f.metadata()
+
+
+def test_round_trip_dense_sparse_dense(tmp_path):
+    state = clip_like_state()
+    state[TABLE][50] = -0.0     # a row of -0.0 is a zero row: it comes back +0.0
+    path = tmp_path / 'clip.safetensors'
+    save_file_sparse_rows(state, str(path), {'source': 'x.pth'}, names=[TABLE])
+    keys, meta = file_contents(path)
+    assert keys == {TABLE + '.rows', TABLE + '.values', 'positional_embedding', 'logit_scale'}
+    assert meta == {'source': 'x.pth', 'sparse_rows': json.dumps({TABLE: [1000, 8]})}
+    with safe_open(str(path), framework='pt') as f:
+        assert f.get_tensor(TABLE + '.rows').tolist() == [0, 3, 7, 999]
+        assert f.get_tensor(TABLE + '.rows').dtype == torch.int64
+    loaded = load_clip_state_dict(str(path))
+    assert set(loaded) == set(state)
+    for key, value in state.items():
+        assert loaded[key].dtype == value.dtype
+        assert torch.equal(loaded[key], value)
+    assert torch.equal(loaded[TABLE].view(torch.int16), (state[TABLE] + 0.0).view(torch.int16))
+    dense = tmp_path / 'dense.safetensors'
+    save_file(state, str(dense))
+    assert path.stat().st_size < dense.stat().st_size / 10
+
+
+@pytest.mark.parametrize('nonzero, sparse', [(666, True), (667, False)])
+def test_rows_are_stored_when_smaller(tmp_path, nonzero, sparse):
+    """1000 rows of 16 bytes: k rows cost k * (16 + 8) bytes, less than dense for k <= 666."""
+    state = clip_like_state(rows=range(nonzero))
+    path = tmp_path / 'clip.safetensors'
+    save_file_sparse_rows(state, str(path), {'source': 'x.pth'}, names=[TABLE])
+    keys, meta = file_contents(path)
+    assert (TABLE in keys, 'sparse_rows' in meta) == (not sparse, sparse)
+    loaded = load_clip_state_dict(str(path))
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+
+
+@pytest.mark.parametrize('rows, values, problem', [
+    ([1, 100], (2, 8), '1 indices out of range [0, 100) (first: 100)'),
+    ([4, 2, 4], (3, 8), '1 indices repeated (first: 4)'),
+    ([1, 2], (2, 4), 'values (2, 4) do not match 2 rows of the dense shape (100, 8) '
+                     '(expected (2, 8))'),
+    ([1, 2], (3, 8), 'values (3, 8) do not match 2 rows of the dense shape (100, 8) '
+                     '(expected (2, 8))'),
+])
+def test_a_sparse_entry_that_does_not_fit_is_one_error_naming_the_file(
+        tmp_path, rows, values, problem):
+    path = tmp_path / 'bad.safetensors'
+    save_file({TABLE + '.rows': torch.tensor(rows), TABLE + '.values': torch.ones(values),
+               'logit_scale': torch.tensor(4.6)}, str(path),
+              metadata={'sparse_rows': json.dumps({TABLE: [100, 8]})})
+    with pytest.raises(CLIPWeightsError) as err:
+        load_clip_state_dict(str(path))
+    assert str(err.value) == f'{path}: sparse rows of {TABLE}: {problem}; re-export the file'
+
+
+@pytest.mark.parametrize('tensors, meta, problem', [
+    ({TABLE + '.rows': torch.tensor([1])}, {TABLE: [100, 8]},
+     f'sparse rows of {TABLE}: the file lacks {TABLE}.rows or {TABLE}.values'),
+    ({TABLE + '.rows': torch.tensor([1.0]), TABLE + '.values': torch.ones(1, 8)},
+     {TABLE: [100, 8]},
+     f'sparse rows of {TABLE}: indices must be int64 or int32 of shape (k,), got torch.float32 '
+     '(1,)'),
+    ({}, {TABLE: 100}, "metadata 'sparse_rows' is not a JSON map from tensor names to dense "
+                       'shapes (\'{"token_embedding.weight": 100}\')'),
+])
+def test_broken_sparse_metadata_or_indices_are_refused(tmp_path, tensors, meta, problem):
+    path = tmp_path / 'bad.safetensors'
+    save_file(dict(tensors, logit_scale=torch.tensor(4.6)), str(path),
+              metadata={'sparse_rows': json.dumps(meta)})
+    with pytest.raises(CLIPWeightsError) as err:
+        load_clip_state_dict(str(path))
+    assert str(err.value) == f'{path}: {problem}; re-export the file'
+
