@@ -10,9 +10,10 @@ from mmocr.registry import DATASETS, TRANSFORMS
 from mmocr.structures import TextRecogDataSample
 
 from ..text.charsets import CHARSET_94
-from ..text.clip_tokenizer import tokenize
+from ..text.captions import check_caption_style, format_caption
+from ..text.clip_tokenizer import prompt_length, tokenize
 from ..text.rules import LabelRules
-from .errors import DataNotFoundError
+from .errors import DataError, DataNotFoundError
 from .label_checks import check_in_dictionary, check_kept
 from .label_files import read_lines
 from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint
@@ -76,16 +77,30 @@ class TextOnlyDataset(BaseDataset):
 @TRANSFORMS.register_module()
 class PackCLIPPrompt(BaseTransform):
     """Pack a text-only sample: ``inputs`` = CLIP BPE ids ``(context_length,)`` of
-    ``template.format(label)`` (DPTR: ``a photo of a '<label>'``, 77 tokens; CLIP lower-cases
-    it), ``data_samples`` = a :class:`TextRecogDataSample` whose ``gt_text`` is the label (the
-    decoder's targets, case kept)."""
+    ``template.format(label)`` with the label written in ``caption_style``
+    (:mod:`clip4str_plugin.text.captions`; DPTR: ``a photo of a '<label>'``, plain, 77 tokens;
+    CLIP lower-cases it), ``data_samples`` = a :class:`TextRecogDataSample` whose ``gt_text`` is
+    the label (the decoder's targets, case kept).
 
-    def __init__(self, template: str = "a photo of a '{}'", context_length: int = 77):
+    A prompt longer than ``context_length`` is a :class:`DataError` naming the label (CLIP's
+    truncation would cut the label's end while the targets keep it): bound the corpus's
+    ``max_label_length`` so that every prompt fits.
+    """
+
+    def __init__(self, template: str = "a photo of a '{}'", context_length: int = 77,
+                 caption_style: str = 'plain'):
         self.template, self.context_length = template, context_length
+        self.caption_style = check_caption_style(caption_style)
 
     def transform(self, results: dict) -> dict:
         label = results['instances'][0]['text']
         sample = TextRecogDataSample(metainfo=dict(img_path=None, valid_ratio=1.0))
         sample.gt_text = LabelData(item=label)
-        ids = tokenize([self.template.format(label)], self.context_length)[0]
+        prompt = format_caption(label, self.caption_style, self.template)
+        needed = prompt_length(prompt)
+        if needed > self.context_length:
+            raise DataError(f'PackCLIPPrompt: the prompt {prompt!r} needs {needed} tokens, more '
+                            f'than context_length={self.context_length}; lower the corpus\'s '
+                            'max_label_length so that every prompt fits')
+        ids = tokenize([prompt], self.context_length)[0]
         return dict(inputs=ids, data_samples=sample)

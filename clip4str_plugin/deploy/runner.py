@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from mmocr.structures import TextRecogDataSample
 
-from ..models.clip.captions import format_caption
+from ..text.captions import format_caption
 from ..models.parseq.dictionary import PARSeqDictionary
 from ..models.parseq.permutations import cloze_mask
 from ..models.parseq.postprocessor import PARSeqPostprocessor

@@ -22,6 +22,11 @@ def encode(text: str, length: int) -> Tuple[int, ...]:
     return tuple(ids)
 
 
+def prompt_length(text: str) -> int:
+    """The number of tokens of ``text`` with SOT and EOT, uncut."""
+    return len(encode(text, 1 << 30))
+
+
 def tokenize(texts: Sequence[str], length: int) -> torch.Tensor:
     """Token ids ``(len(texts), length)``, zero-padded, as open_clip's ``tokenize``."""
     out = torch.zeros(len(texts), length, dtype=torch.long)

@@ -60,3 +60,26 @@ def test_greek_word_list_kept_as_unicode(tmp_path):
         TextOnlyDataset(ann_file=str(path))
     with pytest.raises(ValueError, match="^label_folding must be 'ascii'"):
         TextOnlyDataset(ann_file=str(path), label_folding='NFKC')
+
+
+def test_pack_clip_prompt_spelled_fits_or_names_the_label():
+    import open_clip
+    import torch
+    from clip4str_plugin.datasets import PackCLIPPrompt
+    from clip4str_plugin.datasets.errors import DataError
+
+    pack = PackCLIPPrompt(template='{}', context_length=16, caption_style='spelled')
+    item = pack(dict(instances=[dict(text='Hello')]))
+    assert item['data_samples'].gt_text.item == 'Hello'          # the targets keep the case
+    assert torch.equal(item['inputs'], open_clip.tokenize(['h e l l o'], context_length=16)[0])
+    assert int((item['inputs'] > 0).sum()) == 7                  # SOT, one token a letter, EOT
+    # 14 characters + SOT + EOT fill the 16 positions exactly; one more is refused, by name
+    assert int((pack(dict(instances=[dict(text='a' * 14)]))['inputs'] > 0).sum()) == 16
+    with pytest.raises(DataError, match=r"the prompt 'a b c d e f g h i j k l m n o' needs 17 "
+                       r'tokens, more than context_length=16; lower the corpus'):
+        pack(dict(instances=[dict(text='abcdefghijklmno')]))
+    with pytest.raises(ValueError, match="caption_style must be one of plain, spelled, not 'x'"):
+        PackCLIPPrompt(caption_style='x')
+    # the default is DPTR's plain prompt
+    plain = PackCLIPPrompt()(dict(instances=[dict(text='Hello')]))
+    assert torch.equal(plain['inputs'], open_clip.tokenize(["a photo of a 'Hello'"])[0])

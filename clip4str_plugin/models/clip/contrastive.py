@@ -23,7 +23,7 @@ from torch import nn
 
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
-from .captions import check_caption_style, format_caption
+from ...text.captions import check_caption_style, format_caption
 
 #: ContrastiveCLIP state-dict prefix -> prefix in a CLIP weights file (OpenAI layout).
 CLIP_FILE_PREFIXES = {'vision.visual.': 'visual.', 'text.text.': '', 'logit_scale': 'logit_scale'}

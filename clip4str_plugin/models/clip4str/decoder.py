@@ -10,7 +10,8 @@ from mmocr.registry import MODELS
 
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
-from ..clip.captions import check_caption_letters, check_caption_style, format_caption
+from ...text.captions import check_caption_style, format_caption
+from ..clip.caption_letters import check_caption_letters
 from ..parseq.attention import SplitMemory
 from ..parseq.loss import PLMBatch
 from ..parseq.plm_decoder import PLMDecoder
@@ -30,7 +31,7 @@ class CLIP4STRDecoder(PLMDecoder):
         image_detach: the cross branch does not back-propagate into the image tower (True).
         text_charset: what the prediction is reduced to before CLIP reads it (the reference's
             ``charset_test``: lower-case alphanumeric).
-        caption_style: how CLIP reads it (:mod:`..clip.captions`): 'plain' (``hello``, the
+        caption_style: how CLIP reads it (:mod:`clip4str_plugin.text.captions`): 'plain' (``hello``, the
             reference) or 'spelled' (``h e l l o``), as the CLIP text tower was trained.
     """
 

@@ -8,8 +8,10 @@ from ..clip.towers import CLIPTextEncoder
 
 @MODELS.register_module()
 class FrozenCLIPTextMemory(BaseModule):
-    """``ids (B, 77) -> (B, 78, D)``: [the projected end-of-text feature; the 77 ``ln_final``
-    token states (not projected)], padding positions included.
+    """``ids (B, L) -> (B, L + 1, D)``: [the projected end-of-text feature; the L ``ln_final``
+    token states (not projected)], padding positions included. L = ``text_length`` (DPTR: 77;
+    a tower trained on shorter captions: as many as it was trained on, with
+    ``PackCLIPPrompt(context_length=L)``).
 
     The CLIP text tower is held outside the module tree: it gets no gradient, stays in eval
     mode, is invisible to optimisers and DDP, and is never written into (or expected in)
@@ -19,16 +21,17 @@ class FrozenCLIPTextMemory(BaseModule):
 
     Args:
         pretrained: local CLIP weights (as for :class:`CLIPTextEncoder`); None = random.
+        text_length: tokens per prompt (the data pipeline's ``context_length``).
         embed_dim, width, layers, heads, act, ...: the text tower's geometry.
     """
 
     def __init__(self, pretrained=None, embed_dim: int = 512, width: int = 512,
-                 layers: int = 12, init_cfg=None, **geometry):
+                 layers: int = 12, text_length: int = 77, init_cfg=None, **geometry):
         super().__init__(init_cfg=init_cfg)
         if embed_dim != width:
             raise ValueError(f'the memory mixes projected ({embed_dim}) and unprojected '
                              f'({width}) features; they must have one width')
-        clip = CLIPTextEncoder(embed_dim, width=width, layers=layers, text_length=77,
+        clip = CLIPTextEncoder(embed_dim, width=width, layers=layers, text_length=text_length,
                                freeze_nlayer=-1, pretrained=pretrained, **geometry)
         clip.requires_grad_(False).eval()
         object.__setattr__(self, 'clip', clip)      # not a submodule, on purpose
@@ -48,6 +51,10 @@ class FrozenCLIPTextMemory(BaseModule):
 
     @torch.no_grad()
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] != self.clip.text_length:
+            raise ValueError(f'FrozenCLIPTextMemory: prompts of {ids.shape[1]} tokens, but '
+                             f'text_length={self.clip.text_length}; set PackCLIPPrompt\'s '
+                             'context_length to the text tower\'s text_length')
         if not self._loaded:
             self.clip.load_pretrained()
             self._loaded = True

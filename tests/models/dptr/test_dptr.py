@@ -36,6 +36,27 @@ def test_text_memory_shape_content_and_freezing(tmp_path):
         FrozenCLIPTextMemory(embed_dim=16, width=32)
 
 
+def test_text_memory_of_a_short_caption_tower_reads_spelled_prompts():
+    """The small CLIP shipped here was trained on 16 tokens of spelled captions: its memory is
+    (B, 17, D), and prompts of another length are refused by name."""
+    from mmcv.transforms import Compose
+    shipped = str(CONFIGS.parent / 'assets' / 'clip' / 'clip_tiny_words.safetensors')
+    memory = FrozenCLIPTextMemory(pretrained=shipped, embed_dim=128, width=128, layers=2,
+                                  heads=2, text_length=16)
+    pack = Compose([dict(type='PackCLIPPrompt', template='{}', caption_style='spelled',
+                         context_length=16)])
+    ids = torch.stack([pack(dict(instances=[dict(text=t)]))['inputs'] for t in ('Hello', 'hat')])
+    out = memory(ids)
+    assert out.shape == (2, 17, 128)
+    # the spelled prompt reaches the tower's trained rows: the two words' memories differ from
+    # the second letter on, and not before it (causal attention)
+    assert torch.allclose(out[0, 1:3], out[1, 1:3], atol=1e-5)
+    assert not torch.allclose(out[0, 3], out[1, 3], atol=1e-3)
+    with pytest.raises(ValueError, match=r'prompts of 77 tokens, but text_length=16; set '
+                       r"PackCLIPPrompt's context_length"):
+        memory(open_clip.tokenize(['h e l l o']))
+
+
 def bank_file(tmp_path, n=10, tokens=20, dim=4):
     from safetensors.torch import save_file
     bank = (torch.arange(n)[:, None, None] * 100 + torch.arange(tokens)[None, :, None]
