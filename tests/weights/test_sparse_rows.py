@@ -1,6 +1,6 @@
 """Sparse-row tables in CLIP ``.safetensors`` files (clip4str_plugin/weights/sparse_rows.py):
 written when smaller, made dense again by the CLIP weight loader, refused in one line when the
-rows, values and dense shape do not fit."""
+rows, values and dense shape do not fit; the shipped small CLIP stored so."""
 import json
 
 import pytest
@@ -8,9 +8,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from clip4str_plugin.models.clip.towers import CLIPTextEncoder
+from clip4str_plugin.text import clip_tokenizer
+from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_clip_state_dict
 from clip4str_plugin.weights.sparse_rows import save_file_sparse_rows
+from conftest import CONFIGS, ROOT
 
+SHIPPED = ROOT / 'assets' / 'clip' / 'clip_tiny_words.safetensors'
 TABLE = 'token_embedding.weight'
 
 
@@ -99,3 +104,23 @@ def test_broken_sparse_metadata_or_indices_are_refused(tmp_path, tensors, meta, 
         load_clip_state_dict(str(path))
     assert str(err.value) == f'{path}: {problem}; re-export the file'
 
+
+def test_shipped_clip_is_sparse_and_loads_its_38_spelled_rows():
+    """assets/clip/clip_tiny_words.safetensors keeps the token rows of spelled captions (start,
+    end, 0-9, a-z) only; CLIPTextEncoder gets the dense 49 408-row table back."""
+    from mmengine.config import Config
+    keys, meta = file_contents(SHIPPED)
+    assert TABLE not in keys and json.loads(meta['sparse_rows']) == {TABLE: [49408, 128]}
+    assert SHIPPED.stat().st_size < 2_500_000
+    spelled = sorted({i for char in CHARSET_36 for i in clip_tokenizer.encode(char, 3)})
+    text_cfg = Config.fromfile(str(CONFIGS / 'clip' / 'clip_tiny_words.py')).model.text
+    text_cfg = {k: v for k, v in text_cfg.items() if k != 'type'}
+    encoder = CLIPTextEncoder(**dict(text_cfg, pretrained=str(SHIPPED)))
+    encoder.init_weights()
+    table = encoder.text.token_embedding.weight
+    assert table.shape == (49408, 128)
+    assert torch.nonzero(table.abs().sum(1)).flatten().tolist() == spelled
+    assert len(spelled) == 38
+    with safe_open(str(SHIPPED), framework='pt') as f:
+        assert f.get_tensor(TABLE + '.rows').tolist() == spelled
+        assert torch.equal(table[spelled], f.get_tensor(TABLE + '.values').float())
