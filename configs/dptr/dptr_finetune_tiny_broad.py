@@ -1,0 +1,29 @@
+# DPTR fine-tuning on the broad rendering preset (docs/experiments_issue10.md, "The papers'
+# claims at CPU scale"): DPTR's recogniser (a ViT from scratch, the FMU, a PARSeq decoder) with
+# the decoder geometry of clip4str_tiny_broad.py (1 layer, 4 heads of 32), on the broad preset's
+# data and held-out test sets, a fixed iteration budget (no time budget). The decoder starts from
+# DPTR_DECODER (dptr_pretrain_tiny_broad.py's file); --cfg-options custom_hooks.0.checkpoint=None
+# is the random-decoder baseline. A smaller labelled set: BROAD_TRAIN=<LMDB below the data root>.
+_base_ = ['../clip4str/clip4str_tiny_broad.py']
+
+dptr_pretrained = '{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny_broad/decoder_pretrained.safetensors}}'
+embed_dim = 128
+_dptr = _base_.dptr_recognizer
+model = dict(   # replaces the CLIP4STR towers and decoders
+    _delete_=True, type=_dptr.type, data_preprocessor=_dptr.data_preprocessor,
+    backbone=dict(_dptr.backbone, patch_size=(8, 8), embed_dim=embed_dim, depth=3, num_heads=2),
+    encoder=dict(_dptr.encoder, embed_dim=embed_dim, dropout=0.0),
+    decoder=dict(_dptr.decoder, num_perms=2,
+                 decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=1, num_heads=4,
+                              dropout=0.0)))
+custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),   # custom_hooks.0
+                *_base_.custom_hooks[1:]]                                      # no time budget
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
+                     clip_grad=dict(max_norm=20))
+train_dataloader = dict(dataset=dict(ann_file='{{$BROAD_TRAIN:train}}'))
+test_evaluator = dict(metrics=_base_.str_metrics)   # one branch: no visual_pred_text
+max_iters = 1000
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+param_scheduler = [dict(type='GroupOneCycleLR', total_steps=max_iters, pct_start=0.075,
+                        by_epoch=False)]
