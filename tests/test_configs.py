@@ -136,7 +136,7 @@ def test_label_length_is_one_value(path):
         assert cfg.model.encoder.num_queries == max_len + 1   # the characters and [E]
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for dataset in _datasets(cfg.get(split, dict(dataset={}))):
-            prompt = [t for t in dataset.get('pipeline', []) if t.type == 'PackCLIPPrompt']
+            prompt = [t for t in dataset.get('pipeline') or [] if t.type == 'PackCLIPPrompt']
             if prompt and prompt[0].get('caption_style') == 'spelled':
                 # one token a character: the corpus keeps the labels whose prompt fits
                 fits = prompt[0].context_length - 2
