@@ -15,7 +15,8 @@ Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
   from scratch, 3 000 iterations with bf16 autocast (docs/benchmarks.md#main-job).
 * ``broad`` -- colour words of 3-12 letters and letter-digit strings in 9 font families, tested
   also in held-out faces and families (docs/experiments_issue10.md); clip4str_tiny_broad.py,
-  started from the small CLIP shipped in assets/clip (``--from-scratch``: random towers). The
+  started from the small CLIP shipped in assets/clip and its decoders from the DPTR decoder
+  shipped in assets/dptr (``--from-scratch``: random towers and decoders). The
   whole job has ``--budget-min`` minutes: the config's TimeBudgetHook measures the first
   iterations (and which torch thread count is faster), sets the iteration count that ends
   training in time for the evaluation, and the evaluation runs with that thread count.
@@ -131,8 +132,8 @@ def main():
     if job.get('test_sets_env'):
         env[job['test_sets_env']] = ','.join(tests)
     clip = job['clip'] and ('none' if args.from_scratch else job['clip'])
-    if clip:
-        env['CLIP_PRETRAINED'] = clip
+    if clip:    # the shipped CLIP and DPTR decoder (the config's defaults), or neither
+        env['CLIP_PRETRAINED'] = env['DPTR_DECODER'] = clip
 
     start = time.time()
     options = []
@@ -176,7 +177,8 @@ def main():
         lines.append(f'  {name}: word accuracy {100 * accuracy:.2f} % (36-character protocol'
                      + (f'; visual branch alone {100 * visual:.2f} %' if visual is not None
                         else '') + ')')
-    start_from = ('from scratch' if not clip or clip == 'none' else 'from the shipped CLIP')
+    start_from = ('from scratch' if not clip or clip == 'none' else
+                  'from the shipped CLIP and DPTR decoder')
     summary = ', '.join(f'{k} {v / 60:.1f} min' for k, v in times.items())
     print(f'\nmain job done ({args.preset} preset, {start_from}; {summary}; total '
           f'{sum(times.values()) / 60:.1f} min):\n' + '\n'.join(lines))

@@ -1,8 +1,10 @@
 # The tiny CLIP4STR of the main job on the broad rendering preset (datasets/word_presets.py),
 # started from the small CLIP trained here (configs/clip/clip_tiny_words.py, shipped as
-# assets/clip/clip_tiny_words.safetensors) as the paper starts from OpenAI's, and trained within
-# a wall-clock budget (TimeBudgetHook). CLIP_PRETRAINED=none: random towers (from scratch); or
-# another CLIP weights file of this geometry.
+# assets/clip/clip_tiny_words.safetensors) as the paper starts from OpenAI's, its two decoders
+# from the DPTR decoder pre-trained here on text only (configs/dptr/dptr_pretrain_tiny_broad.py,
+# shipped as assets/dptr/dptr_decoder_tiny_broad.safetensors), and trained within a wall-clock
+# budget (TimeBudgetHook). CLIP_PRETRAINED=none: random towers (from scratch); DPTR_DECODER=none:
+# random decoders; or other files of these geometries.
 #   python tools/main_job.py --preset broad     (renders the data, trains, evaluates)
 _base_ = ['clip4str_tiny_synth.py']
 
@@ -11,6 +13,10 @@ clip_pretrained = '{{$CLIP_PRETRAINED:shipped}}'
 clip_pretrained = ('{{ fileDirname }}/../../assets/clip/clip_tiny_words.safetensors'
                    if clip_pretrained == 'shipped' else
                    None if clip_pretrained.lower() in ('', 'none') else clip_pretrained)
+dptr_decoder = '{{$DPTR_DECODER:shipped}}'
+dptr_decoder = ('{{ fileDirname }}/../../assets/dptr/dptr_decoder_tiny_broad.safetensors'
+                if dptr_decoder == 'shipped' else
+                None if dptr_decoder.lower() in ('', 'none') else dptr_decoder)
 
 # the shipped CLIP's text tower was trained on spelled captions (h e l l o): the cross branch
 # writes its captions the same way
@@ -23,8 +29,10 @@ model = dict(
 # bound: the budget hook sets the count that fits and re-times the one-cycle schedule to it.
 # Resuming such a run: --resume --cfg-options resume_rescale=True (its checkpoint's schedule
 # ends at the fitted count; the budget hook fits the rest of the run again).
+# custom_hooks.1: the decoders' start (DecoderTransferHook; None keeps them random, logged).
 custom_hooks = [dict(type='TimeBudgetHook', budget_s=16 * 60, warmup_iters=40, skip_iters=5,
-                     reserve_s=20, recheck_s=60, probe_threads=(2, 1))] + _base_.custom_hooks
+                     reserve_s=20, recheck_s=60, probe_threads=(2, 1)),
+                dict(type='DecoderTransferHook', checkpoint=dptr_decoder)] + _base_.custom_hooks
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best=None))
 
 _synth = dict(type='STRLMDBDataset', data_root=synth_data_root,

@@ -16,10 +16,11 @@ from clip4str_plugin.models.dptr.orp_bank import ORPBankError
 from conftest import CONFIGS, build_model, load_config
 
 PRETRAIN = {'dptr_pretrain_tiny.py': 128, 'dptr_pretrain_vitb16.py': 512,
-            'dptr_pretrain_clip4str-b16.py': 512}
+            'dptr_pretrain_clip4str-b16.py': 512, 'dptr_pretrain_tiny_broad.py': 128}
 FINETUNE = {'dptr/dptr_finetune_tiny.py': 'dptr_pretrain_tiny',
             'dptr/dptr_finetune_vit-4x8_20e_real.py': 'dptr_pretrain_vitb16',
-            'clip4str/clip4str-b16_dptr-init_16e_real.py': 'dptr_pretrain_clip4str-b16'}
+            'clip4str/clip4str-b16_dptr-init_16e_real.py': 'dptr_pretrain_clip4str-b16',
+            'dptr/dptr_finetune_tiny_broad.py': 'dptr_pretrain_tiny_broad'}
 
 
 @pytest.mark.parametrize('name', sorted(PRETRAIN))
@@ -28,7 +29,8 @@ def test_pretraining_configs_build_their_bank_and_save_the_decoder(name, monkeyp
     cfg = load_config(CONFIGS / 'dptr' / name)
     bank, save = cfg.custom_hooks[0], cfg.custom_hooks[1]
     assert bank.type == 'ORPBankHook' and save.type == 'SaveDecoderHook'
-    assert bank.images == 'data/orp/natural_images'
+    assert bank.images == ('data/orp/broad_scenes' if 'broad' in name else
+                           'data/orp/natural_images')
     tower, text = bank.tower, cfg.model.backbone
     assert tower.type == 'CLIPVisionBackbone'
     assert tower.embed_dim == text.embed_dim == PRETRAIN[name]       # the memory's width D
@@ -47,6 +49,30 @@ def test_finetuning_configs_start_from_the_pretraining_decoder_file(name, monkey
     pre = load_config(CONFIGS / 'dptr' / f'{FINETUNE[name]}.py').model.decoder.decoder
     assert {k: cfg.model.decoder.decoder[k] for k in ('embed_dim', 'depth')} == \
         {k: pre[k] for k in ('embed_dim', 'depth')}                   # the same geometry
+
+
+def test_broad_job_decoders_start_from_the_shipped_dptr_decoder(monkeypatch):
+    """clip4str_tiny_broad.py: both networks from assets/dptr (every tensor loaded, the
+    pre-training's geometry); DPTR_DECODER=none keeps them random."""
+    from clip4str_plugin.weights.decoder_transfer import transfer_decoder
+    monkeypatch.delenv('DPTR_DECODER', raising=False)
+    cfg = load_config(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py')
+    transfer = cfg.custom_hooks[1]
+    assert transfer.type == 'DecoderTransferHook'
+    assert transfer.checkpoint.endswith('assets/dptr/dptr_decoder_tiny_broad.safetensors')
+    pre = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_broad.py').model.decoder.decoder
+    assert {k: cfg.model.decoder.decoder[k] for k in ('embed_dim', 'depth', 'num_heads')} == \
+        {k: pre[k] for k in ('embed_dim', 'depth', 'num_heads')}
+    decoder = build_model(cfg.model).decoder
+    networks = {f'decoder.{n}': net for n, net in decoder.networks().items()}
+    rows, where = transfer_decoder(networks, transfer.checkpoint, '', decoder.dictionary.dict)
+    assert len(networks) == 2 and where == 'the decoder file'
+    assert rows and all(status == 'loaded' for _, _, status in rows)
+    assert torch.equal(networks['decoder.visual_decoder'].head.weight,
+                       networks['decoder.cross_decoder'].head.weight)
+    monkeypatch.setenv('DPTR_DECODER', 'none')
+    assert load_config(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py').custom_hooks[1] \
+        .checkpoint is None
 
 
 def test_no_bank_and_no_images_says_what_to_give(tmp_path, monkeypatch):

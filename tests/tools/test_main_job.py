@@ -81,7 +81,8 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
     assert train[2:] == [str(ROOT / 'configs/clip4str/clip4str_tiny_broad.py'), '--work-dir',
                          str(work), '--cfg-options', 'custom_hooks.0.budget_s=90.0',
                          train[-1]] and train[-1].startswith('custom_hooks.0.start_time=')
-    assert train_env['CLIP_PRETRAINED'] == 'none' and train_env['BROAD_TEST_SETS'] == \
+    assert train_env['CLIP_PRETRAINED'] == train_env['DPTR_DECODER'] == 'none'
+    assert train_env['BROAD_TEST_SETS'] == \
         'test,test_faces' and train_env['BROAD_DATA_ROOT'] == str(tmp_path / 'data')
     assert test[2:] == [str(ROOT / 'configs/clip4str/clip4str_tiny_broad.py'),
                         str(work / 'iter_7.pth'), '--work-dir', str(work)]
