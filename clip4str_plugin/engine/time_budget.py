@@ -14,7 +14,9 @@ over.
 
 With ``probe_threads=(2, 1)`` the warm-up is split between torch thread counts and the faster
 one is kept: on a machine shared with other processes, OpenMP threads that wait for each other
-can make two threads slower than one.
+can make two threads slower than one. With ``reprobe_s`` the other counts are tried again every
+``reprobe_s`` seconds for a few iterations (an attempt ends after its first timed iteration when
+that one is much slower), so a choice made while another process was busy does not last the run.
 """
 import json
 import math
@@ -50,7 +52,9 @@ class TimeBudgetHook(Hook):
         min_iters: never fewer iterations in this run (default: ``warmup_iters + 1``).
         start_time: ``time.time()`` at which the budget started (e.g. before data rendering).
         probe_threads: torch thread counts tried in turn during the warm-up (equal shares of
-            the timed iterations); the fastest is kept for the rest of the run.
+            the timed iterations); the fastest is kept.
+        reprobe_s: seconds between later probes of the other thread counts (0: the warm-up's
+            choice is kept for the rest of the run).
     """
 
     priority = 'LOW'   # after ParamSchedulerHook (also LOW, registered first) has stepped
@@ -58,7 +62,7 @@ class TimeBudgetHook(Hook):
     def __init__(self, budget_s: float, warmup_iters: int = 50, skip_iters: int = 5,
                  reserve_s: float = 0.0, recheck_s: float = 60.0, tolerance: float = 0.02,
                  min_iters: Optional[int] = None, start_time: Optional[float] = None,
-                 probe_threads: Sequence[int] = ()):
+                 probe_threads: Sequence[int] = (), reprobe_s: float = 0.0):
         if budget_s <= 0:
             raise ValueError(f'TimeBudgetHook: budget_s must be positive, got {budget_s}')
         if not 0 <= skip_iters < warmup_iters:
@@ -70,9 +74,12 @@ class TimeBudgetHook(Hook):
         self.min_iters = min_iters or warmup_iters + 1
         self.start_time = start_time if start_time is not None else time.time()
         self.deadline = self.start_time + self.budget_s
-        self.probe_threads = tuple(probe_threads)
+        self.probe_threads, self.reprobe_s = tuple(probe_threads), reprobe_s
         self.thread_paces = {}
         self.adjustments: List[dict] = []
+        self.reprobes: List[dict] = []
+        self._reprobe = None         # the probe under way: kept count and pace, counts left
+        self._last_probe = None      # time of the last probe
         self._durations: List[float] = []
         self._tick = None
         self._first_iter = 0         # the loop's position at the start of this run
@@ -123,23 +130,78 @@ class TimeBudgetHook(Hook):
             self._durations.append(now - self._tick)
         self._tick = now
         done = runner.iter + 1
+        if self._reprobe is not None:
+            self._step_reprobe(done)
+            return
         if done - self._first_iter == self.warmup_iters:
             window = (self._choose_threads() if self.probe_threads
                       else self._durations[self.skip_iters:])
             self._adjust(runner, done, window, force=True)
+            self._last_probe = time.time()
         elif (self.recheck_s and self._last_check is not None
               and time.time() - self._last_check[0] >= self.recheck_s):
-            self._adjust(runner, done, self._durations[self._last_check[1]:])
+            window = self._durations[self._last_check[1]:]
+            self._adjust(runner, done, window)
+            if (self.reprobe_s and len(self.probe_threads) > 1 and window
+                    and time.time() - self._last_probe >= self.reprobe_s):
+                self._start_reprobe(sum(window) / len(window))
         else:
             return
+        self._last_check = (time.time(), len(self._durations))
+
+    # ---------------------------------------------------------------------------- re-probing
+    #: timed iterations per thread count in a re-probe (after one that pays the switch)
+    REPROBE_ITERS = 3
+
+    def _start_reprobe(self, kept_pace: float) -> None:
+        kept = torch.get_num_threads()
+        self._reprobe = dict(kept=kept, paces={kept: kept_pace}, times=[],
+                             left=[n for n in self.probe_threads if n != kept])
+        self._next_count()
+
+    def _next_count(self) -> None:
+        probe = self._reprobe
+        if probe['left']:
+            probe['current'] = probe['left'].pop(0)
+            probe['times'] = []
+            torch.set_num_threads(probe['current'])
+        else:
+            self._end_reprobe()
+
+    def _step_reprobe(self, done: int) -> None:
+        """One iteration of the probe under way (its duration is the last one recorded)."""
+        probe = self._reprobe
+        probe['times'].append(self._durations[-1])
+        timed = probe['times'][1:]                     # the first pays the switch
+        if timed and (len(timed) >= self.REPROBE_ITERS
+                      or timed[-1] > 1.5 * probe['paces'][probe['kept']]):
+            probe['paces'][probe['current']] = sum(timed) / len(timed)
+            probe['done'] = done
+            self._next_count()
+
+    def _end_reprobe(self) -> None:
+        probe, self._reprobe = self._reprobe, None
+        best = min(probe['paces'], key=probe['paces'].get)
+        torch.set_num_threads(best)
+        self.thread_paces.update(probe['paces'])
+        self.reprobes.append(dict(iter=probe.get('done'), seconds_per_iter=probe['paces'],
+                                  threads=best))
+        print_log(f'TimeBudgetHook: thread counts probed again at iteration {probe.get("done")}: '
+                  + ', '.join(f'{n}: {p:.3f}' for n, p in probe['paces'].items())
+                  + f' s per iteration; keeping {best}', logger='current')
+        self._last_probe = time.time()
+        # the next pace check starts after the probe's iterations
         self._last_check = (time.time(), len(self._durations))
 
     def after_train(self, runner) -> None:
         """Record the adjustments and the thread count kept in ``time_budget.json`` of the
         work dir (the main job evaluates with the same thread count)."""
+        if self._reprobe is not None:    # the loop ended during a probe: keep the known count
+            torch.set_num_threads(self._reprobe['kept'])
+            self._reprobe = None
         record = dict(budget_s=self.budget_s, iterations=runner.iter,
                       threads=torch.get_num_threads(), thread_paces=self.thread_paces,
-                      adjustments=self.adjustments)
+                      adjustments=self.adjustments, reprobes=self.reprobes)
         with open(osp.join(runner.work_dir, 'time_budget.json'), 'w') as f:
             json.dump(record, f, indent=1)
 

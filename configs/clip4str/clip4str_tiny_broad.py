@@ -31,7 +31,7 @@ model = dict(
 # ends at the fitted count; the budget hook fits the rest of the run again).
 # custom_hooks.1: the decoders' start (DecoderTransferHook; None keeps them random, logged).
 custom_hooks = [dict(type='TimeBudgetHook', budget_s=16 * 60, warmup_iters=40, skip_iters=5,
-                     reserve_s=20, recheck_s=60, probe_threads=(2, 1)),
+                     reserve_s=20, recheck_s=60, probe_threads=(2, 1), reprobe_s=120),
                 dict(type='DecoderTransferHook', checkpoint=dptr_decoder)] + _base_.custom_hooks
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best=None))
 

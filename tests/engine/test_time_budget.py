@@ -5,6 +5,7 @@ import json
 import runpy
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -76,6 +77,21 @@ def test_runner_stops_within_budget_with_the_schedule_ending_at_the_loop(tmp_pat
     assert record['iterations'] == new and record['adjustments'][0]['max_iters'] == new
 
 
+def test_runner_probes_the_thread_counts_again(tmp_path):
+    before = torch.get_num_threads()
+    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0.3,
+                          reprobe_s=0.3, probe_threads=(2, 1))
+    try:
+        slow_runner(tmp_path, [ScheduleCheckHook(), hook]).train()
+        assert hook.reprobes and all(set(r['seconds_per_iter']) == {1, 2} and
+                                     r['threads'] in (1, 2) for r in hook.reprobes)
+        record = json.loads((tmp_path / 'time_budget.json').read_text())
+        assert len(record['reprobes']) == len(hook.reprobes)
+        assert record['threads'] == hook.reprobes[-1]['threads']
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_resumed_run_is_measured_from_its_own_first_iteration(tmp_path, monkeypatch):
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
     use_weights_only_loader()      # as the tools (undone afterwards)
@@ -98,6 +114,43 @@ def test_probe_threads_keeps_the_faster_count():
         window = hook._choose_threads()
         assert torch.get_num_threads() == 1 and window == [0.1] * 4
         assert hook.thread_paces == {2: 0.2, 1: 0.1}
+    finally:
+        torch.set_num_threads(before)
+
+
+def reprobe(hook, kept_pace, durations):
+    """Run a re-probe on ``durations`` (one per iteration); returns the iterations it took."""
+    hook._start_reprobe(kept_pace)
+    for i, d in enumerate(durations):
+        hook._durations.append(d)
+        hook._step_reprobe(done=100 + i)
+        if hook._reprobe is None:
+            return i + 1
+    return None
+
+
+def test_reprobe_takes_a_count_that_became_faster_and_drops_a_slow_one_at_once(tmp_path):
+    """The warm-up kept 1 thread while another process was busy; later probes switch to 2
+    threads once they are faster, and leave a much slower count after one timed iteration."""
+    before = torch.get_num_threads()
+    hook = TimeBudgetHook(budget_s=100.0, warmup_iters=12, skip_iters=2, probe_threads=(2, 1),
+                          reprobe_s=60.0)
+    try:
+        torch.set_num_threads(1)
+        # 2 threads now faster: the switch iteration, then 3 timed ones
+        assert reprobe(hook, 0.64, [1.0, 0.30, 0.32, 0.31]) == 4
+        assert torch.get_num_threads() == 2
+        assert hook.thread_paces == pytest.approx({1: 0.64, 2: 0.31})
+        assert hook.reprobes == [dict(iter=103, seconds_per_iter=hook.thread_paces, threads=2)]
+        # later, 1 thread is much slower than 2 (0.9 > 1.5 x 0.31): one timed iteration
+        assert reprobe(hook, 0.31, [2.0, 0.9, 0.9, 0.9]) == 2
+        assert torch.get_num_threads() == 2 and hook.thread_paces[1] == pytest.approx(0.9)
+        # a probe under way when the loop ends leaves the count it started from
+        hook._start_reprobe(0.31)
+        assert torch.get_num_threads() == 1
+        runner = SimpleNamespace(iter=7, work_dir=str(tmp_path))
+        hook.after_train(runner)
+        assert torch.get_num_threads() == 2 and hook._reprobe is None
     finally:
         torch.set_num_threads(before)
 
