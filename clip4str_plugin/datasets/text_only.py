@@ -2,6 +2,8 @@
 import os
 from typing import List, Optional, Sequence
 
+import torch
+
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
@@ -11,7 +13,7 @@ from mmocr.structures import TextRecogDataSample
 
 from ..text.charsets import CHARSET_94
 from ..text.captions import check_caption_style, format_caption
-from ..text.clip_tokenizer import prompt_length, tokenize
+from ..text.clip_tokenizer import UNCUT, encode
 from ..text.rules import LabelRules
 from .errors import DataError, DataNotFoundError
 from .label_checks import check_in_dictionary, check_kept
@@ -97,10 +99,11 @@ class PackCLIPPrompt(BaseTransform):
         sample = TextRecogDataSample(metainfo=dict(img_path=None, valid_ratio=1.0))
         sample.gt_text = LabelData(item=label)
         prompt = format_caption(label, self.caption_style, self.template)
-        needed = prompt_length(prompt)
-        if needed > self.context_length:
-            raise DataError(f'PackCLIPPrompt: the prompt {prompt!r} needs {needed} tokens, more '
-                            f'than context_length={self.context_length}; lower the corpus\'s '
-                            'max_label_length so that every prompt fits')
-        ids = tokenize([prompt], self.context_length)[0]
-        return dict(inputs=ids, data_samples=sample)
+        ids = encode(prompt, UNCUT)          # one BPE pass: checked, then padded
+        if len(ids) > self.context_length:
+            raise DataError(f'PackCLIPPrompt: the prompt {prompt!r} needs {len(ids)} tokens, '
+                            f'more than context_length={self.context_length}; lower the '
+                            "corpus's max_label_length so that every prompt fits")
+        inputs = torch.zeros(self.context_length, dtype=torch.long)
+        inputs[:len(ids)] = torch.tensor(ids)
+        return dict(inputs=inputs, data_samples=sample)

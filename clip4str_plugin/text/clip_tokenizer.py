@@ -11,6 +11,10 @@ def _bpe():
     return SimpleTokenizer()
 
 
+#: an ``encode`` length that cuts nothing
+UNCUT = 1 << 30
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def encode(text: str, length: int) -> Tuple[int, ...]:
     """SOT + BPE(text) + EOT, cut to ``length`` with EOT kept last (open_clip's truncation)."""
@@ -20,11 +24,6 @@ def encode(text: str, length: int) -> Tuple[int, ...]:
         ids = ids[:length]
         ids[-1] = bpe.eot_token_id
     return tuple(ids)
-
-
-def prompt_length(text: str) -> int:
-    """The number of tokens of ``text`` with SOT and EOT, uncut."""
-    return len(encode(text, 1 << 30))
 
 
 def tokenize(texts: Sequence[str], length: int) -> torch.Tensor:
