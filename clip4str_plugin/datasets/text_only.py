@@ -3,7 +3,6 @@ import os
 from typing import List, Optional, Sequence
 
 import torch
-
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
