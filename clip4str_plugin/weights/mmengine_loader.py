@@ -175,12 +175,15 @@ def _in_memory(obj: Any) -> Any:
 
 
 def _load_safetensors(filename: str) -> dict:
-    """``{'state_dict', 'meta'}`` from a safetensors file (meta as JSON in its metadata)."""
+    """``{'state_dict', 'meta'}`` from a safetensors file (meta as JSON in its metadata), its
+    sparse-row tables made dense (:mod:`.sparse_rows`)."""
     from safetensors import SafetensorError, safe_open
+
+    from .sparse_rows import load_file_sparse_rows    # (it imports engine: not at the top)
     try:
         with safe_open(filename, framework='pt') as f:
-            state = {key: f.get_tensor(key) for key in f.keys()}
             metadata = f.metadata() or {}
+        state = load_file_sparse_rows(filename)
         return dict(state_dict=state, meta=json.loads(metadata.get('meta', '{}')))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointReadError(f'cannot read checkpoint {filename}: damaged safetensors '

@@ -124,3 +124,21 @@ def test_shipped_clip_is_sparse_and_loads_its_38_spelled_rows():
     with safe_open(str(SHIPPED), framework='pt') as f:
         assert f.get_tensor(TABLE + '.rows').tolist() == spelled
         assert torch.equal(table[spelled], f.get_tensor(TABLE + '.values').float())
+
+
+def test_mmengine_loader_makes_sparse_tables_dense(tmp_path):
+    """``load_from=`` / MMEngine's ``load_checkpoint`` on a sparse-row file see the dense table
+    (clip4str_plugin/weights/mmengine_loader.py), and a broken entry is one error."""
+    from clip4str_plugin.weights.errors import CheckpointReadError
+    from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+    state = clip_like_state()
+    path = tmp_path / 'clip.safetensors'
+    save_file_sparse_rows(state, str(path), {'source': 'x.pth'}, names=[TABLE])
+    loaded = load_checkpoint_file(str(path))['state_dict']
+    assert set(loaded) == set(state)
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    bad = tmp_path / 'bad.safetensors'
+    save_file({TABLE + '.rows': torch.tensor([1, 100]), TABLE + '.values': torch.ones(2, 8)},
+              str(bad), metadata={'sparse_rows': json.dumps({TABLE: [100, 8]})})
+    with pytest.raises(CheckpointReadError, match=r'1 indices out of range \[0, 100\)'):
+        load_checkpoint_file(str(bad))
