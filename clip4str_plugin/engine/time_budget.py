@@ -22,7 +22,7 @@ import json
 import math
 import os.path as osp
 import time
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.hooks import CheckpointHook, Hook
@@ -101,12 +101,19 @@ class TimeBudgetHook(Hook):
             windows[threads] = self._durations[first + 1:end]   # the first pays the switch
             if windows[threads]:
                 self.thread_paces[threads] = sum(windows[threads]) / len(windows[threads])
-        best = min(self.thread_paces, key=self.thread_paces.get)
-        torch.set_num_threads(best)
-        print_log('TimeBudgetHook: seconds per iteration by torch thread count: '
-                  + ', '.join(f'{n}: {p:.3f}' for n, p in self.thread_paces.items())
-                  + f'; keeping {best}', logger='current')
+        best = self._keep_fastest(self.thread_paces, 'seconds per iteration by torch thread '
+                                  'count')
         return windows[best]
+
+    @staticmethod
+    def _keep_fastest(paces: Dict[int, float], what: str) -> int:
+        """Set and log the thread count of ``paces`` (count -> s per iteration) that is fastest."""
+        best = min(paces, key=paces.get)
+        torch.set_num_threads(best)
+        print_log(f'TimeBudgetHook: {what}: '
+                  + ', '.join(f'{n}: {p:.3f}' for n, p in paces.items())
+                  + f' s; keeping {best}', logger='current')
+        return best
 
     def before_train(self, runner) -> None:
         self._tick = time.perf_counter()
@@ -181,14 +188,11 @@ class TimeBudgetHook(Hook):
 
     def _end_reprobe(self) -> None:
         probe, self._reprobe = self._reprobe, None
-        best = min(probe['paces'], key=probe['paces'].get)
-        torch.set_num_threads(best)
+        best = self._keep_fastest(probe['paces'], 'thread counts probed again at iteration '
+                                  f'{probe.get("done")}, seconds per iteration')
         self.thread_paces.update(probe['paces'])
         self.reprobes.append(dict(iter=probe.get('done'), seconds_per_iter=probe['paces'],
                                   threads=best))
-        print_log(f'TimeBudgetHook: thread counts probed again at iteration {probe.get("done")}: '
-                  + ', '.join(f'{n}: {p:.3f}' for n, p in probe['paces'].items())
-                  + f' s per iteration; keeping {best}', logger='current')
         self._last_probe = time.time()
         # the next pace check starts after the probe's iterations
         self._last_check = (time.time(), len(self._durations))
