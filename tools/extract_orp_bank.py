@@ -7,7 +7,9 @@ The CLIP image tower is the config's ``ORPBankHook`` tower (DPTR pre-training co
 ``model.backbone`` (a CLIP4STR config). Every image (.jpg, .jpeg, .png, .bmp, .webp; searched
 recursively) gets CLIP's preprocessing and goes through the tower in batches; all its tokens
 after ``ln_post`` and ``proj`` are stored: a bank ``(N, tokens, D)`` in fp16, as safetensors (key
-``features``) or ``.npy``, written atomically. Unreadable images are skipped and counted.
+``features``) or ``.npy``, written atomically; a safetensors bank records its tower (the SHA-256
+of the weights file), and ``ORPBankHook`` refuses to reuse it with another. Unreadable images
+are skipped and counted.
 Pre-training with ``ORPBankHook`` builds the same bank itself when it is missing
 (clip4str_plugin/models/dptr/orp_bank.py does the work for both).
 """
@@ -22,7 +24,8 @@ from mmengine.registry import init_default_scope
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401
 from clip4str_plugin.datasets.errors import DataError
-from clip4str_plugin.models.dptr.orp_bank import build_tower, extract_bank, list_images, write_bank
+from clip4str_plugin.models.dptr.orp_bank import (build_tower, extract_bank, list_images,
+                                                  tower_fingerprint, write_bank)
 from clip4str_plugin.weights.errors import CheckpointError
 
 
@@ -57,7 +60,7 @@ def main():
         paths = list_images(args.image_dir)
         bank, skipped = extract_bank(build_tower(tower_cfg, logger), paths, args.batch_size,
                                      args.device)
-        write_bank(bank, args.out)
+        write_bank(bank, args.out, tower=tower_fingerprint(tower_cfg))
     except (CheckpointError, DataError) as err:
         sys.exit(f'error: {err}')
     print(f'\nwrote {args.out}: {tuple(bank.shape)} fp16 from {len(paths) - len(skipped)} '

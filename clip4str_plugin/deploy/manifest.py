@@ -4,26 +4,17 @@ It records what a runner needs besides the graphs (decoding geometry, the dictio
 caption table, the input size and normalisation) and where they came from (opset, exporter,
 the checkpoint's SHA-256), so a deployment folder is self-contained.
 """
-import hashlib
 import json
 import os.path as osp
 from typing import Dict, Optional
 
+from ..engine.checkpoint_io import file_sha256
 from .errors import DeployError
 
 MANIFEST = 'manifest.json'
 FORMAT = 'clip4str-onnx/1'
 #: Keys every manifest has (``graphs``: graph name -> ONNX file relative to the folder).
 REQUIRED = ('format', 'precision', 'graphs', 'dict_file', 'decoding', 'input', 'opset')
-
-
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_record(checkpoint: Optional[str]) -> Optional[Dict[str, str]]:

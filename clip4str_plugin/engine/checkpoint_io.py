@@ -16,6 +16,7 @@ intact ``iter_*`` / ``epoch_*`` checkpoint of the run, with a warning naming wha
 import contextlib
 import logging
 import glob
+import hashlib
 import os
 import os.path as osp
 import re
@@ -28,6 +29,15 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..weights.errors import CheckpointReadError
 from ..weights.mmengine_loader import checkpoint_problem
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_atomically(path: str, data: bytes) -> None:

@@ -144,7 +144,9 @@ def test_pretraining_builds_the_bank_and_writes_the_decoder_file(pretrained):
     assert len(calls) == 1
     with safe_open(str(work / 'bank.safetensors'), framework='pt') as f:
         bank = f.get_tensor('features')
+        tower = f.metadata()['tower']
     assert bank.shape == (5, 129, 128) and bank.dtype == torch.float16
+    assert tower.startswith('random (seed 0) {') and '"type": "CLIPVisionBackbone"' in tower
     assert not list(work.glob('.bank.safetensors.*'))                  # no temporary file left
     log = log_text(work)
     assert f'ORPBankHook: wrote {work}/bank.safetensors: (5, 129, 128) fp16 from 5 images; ' \
@@ -176,8 +178,35 @@ def test_an_existing_bank_is_reused_not_rebuilt(pretrained, data, tmp_path):
         patch_run(patch, data, work)
         train(PRETRAIN, tmp_path, *PRETRAIN_FAST, 'max_iters=1')
     assert len(calls) == 1 and bank.stat().st_mtime_ns == mtime
-    assert f'ORPBankHook: ORP bank {bank} (5, 129, 128) serves' in log_text(tmp_path)
+    log = log_text(tmp_path)
+    assert f'ORPBankHook: ORP bank {bank} (5, 129, 128) serves' in log
+    assert 'does not record which image tower' not in log
     assert (tmp_path / 'decoder_pretrained.safetensors').is_file()
+
+
+@pytest.mark.parametrize('tower', ['weights sha256 0123', None])
+def test_a_bank_of_another_tower_is_refused_one_of_no_record_reused_with_a_warning(
+        pretrained, data, tmp_path, tower):
+    """A bank records the tower that built it (a CLIP weights file's SHA-256): one built with
+    other CLIP weights cannot serve this config's memory unnoticed."""
+    bank = tmp_path / 'bank.safetensors'
+    with safe_open(str(pretrained[0] / 'bank.safetensors'), framework='pt') as f:
+        features, recorded = f.get_tensor('features'), f.metadata()['tower']
+    save_file({'features': features}, str(bank), metadata=tower and {'tower': tower})
+    with pytest.MonkeyPatch.context() as patch:
+        patch_run(patch, data, tmp_path)
+        if tower is None:
+            train(PRETRAIN, tmp_path / 'work', *PRETRAIN_FAST, 'max_iters=1')
+            assert (f'ORPBankHook: ORP bank {bank} does not record which image tower built it: '
+                    'reused as it is') in log_text(tmp_path / 'work')
+            return
+        with pytest.raises(SystemExit) as refused:
+            train(PRETRAIN, tmp_path / 'work', *PRETRAIN_FAST)
+    assert str(refused.value) == (
+        f'error: ORP bank {bank} was built by another image tower (weights sha256 0123) than '
+        f'the config\'s ({recorded}); delete it and ORPBankHook rebuilds it from '
+        f'{data / "natural"} with CLIPVisionBackbone (pretrained=None), or set '
+        'model.encoder.bank to a bank of this CLIP')
 
 
 def test_a_bank_that_cannot_serve_is_refused_in_one_line(data, tmp_path):
@@ -206,6 +235,7 @@ def test_the_tool_writes_the_bank_the_hook_builds(pretrained, data, tmp_path):
     with safe_open(str(out), framework='pt') as a, \
             safe_open(str(pretrained[0] / 'bank.safetensors'), framework='pt') as b:
         assert torch.equal(a.get_tensor('features'), b.get_tensor('features'))
+        assert a.metadata() == b.metadata()
 
 
 def test_the_tool_refuses_a_missing_folder_in_one_line(tmp_path):

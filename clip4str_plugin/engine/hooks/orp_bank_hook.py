@@ -8,8 +8,9 @@ from mmocr.registry import HOOKS
 
 from ...datasets.errors import DataError
 from ...models.dptr.orp import ORPPerturbation
-from ...models.dptr.orp_bank import (ORPBankError, bank_shape, build_tower, check_bank,
-                                     extract_bank, list_images, write_bank)
+from ...models.dptr.orp_bank import (ORPBankError, bank_shape, bank_tower, build_tower,
+                                     check_bank, extract_bank, list_images, tower_fingerprint,
+                                     write_bank)
 
 
 def memory_geometry(model):
@@ -32,7 +33,9 @@ class ORPBankHook(Hook):
     and get rank 0's outcome (an error stops every rank). An existing bank is reused (never
     rebuilt) once its shape is checked: width D of the memory, at least as many tokens as the
     memory has, at least as many images as a batch; otherwise one line names the bank's shape,
-    what is needed and how to rebuild it. Evaluation-only runs never build (ORP is off there).
+    what is needed and how to rebuild it. A bank that records another tower than ``tower`` (the
+    SHA-256 of its weights file; :func:`~...models.dptr.orp_bank.tower_fingerprint`) is refused
+    the same way; one that records none (``.npy``, or written elsewhere) is reused with a warning. Evaluation-only runs never build (ORP is off there).
     Under DDP the other ranks wait within the process group's timeout (``env_cfg.dist_cfg``,
     30 minutes by default): build a large bank beforehand (one process, or
     ``tools/extract_orp_bank.py``) or raise the timeout.
@@ -73,8 +76,18 @@ class ORPBankHook(Hook):
                    f'{self.tower.get("type")} (pretrained={self.tower.get("pretrained")}), or '
                    'set model.encoder.bank to a bank of this CLIP')
         check_bank(shape, path, tokens, width, runner.train_loop.dataloader.batch_size, rebuild)
+        self._check_tower(runner, path, rebuild)
         runner.logger.info(f'ORPBankHook: ORP bank {path} {shape} serves memories of {tokens} '
                            f'tokens of width {width}')
+
+    def _check_tower(self, runner, path: str, rebuild: str) -> None:
+        built_by, tower = bank_tower(path), tower_fingerprint(self.tower)
+        if built_by is None:
+            runner.logger.warning(f'ORPBankHook: ORP bank {path} does not record which image '
+                                  'tower built it: reused as it is')
+        elif built_by != tower:
+            raise ORPBankError(f'ORP bank {path} was built by another image tower ({built_by}) '
+                               f'than the config\'s ({tower}){rebuild}')
 
     def _build(self, runner, path: str, device) -> None:
         try:
@@ -89,7 +102,7 @@ class ORPBankHook(Hook):
                            f'(pretrained={self.tower.get("pretrained")})')
         tower = build_tower(self.tower, runner.logger)
         bank, skipped = extract_bank(tower, paths, self.batch_size, device)
-        write_bank(bank, path)
+        write_bank(bank, path, tower=tower_fingerprint(self.tower))
         runner.logger.info(f'ORPBankHook: wrote {path}: {tuple(bank.shape)} fp16 from '
                            f'{len(paths) - len(skipped)} images; skipped {len(skipped)} '
                            'unreadable' + (f' (e.g. {skipped[0]})' if skipped else ''))

@@ -2,9 +2,12 @@
 
 A bank is ``(N, tokens, D)`` fp16: every token of N images after the tower's ``ln_post`` and
 ``proj`` (197 x 512 per image for ViT-B/16), as ``.safetensors`` (key ``features``) or ``.npy``,
-never a pickle. ``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build it here.
+never a pickle. ``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build it here. A
+``.safetensors`` bank records the tower that built it (:func:`tower_fingerprint`, metadata
+``tower``), so that a bank of another CLIP is not reused unnoticed.
 """
 import io
+import json
 import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
@@ -15,8 +18,9 @@ from mmengine.utils import track_iter_progress
 from PIL import Image, UnidentifiedImageError
 
 from ...datasets.errors import DataError, DataNotFoundError
-from ...engine.checkpoint_io import write_atomically
+from ...engine.checkpoint_io import file_sha256, write_atomically
 
+TOWER_KEY = 'tower'     # the metadata entry naming the tower that built the bank
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -65,8 +69,31 @@ def bank_shape(path: str) -> Tuple[int, ...]:
     raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
 
 
-def write_bank(bank: torch.Tensor, path: str) -> None:
-    """Write ``bank`` (fp16) to ``path`` atomically (temporary file in its folder, rename)."""
+def bank_tower(path: str) -> Optional[str]:
+    """The fingerprint of the tower that built the bank ``path`` (None: not recorded, e.g.
+    ``.npy``)."""
+    if not path.endswith('.safetensors'):
+        return None
+    from safetensors import safe_open
+    with safe_open(path, framework='pt') as f:
+        return (f.metadata() or {}).get(TOWER_KEY)
+
+
+def tower_fingerprint(cfg: dict) -> str:
+    """What decides the features of the tower that ``cfg`` builds: the SHA-256 of its weights
+    file, or, for a random tower (seed 0, :func:`build_tower`), its config."""
+    weights = cfg.get('pretrained')
+    if not weights:
+        geometry = {k: v for k, v in cfg.items() if k not in ('pretrained', 'init_cfg')}
+        return 'random (seed 0) ' + json.dumps(geometry, sort_keys=True, default=str)
+    if not osp.isfile(weights):
+        raise DataNotFoundError(f'the ORP bank\'s CLIP image tower weights not found: {weights}')
+    return f'weights sha256 {file_sha256(weights)}'
+
+
+def write_bank(bank: torch.Tensor, path: str, tower: Optional[str] = None) -> None:
+    """Write ``bank`` (fp16) to ``path`` atomically (temporary file in its folder, rename);
+    ``tower`` (:func:`tower_fingerprint`) goes into a ``.safetensors`` file's metadata."""
     bank = bank.half().contiguous()
     if path.endswith('.npy'):
         buffer = io.BytesIO()
@@ -74,7 +101,7 @@ def write_bank(bank: torch.Tensor, path: str) -> None:
         data = buffer.getvalue()
     elif path.endswith('.safetensors'):
         from safetensors.torch import save
-        data = save({'features': bank})
+        data = save({'features': bank}, metadata={TOWER_KEY: tower} if tower else None)
     else:
         raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
     write_atomically(path, data)

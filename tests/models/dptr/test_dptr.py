@@ -150,3 +150,28 @@ def test_bank_files_round_trip_and_refusals(tmp_path):
                                         'not ViTBackbone'):
         build_tower(dict(type='ViTBackbone', img_size=(32, 128), patch_size=(4, 8), embed_dim=32,
                          depth=1, num_heads=2))
+
+
+def test_a_bank_records_the_tower_that_built_it(tmp_path):
+    """The fingerprint: a weights file's SHA-256 (equal bytes, equal fingerprint, wherever the
+    file is), else the random tower's config; in a safetensors bank's metadata."""
+    import hashlib
+
+    from clip4str_plugin.datasets.errors import DataNotFoundError
+    from clip4str_plugin.models.dptr.orp_bank import bank_tower, tower_fingerprint, write_bank
+    tower = dict(type='CLIPVisionBackbone', width=32, layers=1)
+    (tmp_path / 'a.safetensors').write_bytes(b'weights a')
+    (tmp_path / 'b.safetensors').write_bytes(b'weights b')
+    (tmp_path / 'a_copy.safetensors').write_bytes(b'weights a')
+    a, b, copy = (tower_fingerprint(dict(tower, pretrained=str(tmp_path / name)))
+                  for name in ('a.safetensors', 'b.safetensors', 'a_copy.safetensors'))
+    assert a == f'weights sha256 {hashlib.sha256(b"weights a").hexdigest()}' == copy != b
+    assert tower_fingerprint(dict(tower, pretrained=None)) == \
+        'random (seed 0) {"layers": 1, "type": "CLIPVisionBackbone", "width": 32}'
+    assert tower_fingerprint(tower) != tower_fingerprint(dict(tower, layers=2))
+    with pytest.raises(DataNotFoundError, match='tower weights not found: .*none.safetensors'):
+        tower_fingerprint(dict(tower, pretrained=str(tmp_path / 'none.safetensors')))
+    write_bank(torch.zeros(2, 3, 4), str(tmp_path / 'bank.safetensors'), tower=a)
+    write_bank(torch.zeros(2, 3, 4), str(tmp_path / 'bank.npy'), tower=a)
+    assert bank_tower(str(tmp_path / 'bank.safetensors')) == a
+    assert bank_tower(str(tmp_path / 'bank.npy')) is None
