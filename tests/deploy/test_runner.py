@@ -121,6 +121,40 @@ def test_tiny_model_with_staggered_ends(tiny, backend):
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
+def test_graph_calls_match_the_pytorch_decoding_steps(tiny, backend, monkeypatch):
+    """Early stop, counted: each branch runs ``first`` once and ``step`` until every sample has
+    ended, as many AR steps as the PyTorch decoder; one ``forward`` (refinement) per branch; the
+    towers once per batch (the captions changed by refinement: once more)."""
+    model, run = tiny.model, runner(tiny, backend)
+    images = tiny_images()
+    calls = {}
+    for name, graph in run.graphs.items():
+        monkeypatch.setitem(run.graphs, name, lambda _g=graph, _n=name, **inputs: (
+            calls.__setitem__(_n, calls.get(_n, 0) + 1), _g(**inputs))[1])
+    torch_steps = {}
+    for branch in ('visual', 'cross'):
+        network = getattr(model.decoder, f'{branch}_decoder')
+
+        def counted(*args, _branch=branch, _run=network.run_layers, **kwargs):
+            kind = 'ar' if kwargs.get('cache') is not None else 'other'
+            torch_steps[_branch, kind] = torch_steps.get((_branch, kind), 0) + 1
+            return _run(*args, **kwargs)
+        monkeypatch.setattr(network, 'run_layers', counted)
+    with torch.no_grad():
+        steps = model.decoder.visual_decoder.decode_ar(model.backbone(images)).shape[1]
+        torch_steps.clear()
+        model.decoder.decode(model.backbone(images))
+    assert 1 < steps < run.max_length
+    run.decode(images.numpy())
+    for branch in ('visual', 'cross'):
+        assert calls[f'{branch}_first'] + calls[f'{branch}_step'] == \
+            torch_steps[branch, 'ar'] == steps
+        assert calls[f'{branch}_forward'] == torch_steps[branch, 'other'] == run.refine_iters
+    assert calls['image_tower'] == 1 and calls['visual_memory'] == 1
+    assert calls['text_tower'] == calls['cross_memory'] in (1, 2)
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
 def test_official_fixture_strings(official, backend):
     model, stages, run = official.model, official.stages, runner(official, backend)
     images = torch.from_numpy(stages['images'])
