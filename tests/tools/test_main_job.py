@@ -73,6 +73,8 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
                 'broad-test-faces/str/accuracy': 0.125}))
 
     monkeypatch.setattr(main_job, 'run', run)
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_is_fast', lambda device: False)
     monkeypatch.setattr('sys.argv', ['main_job.py', '--preset', 'broad', '--from-scratch',
                                      '--work-dir', str(work), '--train-budget-s', '90',
                                      '--data-root', str(tmp_path / 'data')])
@@ -91,3 +93,16 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
     assert 'main job done (broad preset, from scratch;' in out
     assert ('  broad-test: word accuracy 50.00 % (36-character protocol; visual branch alone '
             '25.00 %)\n  broad-test-faces: word accuracy 12.50 % (36-character protocol)') in out
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_broad_job_trains_in_bf16_only_where_it_is_native(main_job, monkeypatch, capsys, native):
+    """amp='auto': --amp on a CPU with native bf16 (AMX / AVX-512 BF16), fp32 on one that
+    emulates it; the sans job always trains with --amp."""
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_is_fast', lambda device: native)
+    assert main_job.training_amp(main_job.JOBS['broad']) is native
+    out = capsys.readouterr().out
+    assert out.startswith('training precision: ' + ('mixed (--amp)' if native else 'fp32')
+                          + " (amp='auto'; CPU: ")
+    assert main_job.training_amp(main_job.JOBS['sans']) is True
