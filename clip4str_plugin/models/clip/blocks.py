@@ -11,6 +11,8 @@ sequence-first layout ends up in. Here (docs/benchmarks.md, "Issue 11"):
 * QuickGELU ``h * sigmoid(1.702 h)`` is ``silu(1.702 h) / 1.702``: 1.702 goes into the first
   GEMM's ``alpha``/``beta``, ``1 / 1.702`` into the second's ``alpha``, one elementwise pass left.
 * Without autograd, the residual stream is updated in place (the GEMM accumulates into it).
+* In fp32 CPU inference the GEMMs go through oneDNN where it is faster than MKL
+  (:mod:`.fp32_gemm`: AMD CPUs with AVX-512), the residual sums fused into them.
 
 Under autocast, or with tensors of mixed dtypes, the plain formulation runs, so autocast picks
 the dtypes exactly as it does for open_clip's modules.
@@ -22,6 +24,8 @@ import torch.nn.functional as F
 from open_clip.transformer import QuickGELU
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from .fp32_gemm import linear, residual_linear, takes_onednn
 
 QUICK_GELU_ALPHA = 1.702
 
@@ -38,7 +42,7 @@ def self_attention(attn: nn.MultiheadAttention, x: torch.Tensor, causal: bool) -
     """``(B, L, D) -> (B, L, D)`` heads of ``attn``'s parameters, before ``out_proj``."""
     batch, length, dim = x.shape
     heads = attn.num_heads
-    qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias)
+    qkv = linear(x, attn.in_proj_weight, attn.in_proj_bias)
     q, k, v = qkv.view(batch, length, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
     out = F.scaled_dot_product_attention(
         q, k, v, is_causal=causal, dropout_p=attn.dropout if attn.training else 0.0)
@@ -72,6 +76,15 @@ def block_forward(block: nn.Module, x: torch.Tensor, causal: bool = False) -> to
     if not fused:
         x = x + attn.out_proj(heads)
         return x + proj(mlp.gelu(fc(block.ln_2(x))))
+    if takes_onednn(x, attn.in_proj_weight, fc.weight, proj.weight):
+        x = residual_linear(x, heads, attn.out_proj.weight, attn.out_proj.bias)
+        hidden = linear(block.ln_2(x), fc.weight, fc.bias)
+        if isinstance(mlp.gelu, QuickGELU):   # h * sigmoid(c h) = silu(c h) / c, in place
+            c = QUICK_GELU_ALPHA
+            hidden = F.silu(hidden.mul_(c), inplace=True).mul_(1.0 / c)
+        else:
+            hidden = mlp.gelu(hidden)
+        return residual_linear(x, hidden, proj.weight, proj.bias)
     x = _add_linear(x, heads, attn.out_proj, 1.0, inplace)
     y = block.ln_2(x)
     if isinstance(mlp.gelu, QuickGELU):

@@ -1,0 +1,82 @@
+"""models/clip/fp32_gemm: the oneDNN products equal F.linear's, are taken only in fp32 CPU
+inference, and the backend is chosen by CLIP4STR_FP32_GEMM or by which of the two is faster."""
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from clip4str_plugin.models.clip import fp32_gemm
+
+
+@pytest.fixture
+def choose(monkeypatch):
+    """Forget the process's choice; returns a setter of the environment variable."""
+    monkeypatch.setattr(fp32_gemm, '_chosen', None)
+    return lambda value: monkeypatch.setenv(fp32_gemm.ENV, value)
+
+
+def test_onednn_products_equal_f_linear(monkeypatch):
+    monkeypatch.setattr(fp32_gemm, '_chosen', 'onednn')
+    torch.manual_seed(0)
+    x, h = torch.randn(2, 65, 128), torch.randn(2, 65, 512)
+    w, b = torch.randn(128, 512) / 20, torch.randn(128)
+    with torch.no_grad():
+        assert fp32_gemm.takes_onednn(x, w)
+        torch.testing.assert_close(fp32_gemm.linear(h, w, b), F.linear(h, w, b))
+        torch.testing.assert_close(fp32_gemm.residual_linear(x, h, w, b), x + F.linear(h, w, b))
+    # never with autograd, autocast or another dtype
+    assert not fp32_gemm.takes_onednn(x, w)
+    with torch.no_grad():
+        assert not fp32_gemm.takes_onednn(x.bfloat16(), w.bfloat16())
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            assert not fp32_gemm.takes_onednn(x, w)
+    monkeypatch.setattr(fp32_gemm, '_chosen', 'mkl')
+    with torch.no_grad():
+        assert not fp32_gemm.takes_onednn(x, w)
+
+
+@pytest.mark.parametrize('value', ['mkl', 'onednn', 'MKL'])
+def test_the_environment_variable_decides(choose, value, monkeypatch):
+    choose(value)
+    monkeypatch.setattr(fp32_gemm, '_probe', lambda: pytest.fail('no probe when told'))
+    assert fp32_gemm.fp32_gemm_backend() == value.lower()
+
+
+def test_a_wrong_backend_name_is_refused(choose):
+    choose('blas')
+    with pytest.raises(ValueError, match="CLIP4STR_FP32_GEMM must be one of auto, mkl, onednn; "
+                                         "got 'blas'"):
+        fp32_gemm.fp32_gemm_backend()
+
+
+@pytest.mark.parametrize('slow', ['mkl', 'onednn'])
+def test_auto_takes_the_faster_backend_once(choose, slow, monkeypatch):
+    choose('auto')
+    calls = []
+
+    def slowed(fn, name):
+        def run(*args):
+            calls.append(name)
+            if name == slow:
+                time.sleep(0.02)
+            return fn(*args)
+        return run
+
+    monkeypatch.setattr(fp32_gemm.F, 'linear', slowed(F.linear, 'mkl'))
+    monkeypatch.setattr(fp32_gemm, '_onednn_linear', slowed(fp32_gemm._onednn_linear, 'onednn'))
+    assert fp32_gemm.fp32_gemm_backend() == ('mkl' if slow == 'onednn' else 'onednn')
+    assert calls.count('mkl') == calls.count('onednn') == 4   # one warm-up, three timed
+    assert fp32_gemm.fp32_gemm_backend() == ('mkl' if slow == 'onednn' else 'onednn')
+    assert len(calls) == 8                                    # chosen once per process
+
+
+def test_traced_graphs_keep_the_standard_ops(monkeypatch):
+    """ONNX export traces the towers: the graph must hold aten::linear, not oneDNN's op."""
+    monkeypatch.setattr(fp32_gemm, '_chosen', 'onednn')
+    lin = torch.nn.Linear(8, 4).requires_grad_(False)
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda x: fp32_gemm.linear(x, lin.weight, lin.bias),
+                                 torch.randn(2, 8))
+    graph = str(traced.graph)
+    assert 'aten::linear' in graph and 'mkldnn' not in graph
