@@ -12,7 +12,8 @@ module picks for the device: reduced precision only where the hardware runs it n
 bf16-autocast / fp16-autocast (``torch.autocast`` over the fp32 weights, which casts every weight
 again at every call). Training runs bf16 / fp16 under autocast whatever the suffix. The table
 starts with what the CPU offers (model, torch's kernel level, flags such as avx512_bf16 and
-amx_bf16) or the GPU's name. ``--uncached`` also times the straightforward decoding that
+amx_bf16, and which library runs the towers' fp32 GEMMs: ``models/clip/fp32_gemm``) or the
+GPU's name. ``--uncached`` also times the straightforward decoding that
 re-runs the decoder on the whole prefix at every AR step (what the reference code does), to
 measure what the key/value cache saves. A randomly initialised model rarely emits [E], so it
 decodes all 26 steps: the worst case.
@@ -49,6 +50,7 @@ from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
     set_inference_precision
+from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
 from clip4str_plugin.models.parseq.permutations import causal_mask
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
 
@@ -296,7 +298,7 @@ def main():
                             peak_memory_mib=peak))
     print()
     device = torch.cuda.get_device_name() if args.device.startswith('cuda') else \
-        f'CPU: {describe_cpu()}'
+        f'CPU: {describe_cpu()}; fp32 GEMMs {fp32_gemm_backend()}'
     print(f'{args.config} on {device} (median of {args.iters} batches)')
     folder.cleanup()
     print('| backend | mode | precision | batch | images/s | latency ms/batch | peak memory MiB |')

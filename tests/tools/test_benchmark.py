@@ -6,6 +6,7 @@ import json
 import torch
 
 from clip4str_plugin.engine import precision as prec
+from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
 from conftest import TINY_CONFIG, run_tool
 
 
@@ -24,6 +25,7 @@ def test_precisions_table_and_cpu_header(tmp_path, monkeypatch, capsys):
                     'bf16-autocast', '--uncached', '--out', out, monkeypatch=monkeypatch) == ''
     text = capsys.readouterr().out
     assert 'flags avx512f amx_bf16;' in text and 'torch kernels' in text
+    assert f'; fp32 GEMMs {fp32_gemm_backend()} (median of 1 batches)' in text
     rows = json.loads(out.read_text())['results']
     assert [(r['decoding'], r['precision']) for r in rows] == [
         (mode, p) for mode in ('cached', 'uncached') for p in ('fp32', 'auto (bf16)',
