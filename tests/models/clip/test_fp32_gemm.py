@@ -55,16 +55,15 @@ def test_auto_takes_the_faster_backend_once(choose, slow, monkeypatch):
     choose('auto')
     calls = []
 
-    def slowed(fn, name):
+    def timed(name):   # the slow one sleeps 50 ms, the other returns at once
         def run(*args):
             calls.append(name)
             if name == slow:
-                time.sleep(0.02)
-            return fn(*args)
+                time.sleep(0.05)
         return run
 
-    monkeypatch.setattr(fp32_gemm.F, 'linear', slowed(F.linear, 'mkl'))
-    monkeypatch.setattr(fp32_gemm, '_onednn_linear', slowed(fp32_gemm._onednn_linear, 'onednn'))
+    monkeypatch.setattr(fp32_gemm.F, 'linear', timed('mkl'))
+    monkeypatch.setattr(fp32_gemm, '_onednn_linear', timed('onednn'))
     assert fp32_gemm.fp32_gemm_backend() == ('mkl' if slow == 'onednn' else 'onednn')
     assert calls.count('mkl') == calls.count('onednn') == 4   # one warm-up, three timed
     assert fp32_gemm.fp32_gemm_backend() == ('mkl' if slow == 'onednn' else 'onednn')
@@ -80,3 +79,12 @@ def test_traced_graphs_keep_the_standard_ops(monkeypatch):
                                  torch.randn(2, 8))
     graph = str(traced.graph)
     assert 'aten::linear' in graph and 'mkldnn' not in graph
+
+
+def test_the_probe_leaves_the_global_random_state_alone(choose):
+    choose('auto')
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    fp32_gemm.fp32_gemm_backend()
+    assert torch.equal(torch.rand(4), expected)
