@@ -35,7 +35,8 @@ class ORPBankHook(Hook):
     memory has, at least as many images as a batch; otherwise one line names the bank's shape,
     what is needed and how to rebuild it. A bank that records another tower than ``tower`` (the
     SHA-256 of its weights file; :func:`~...models.dptr.orp_bank.tower_fingerprint`) is refused
-    the same way; one that records none (``.npy``, or written elsewhere) is reused with a warning. Evaluation-only runs never build (ORP is off there).
+    the same way; one that records none (``.npy``, or written elsewhere) is reused with a
+    warning. Evaluation-only runs never build (ORP is off there).
     Under DDP the other ranks wait within the process group's timeout (``env_cfg.dist_cfg``,
     30 minutes by default): build a large bank beforehand (one process, or
     ``tools/extract_orp_bank.py``) or raise the timeout.
