@@ -116,8 +116,11 @@ class ContrastiveCLIP(BaseModel):
 
     def loss(self, inputs: torch.Tensor, data_samples: Sequence) -> Dict[str, torch.Tensor]:
         image, text, _ = self.embed(inputs, data_samples)
-        scale = self.logit_scale.exp().clamp(max=100)
-        loss = self.loss_fn(image.float(), text.float(), scale.float())
+        # the (B, B) logits in fp32 even under autocast: a bf16 logit near the temperature's
+        # clamp (100) is rounded to a step of 0.5
+        with torch.autocast(image.device.type, enabled=False):
+            scale = self.logit_scale.float().exp().clamp(max=100)
+            loss = self.loss_fn(image.float(), text.float(), scale)
         return dict(loss=loss, logit_scale=scale.detach())
 
     def predict(self, inputs: torch.Tensor, data_samples: Sequence) -> Sequence:

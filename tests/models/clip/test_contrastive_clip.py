@@ -81,6 +81,27 @@ def test_loss_decreases_and_unseen_rows_stay_zero(flush_denormal):
     assert 0 < len(nonzero) and nonzero <= used
 
 
+def test_contrastive_logits_stay_fp32_under_autocast():
+    clip = model(caption_style='spelled')
+    batch = samples(['cat', 'dog', 'bird', 'fish'])
+    images = torch.randn(len(batch), 3, 16, 32)
+    seen = {}
+
+    class Probe(torch.nn.Module):
+        """open_clip's ClipLoss, noting the autocast state and input dtypes it runs under"""
+
+        def forward(self, image, text, scale):
+            seen.update(autocast=torch.is_autocast_enabled('cpu'),
+                        dtypes={image.dtype, text.dtype, scale.dtype})
+            return real(image, text, scale)
+
+    real, clip.loss_fn = clip.loss_fn, Probe()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = clip(images, batch, mode='loss')
+    assert seen == dict(autocast=False, dtypes={torch.float32})
+    assert out['loss'].dtype == torch.float32 and out['loss'].requires_grad
+
+
 def test_predict_fields():
     clip = model().eval()
     out = clip(torch.randn(2, 3, 16, 32), samples(['ab', 'Cd']), mode='predict')
