@@ -25,6 +25,7 @@ from open_clip.transformer import QuickGELU
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..sdpa import attention
 from .fp32_gemm import linear, residual_linear, takes_onednn
 
 QUICK_GELU_ALPHA = 1.702
@@ -44,8 +45,7 @@ def self_attention(attn: nn.MultiheadAttention, x: torch.Tensor, causal: bool) -
     heads = attn.num_heads
     qkv = linear(x, attn.in_proj_weight, attn.in_proj_bias)
     q, k, v = qkv.view(batch, length, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
-    out = F.scaled_dot_product_attention(
-        q, k, v, is_causal=causal, dropout_p=attn.dropout if attn.training else 0.0)
+    out = attention(q, k, v, is_causal=causal, dropout_p=attn.dropout if attn.training else 0.0)
     return out.transpose(1, 2).reshape(batch, length, dim)
 
 

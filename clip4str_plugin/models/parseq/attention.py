@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..sdpa import attention
+
 #: Keys and values ``(N, heads, S, D / heads)``.
 KV = Tuple[torch.Tensor, torch.Tensor]
 
@@ -103,7 +105,7 @@ class CachedMultiheadAttention(nn.Module):
     def forward(self, x: torch.Tensor, kv: KV, blocked: Optional[torch.Tensor] = None):
         """``x (N, L, D)`` attends to ``kv``; ``blocked`` broadcasts to ``(N, heads, L, S)``."""
         q = self._query(x)
-        out = F.scaled_dot_product_attention(
+        out = attention(
             q, kv[0], kv[1], attn_mask=None if blocked is None else ~blocked,
             dropout_p=self.dropout if self.training else 0.0)
         if self.recorder is not None:
