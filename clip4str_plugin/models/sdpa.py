@@ -5,10 +5,11 @@ fastest choice in inference, but its backward in bf16 / fp16 is several times sl
 plain formulation (two batched GEMMs around an fp32 softmax): at the tiny CLIP4STR's sizes (batch
 64, 2-4 heads, 27-81 tokens) forward + backward take 20-32 ms fused against 4-5 ms plain, 1
 thread, and fused attention was half of the bf16 training step; at ViT-B sizes (12 heads, 197
-tokens) 66 against 30 ms (docs/benchmarks.md, "Training step: attention"). In fp32 the fused
-backward is as fast or faster at ViT-B sizes, so :func:`attention` takes the plain path only for
-CPU tensors in bf16 / fp16 that autograd will differentiate; everything else (inference, fp32,
-CUDA) goes to the fused kernel. Both compute the same function; they differ in rounding.
+tokens) 66 against 30 ms (docs/benchmarks.md, "the bf16 backward was bound by attention"). In
+fp32 the fused backward is as fast or faster at ViT-B sizes, so :func:`attention` takes the plain
+path only for CPU tensors in bf16 / fp16 that autograd will differentiate; everything else
+(inference, fp32, CUDA) goes to the fused kernel. Both compute the same function; they differ in
+rounding.
 """
 from typing import Optional
 
