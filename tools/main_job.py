@@ -21,7 +21,7 @@ Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
   iterations (and which torch thread count is faster), sets the iteration count that ends
   training in time for the evaluation, and the evaluation runs with that thread count. It
   trains under bf16 autocast where that is faster (``amp='auto'``: a GPU, or a CPU with AMX /
-  AVX-512 BF16, where a bf16 training step is about 1.5x fp32), else in fp32 (bf16 is
+  AVX-512 BF16, where a bf16 training step is about 2x fp32), else in fp32 (bf16 is
   emulated on AVX2 CPUs and several times slower).
 Each step is an ordinary command, printed before it runs.
 """
