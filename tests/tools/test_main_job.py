@@ -1,7 +1,7 @@
-"""tools/main_job.py: the default job is still the easy one (sans preset, clip4str_tiny_synth,
-no time budget); data rendered in-process, reused when made with the same settings, optional
-sets skipped; the broad job's commands carry the budget, the CLIP choice, the test sets that
-exist and the thread count training measured."""
+"""tools/main_job.py: the default job is the broad one (its 20-minute budget, the shipped CLIP,
+60 000 training images; the easy sans job has no budget); data rendered in-process, reused when
+made with the same settings, optional sets skipped; the broad job's commands carry the budget, the
+CLIP choice, the test sets that exist and the thread count training measured."""
 import importlib.util
 import json
 
@@ -23,18 +23,24 @@ def main_job(monkeypatch):
     return module
 
 
-def test_default_job_is_the_easy_one(main_job, capsys):
-    job = main_job.JOBS[main_job.parse_args([]).preset]
-    assert job['config'] == 'configs/clip4str/clip4str_tiny_synth.py'
-    assert job['amp'] and not job['budget'] and job['clip'] is None
-    assert job['sets'] == [('train', 'train', 60000, 'sans'), ('val', 'val', 500, 'sans'),
-                           ('test', 'test', 2000, 'sans')]
+def test_default_job_is_the_broad_one(main_job, capsys):
+    args = main_job.parse_args([])
+    job = main_job.JOBS[args.preset]
+    assert job['config'] == 'configs/clip4str/clip4str_tiny_broad.py'
+    assert job['budget'] and args.budget_min == 20.0 and job['clip'] == 'shipped'
+    assert job['data_root'] == 'data/broad_job' and job['amp'] == 'auto'
+    assert job['sets'][:2] == [('train', 'train', 60000, 'broad'), ('val', 'val', 500, 'broad')]
+    assert [s[0] for s in job['sets'][2:]] == ['test', 'test_faces', 'test_families']
+    sans = main_job.JOBS['sans']
+    assert sans['config'] == 'configs/clip4str/clip4str_tiny_synth.py'
+    assert sans['amp'] and not sans['budget'] and sans['clip'] is None
+    assert sans['sets'] == [('train', 'train', 60000, 'sans'), ('val', 'val', 500, 'sans'),
+                            ('test', 'test', 2000, 'sans')]
     with pytest.raises(SystemExit):
-        main_job.parse_args(['--train-budget-s', '300'])
+        main_job.parse_args(['--preset', 'sans', '--train-budget-s', '300'])
     assert ('error: --budget-min / --train-budget-s: the sans job trains '
             'clip4str_tiny_synth.py for its fixed iteration count; a time budget needs '
             '--preset broad') in capsys.readouterr().err
-    assert main_job.parse_args(['--preset', 'broad']).budget_min == 20.0
 
 
 def test_make_data_renders_reuses_and_skips(main_job, tmp_path, monkeypatch, capsys):
