@@ -24,14 +24,30 @@ MASK = torch.rand(7, 9, generator=torch.Generator().manual_seed(1)) > 0.3
 MASK[:, 0] = True    # every query may attend somewhere
 
 
+def reference(q, k, v, attn_mask=None, is_causal=False):
+    """softmax(q k^T / sqrt(E) + mask) v written out in the inputs' dtype (float64 here); a
+    float mask is cast to that dtype, so no kernel's mixed-dtype handling enters the reference."""
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5
+    if is_causal:
+        scores = scores.masked_fill(torch.ones(scores.shape[-2:], dtype=torch.bool).triu(1),
+                                    float('-inf'))
+    if attn_mask is not None:
+        scores = (scores.masked_fill(~attn_mask, float('-inf'))
+                  if attn_mask.dtype == torch.bool else scores + attn_mask.to(scores.dtype))
+    return scores.softmax(-1) @ v
+
+
 @pytest.mark.parametrize('kind', ['none', 'bool', 'additive', 'causal'])
 def test_plain_path_matches_the_fused_kernel(kind):
     source = 7 if kind == 'causal' else 9
     args = dict(none={}, bool=dict(attn_mask=MASK), causal=dict(is_causal=True),
                 additive=dict(attn_mask=torch.zeros(7, 9).masked_fill(~MASK, -1e4)))[kind]
     ref_in = qkv(torch.float64, source=source)
-    ref = F.scaled_dot_product_attention(*ref_in, **args)
+    ref = reference(*ref_in, **args)
     ref_grads = grads(ref, ref_in)
+    fused_in = qkv(torch.float32, source=source, requires_grad=False)
+    fused = F.scaled_dot_product_attention(*fused_in, **args)    # the mask matches its dtype
+    torch.testing.assert_close(fused.double(), ref, atol=1e-5, rtol=1e-5)
     plain_in = qkv(torch.bfloat16, source=source)
     assert takes_plain_path(*plain_in)
     plain = attention(*plain_in, **args)
