@@ -2,7 +2,7 @@
 
     python tools/main_job.py [--work-dir work_dirs/main_job] [--data-root DIR] [--budget-min 20]
     python tools/main_job.py --from-scratch     (the broad job from random towers and decoders)
-    python tools/main_job.py --preset sans      (the easy job of the first sessions)
+    python tools/main_job.py --preset sans      (the easy grey-level job, trained from scratch)
 
 1. Renders (in this process, as ``tools/make_synth_lmdb.py --preset P`` does) the train / val /
    test LMDBs of the job's rendering preset (val and test words never occur in train); existing
@@ -13,7 +13,7 @@
 Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
 
 * ``broad`` (the default) -- colour words of 3-12 letters and letter-digit strings in 9 font
-  families, tested also in held-out faces and families (docs/experiments_issue10.md);
+  families, tested also in held-out faces and families (docs/benchmarks.md);
   clip4str_tiny_broad.py on 60 000 rendered images (data/broad_job), started from the small CLIP
   shipped in assets/clip and its decoders from the DPTR decoder shipped in assets/dptr
   (``--from-scratch``: random towers and decoders). The whole job has ``--budget-min`` minutes: the
@@ -57,7 +57,7 @@ JOBS = {
               ('test_families', 'test', 2000, 'broad-families')]),
 }
 #: The job of ``tools/run_main.sh`` (86 % of held-out words in 19 minutes on a 2-core AVX-512 BF16
-#: CPU: docs/experiments_issue10.md, "Session 6").
+#: CPU: docs/benchmarks.md, "Main job").
 DEFAULT_PRESET = 'broad'
 # seconds a budgeted job keeps for the evaluation (tools/test.py: start-up, 6 000 images) and
 # the start-up of training before its first iteration

@@ -1,7 +1,7 @@
 """Reduced-precision inference with the weights cast once, chosen by what the hardware offers.
 
 ``torch.autocast`` keeps fp32 weights and casts each one again at every call (on CPU, most of
-the bf16 time: docs/benchmarks.md, "Issue 11"). :func:`set_inference_precision` casts parameters
+the bf16 time: docs/benchmarks.md, "Recognition speed"). :func:`set_inference_precision` casts parameters
 and buffers once, in place (half the memory), except normalisation layers' and the data
 preprocessor's: LayerNorm runs in fp32 on reduced-precision inputs, images are normalised in
 fp32. The backbone's input is cast to the weights' dtype (a forward pre-hook) and the decoders

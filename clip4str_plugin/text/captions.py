@@ -6,7 +6,7 @@ DPTR's text-only prompts).
 * ``'spelled'``: its characters separated by spaces (``h e l l o``): every character is one BPE
   token (``h</w>``), so the text tower reads spelling directly, 36 token rows serve every word
   (held-out words included: no token is unseen), and a tower trained from scratch learns it far
-  sooner (docs/experiments_issue10.md).
+  sooner (docs/benchmarks.md).
 """
 CAPTION_STYLES = ('plain', 'spelled')
 

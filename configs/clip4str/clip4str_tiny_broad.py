@@ -27,7 +27,7 @@ model = dict(
 # peak learning rate 2e-3 for towers and decoders (clip4str_tiny_synth.py: 1e-3). Fixed-length
 # bf16 runs from the shipped CLIP and DPTR decoder read 3.2 / 10.6 / 10.4 / 8.8 % of the
 # validation words after 1 000 iterations at 1e-3 / 2e-3 / 3e-3 / 4e-3 (0.6 % with the towers at
-# 3e-4), and 26.6 / 40.4 % after 2 500 at 1e-3 / 2e-3 (docs/experiments_issue10.md, "Session 6")
+# 3e-4), and 26.6 / 40.4 % after 2 500 at 1e-3 / 2e-3 (docs/benchmarks.md, "Main job")
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 
 # custom_hooks.0: the time budget of training (tools/main_job.py sets budget_s and start_time;

@@ -1,6 +1,6 @@
 # The broad CLIP4STR (clip4str_tiny_broad.py: the small CLIP, decoders from the shipped DPTR
 # decoder) with a fixed iteration budget instead of a wall-clock one, for the experiments in
-# docs/experiments_issue10.md: --cfg-options max_iters=N; DPTR_DECODER=none for random decoders,
+# docs/benchmarks.md: --cfg-options max_iters=N; DPTR_DECODER=none for random decoders,
 # CLIP_PRETRAINED=none for random towers.
 _base_ = ['clip4str_tiny_broad.py']
 

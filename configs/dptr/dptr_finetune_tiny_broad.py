@@ -1,4 +1,4 @@
-# DPTR fine-tuning on the broad rendering preset (docs/experiments_issue10.md, "The papers'
+# DPTR fine-tuning on the broad rendering preset (docs/benchmarks.md, "The papers'
 # claims at CPU scale"): DPTR's recogniser (a ViT from scratch, the FMU, a PARSeq decoder) with
 # the decoder geometry of clip4str_tiny_broad.py (1 layer, 4 heads of 32), on the broad preset's
 # data and held-out test sets, a fixed iteration budget (no time budget). The decoder starts from

@@ -1,4 +1,4 @@
-# DPTR pre-training for the broad CPU experiments (docs/experiments_issue10.md): the text tower of
+# DPTR pre-training for the broad CPU experiments (docs/benchmarks.md): the text tower of
 # the small CLIP trained here (assets/clip/clip_tiny_words.safetensors, as DPTR uses OpenAI's)
 # reads every label spelled out (`h e l l o`: the captions it was trained on, at most 16 tokens),
 # and ORP perturbs its memory with that CLIP's image features of rendered scenes (ORP_IMAGES, a

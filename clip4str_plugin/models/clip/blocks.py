@@ -4,7 +4,7 @@ open_clip builds its blocks' ``nn.MultiheadAttention`` with ``batch_first=True``
 that takes PyTorch's native fast path (``_native_multi_head_attention``), which on CPU re-lays
 q/k/v out in an extra pass and materialises every attention matrix (bmm, softmax, bmm) instead
 of reaching the fused ``scaled_dot_product_attention`` kernel that the reference's
-sequence-first layout ends up in. Here (docs/benchmarks.md, "Issue 11"):
+sequence-first layout ends up in. Here (docs/benchmarks.md, "Recognition speed"):
 
 * q/k/v come out of one ``linear`` as strided views, straight into SDPA, whose output is already
   ``(B, L, heads, head_dim)``: merging the heads is free.

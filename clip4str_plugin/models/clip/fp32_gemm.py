@@ -3,7 +3,7 @@
 PyTorch's fp32 ``linear`` / ``addmm`` on CPU call MKL's SGEMM, which on AMD CPUs runs its AVX2
 code even where the CPU has AVX-512: on an AVX-512 EPYC, 1 thread, a 197x768x3072 product runs
 at 83 GFLOP/s through MKL and at 188 through oneDNN's ``mkldnn._linear_pointwise``, which picks
-its kernels by the ISA (docs/benchmarks.md, "Issue 11"). :func:`fp32_gemm_backend` chooses once
+its kernels by the ISA (docs/benchmarks.md, "Recognition speed"). :func:`fp32_gemm_backend` chooses once
 per process: ``CLIP4STR_FP32_GEMM=mkl|onednn``, or (``auto``, the default) oneDNN only where
 a short timing of a tower-sized product finds it at least 1.1x faster. Only CPU fp32 inference
 takes it (no autograd: oneDNN's op has no backward; no autocast; traced, exported and compiled

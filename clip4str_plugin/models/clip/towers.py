@@ -113,7 +113,7 @@ class CLIPVisionBackbone(_CLIPTower):
         grad_checkpointing: recompute each block's activations in the backward pass instead of
             keeping them (less memory in training, about one more forward pass of time).
         compile: run the transformer blocks through ``torch.compile`` (False, the default: it
-            did not pay on the CPUs measured, docs/benchmarks.md "Issue 11"; True: default
+            did not pay on the CPUs measured, docs/benchmarks.md, "Recognition speed"; True: default
             options; or a dict of ``torch.compile`` arguments). Same outputs up to rounding.
     """
 

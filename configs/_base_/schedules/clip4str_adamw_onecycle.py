@@ -4,7 +4,7 @@
 # 7.5 % warm-up stepped per iteration, gradient clipping at 20. --amp switches to AMP.
 # fused=True: one kernel per step for all tensors, the same update (torch 2.14 has it for CPU and
 # CUDA, and MPS / XPU; on CPU, whose default is the per-tensor loop, 78 -> 18 ms per step for
-# 28 M parameters: docs/benchmarks.md, "Issue 11").
+# 28 M parameters: docs/benchmarks.md, "Recognition speed").
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=8.4e-5, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2,
