@@ -166,7 +166,7 @@ def test_pretraining_builds_the_bank_and_writes_the_decoder_file(pretrained):
                                     dropout=0.0)
     assert meta['max_seq_len'] == 25 and meta['iteration'] == 3
     assert len(meta['dictionary']) == 97 and meta['dictionary'][1:4] == ['0', '1', '2']
-    assert meta['source_checkpoint'] == str(work / 'iter_3.pth')
+    assert meta['source_checkpoint'] == 'iter_3.pth'    # beside the decoder file; no machine path
     assert meta['config'] == PRETRAIN
 
 

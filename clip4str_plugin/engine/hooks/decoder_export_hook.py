@@ -55,7 +55,7 @@ class SaveDecoderHook(Hook):
         meta = dict(geometry=network_geometry(network), max_seq_len=decoder.max_seq_len,
                     dictionary=list(decoder.dictionary.dict),
                     dict_file=getattr(decoder.dictionary, 'dict_file', None),
-                    source_checkpoint=runner.message_hub.get_info('last_ckpt'),
+                    source_checkpoint=osp.basename(runner.message_hub.get_info('last_ckpt') or ''),
                     iteration=runner.iter, config=runner.cfg.filename)
         save_decoder_file(network, path, meta)
         runner.logger.info(f'SaveDecoderHook: wrote {path} ({len(network.state_dict())} tensors, '
