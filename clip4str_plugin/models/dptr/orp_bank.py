@@ -132,14 +132,26 @@ def list_images(root: str) -> List[str]:
     return paths
 
 
+def cover_geometry(size: Tuple[int, int], height: int, width: int) -> Tuple[int, ...]:
+    """``(new_width, new_height, left, top)`` of resizing an image of ``size`` (w, h) to cover
+    ``height x width`` and centre-cropping it, with torchvision's ``Resize(shorter side)`` +
+    ``CenterCrop`` arithmetic (the reference's CLIP transform): the covering side gets exactly
+    its target, the other ``int(target * other / side)`` (truncated), and the crop offsets are
+    ``int(round((resized - target) / 2))`` (round half to even)."""
+    w, h = size
+    if height / h >= width / w:
+        new_w, new_h = max(width, int(height * w / h)), height
+    else:
+        new_w, new_h = width, max(height, int(width * h / w))
+    return new_w, new_h, int(round((new_w - width) / 2.0)), int(round((new_h - height) / 2.0))
+
+
 def clip_preprocess(image: Image.Image, height: int, width: int) -> torch.Tensor:
-    """``(3, height, width)``: RGB, bicubic resize to cover, centre crop, OpenAI normalisation."""
-    image = image.convert('RGB')
-    scale = max(height / image.height, width / image.width)
-    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-    image = image.resize(size, Image.BICUBIC)
-    left, top = (size[0] - width) // 2, (size[1] - height) // 2
-    image = image.crop((left, top, left + width, top + height))
+    """``(3, height, width)``: the reference's CLIP transform: bicubic resize to cover (PIL,
+    which antialiases), centre crop (:func:`cover_geometry`), then RGB, OpenAI normalisation."""
+    new_w, new_h, left, top = cover_geometry(image.size, height, width)
+    image = image.resize((new_w, new_h), Image.BICUBIC)
+    image = image.crop((left, top, left + width, top + height)).convert('RGB')
     arr = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
     mean, std = torch.tensor(OPENAI_MEAN), torch.tensor(OPENAI_STD)
     return (arr - mean[:, None, None]) / std[:, None, None]
