@@ -7,7 +7,9 @@
 precision=16), bf16 autocast on CPU. ``--resume`` continues from the newest checkpoint of the work
 dir (the newest intact one: a damaged newest checkpoint is skipped with a warning), or from CKPT.
 Checkpoints are written crash-safe and load weights-only; a checkpoint that cannot be used stops
-the run with one line (``error: ...``, exit status 1).
+the run with one line (``error: ...``, exit status 1). A work dir holds one run at a time: a run
+started into the work dir of a run still going stops with one line (the lock ends with the
+process, so resuming after a crash needs nothing removed).
 """
 import argparse
 import os.path as osp
@@ -22,6 +24,7 @@ import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, bef
 from clip4str_plugin.engine.checkpoint_io import find_resumable_checkpoint
 from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.engine.run_lock import WorkDirBusyError, first_process, lock_work_dir
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
@@ -65,10 +68,12 @@ def main():
     use_weights_only_loader()
     try:
         cfg = setup_cfg(parse_args())
+        # held until the process ends; rank 0 holds it for all the processes of its launch
+        lock = lock_work_dir(cfg.work_dir) if first_process(cfg.launcher) else None  # noqa: F841
         init_cpu_distributed(cfg.launcher)
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         runner.train()
-    except (CheckpointError, DataError) as err:
+    except (CheckpointError, DataError, WorkDirBusyError) as err:
         sys.exit(f'error: {err}')
 
 

@@ -16,55 +16,18 @@ intact ``iter_*`` / ``epoch_*`` checkpoint of the run, with a warning naming wha
 import contextlib
 import logging
 import glob
-import hashlib
 import os
 import os.path as osp
 import re
-import secrets
 from typing import Dict, Optional, Set
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
+from ..fileio import file_sha256, write_atomically  # noqa: F401  (re-exported)
 from ..weights.errors import CheckpointReadError
 from ..weights.mmengine_loader import checkpoint_problem
-
-
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in its folder (fsync, rename)."""
-    path = osp.abspath(os.fspath(path))
-    folder, name = osp.split(path)
-    os.makedirs(folder, exist_ok=True)
-    for stale in glob.glob(osp.join(glob.escape(folder), f'.{glob.escape(name)}.*.tmp')):
-        with contextlib.suppress(FileNotFoundError):  # left by an earlier, interrupted write
-            os.unlink(stale)
-    temporary = osp.join(folder, f'.{name}.{secrets.token_hex(4)}.tmp')
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)    # the rename itself reaches the disk
-    finally:
-        os.close(directory)
 
 
 _HELD_BACK: Dict[str, Set[str]] = {}     # folder -> files whose removal waits for a write there
@@ -102,21 +65,24 @@ def _step(path: str) -> int:
 
 
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint ``--resume`` continues from: the one ``last_checkpoint`` names if it is
-    intact, else the newest intact ``iter_*.pth`` / ``epoch_*.pth`` of the run (warning which
+    """The checkpoint ``--resume`` continues from: the one ``last_checkpoint`` names (taken from
+    ``work_dir`` wherever it is now, by the file's name) if it is intact, else the newest intact ``iter_*.pth`` / ``epoch_*.pth`` of the run (warning which
     file was skipped and why). None when the work dir has no ``last_checkpoint`` (a fresh
     start, as in MMEngine); :class:`~..weights.errors.CheckpointReadError` when no checkpoint
     is intact."""
     if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         return find_latest_checkpoint(work_dir)     # None, with MMEngine's message
     latest = find_latest_checkpoint(work_dir)
+    folder = work_dir
     if not latest:
         latest, problem = osp.join(work_dir, 'last_checkpoint'), 'it names no checkpoint'
     else:
+        # MMEngine records the absolute path; the file is looked for where the work dir is now
+        # (a moved dir still finds its files, a copy never resumes from the original's)
+        latest = osp.join(work_dir, osp.basename(latest))
         problem = checkpoint_problem(latest) if osp.isfile(latest) else 'the file is missing'
         if problem is None:
             return latest
-    folder = osp.dirname(latest)
     candidates = sorted((p for p in glob.glob(osp.join(glob.escape(folder), '*.pth'))
                          if _step(p) >= 0 and osp.abspath(p) != osp.abspath(latest)),
                         key=_step, reverse=True)

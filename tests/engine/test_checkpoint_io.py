@@ -119,3 +119,19 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path):
             find_resumable_checkpoint(str(tmp_path))
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_moved_or_copied_work_dir_resumes_from_its_own_checkpoints(tmp_path):
+    original = tmp_path / 'run'
+    original.mkdir()
+    write_run(original)                        # last_checkpoint holds an absolute path
+    moved = tmp_path / 'moved'
+    original.rename(moved)
+    assert find_resumable_checkpoint(str(moved)) == str(moved / 'iter_6.pth')
+    copy = tmp_path / 'copy'
+    copy.mkdir()
+    write_run(copy)
+    (copy / 'last_checkpoint').write_text(str(moved / 'iter_6.pth'))   # as a copy has it
+    assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_6.pth')
+    (copy / 'iter_6.pth').unlink()             # never the original's file
+    assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_4.pth')

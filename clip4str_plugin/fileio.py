@@ -1,0 +1,95 @@
+"""Files the tools write: checksums, atomic writes, and no output replaced without asking.
+
+:func:`refuse_existing_output` is every writing tool's first step: an output that exists is
+replaced only with ``--overwrite``, and a tool never writes onto one of its own inputs.
+:func:`write_atomically` writes a file through a temporary name in its folder, so a reader sees
+the previous file or the complete new one.
+"""
+import contextlib
+import glob
+import hashlib
+import os
+import os.path as osp
+import secrets
+from typing import Iterable, Iterator, Optional
+
+
+class OutputExistsError(FileExistsError):
+    """An output that exists (without ``overwrite``) or that is one of the tool's inputs."""
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _same_file(a: str, b: str) -> bool:
+    if osp.exists(a) and osp.exists(b):
+        return osp.samefile(a, b)
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def check_output(path: str, overwrite: bool, inputs: Iterable[Optional[str]] = (),
+                 what: str = '') -> None:
+    """:class:`OutputExistsError` when ``path`` is one of ``inputs`` (always) or exists and
+    ``overwrite`` is off. ``what`` names the output in the message (default: the path)."""
+    path = os.fspath(path)
+    name = what or path
+    for source in inputs:
+        if source and _same_file(path, os.fspath(source)):
+            raise OutputExistsError(f'{name} is also the input {source}; write the output '
+                                    'elsewhere')
+    if not overwrite and osp.lexists(path):
+        raise OutputExistsError(f'{name} already exists; pass --overwrite to replace it, or '
+                                'write elsewhere')
+
+
+def refuse_existing_output(path: str, overwrite: bool, inputs: Iterable[Optional[str]] = (),
+                           what: str = '') -> None:
+    """:func:`check_output` for a command-line tool: ``error: <message>``, exit status 1."""
+    try:
+        check_output(path, overwrite, inputs, what)
+    except OutputExistsError as err:
+        raise SystemExit(f'error: {err}') from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A temporary path in ``path``'s folder to write the file to; renamed to ``path`` (fsync
+    first) when the block ends without an exception, removed otherwise."""
+    path = osp.abspath(os.fspath(path))
+    folder, name = osp.split(path)
+    os.makedirs(folder, exist_ok=True)
+    for stale in glob.glob(osp.join(glob.escape(folder), f'.{glob.escape(name)}.*.tmp')):
+        with contextlib.suppress(FileNotFoundError):  # left by an earlier, interrupted write
+            os.unlink(stale)
+    temporary = osp.join(folder, f'.{name}.{secrets.token_hex(4)}.tmp')
+    try:
+        yield temporary
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)    # the rename itself reaches the disk
+    finally:
+        os.close(directory)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in its folder (fsync, rename)."""
+    with atomic_path(path) as temporary:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
