@@ -1,6 +1,6 @@
 """DPTR's Feature Merge Unit: learned queries gather the image tokens into a text-like memory."""
 import torch
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, trunc_normal_init
 from mmocr.registry import MODELS
 from torch import nn
 
@@ -10,7 +10,10 @@ class FeatureMergeUnit(BaseModule):
     """``(B, S, D)`` image tokens -> ``(B, num_queries, D)`` for the decoder's cross-attention.
 
     One cross-attention (queries, not normalised, attend to the tokens; residual with dropout)
-    and a pre-LN GELU feed-forward with a residual; no final norm. The queries are initialised
+    and a pre-LN GELU feed-forward with a residual; no final norm. Initialised as the reference
+    (``DptrParseq._init_weights`` over every layer): Linear weights trunc-normal(.02) and zero
+    biases (the attention's ``out_proj`` and both feed-forward layers), the attention's input
+    projection left at PyTorch's Xavier init, LayerNorm ones / zeros. The queries are
     trunc-normal(.02); the reference leaves them uninitialised (a documented deviation). Used as
     the recognizer's ``encoder``, so MMOCR passes its output to the decoder.
     """
@@ -27,6 +30,9 @@ class FeatureMergeUnit(BaseModule):
         self.mlp = nn.Sequential(nn.Linear(embed_dim, hidden), nn.GELU(), nn.Dropout(dropout),
                                  nn.Linear(hidden, embed_dim), nn.Dropout(dropout))
         self.dropout = nn.Dropout(dropout)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_init(module, std=.02, bias=0)
 
     def forward(self, feat: torch.Tensor, data_samples=None) -> torch.Tensor:
         queries = self.queries.expand(feat.shape[0], -1, -1)

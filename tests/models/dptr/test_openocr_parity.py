@@ -49,3 +49,26 @@ def test_clip_preprocess_matches_the_reference_transform(w, h, mode):
     np.testing.assert_allclose(out[:, 3::16, 5::16].numpy(), recorded[key], rtol=0, atol=1e-6)
     np.testing.assert_allclose(out.double().sum((1, 2)).numpy(), recorded[key + '_sum'],
                                rtol=0, atol=1e-3)
+
+
+def test_fmu_initialisation_is_the_references():
+    """Recorded from OpenOCR's ``FMU(512, 8, 2048, 0.1)`` after ``DptrParseq._init_weights``
+    (torch.manual_seed(0)): (mean, std) per weight, ours by name; the input projection is
+    Xavier-uniform there (not a Linear: bound sqrt(6 / (512 + 1536)), recorded max 0.05413),
+    every bias zero, the LayerNorm ones."""
+    from clip4str_plugin.models.dptr.fmu import FeatureMergeUnit
+    recorded = {
+        'attn.in_proj_weight': (0.00002, 0.03124),
+        'attn.out_proj.weight': (0.00006, 0.02001),
+        'mlp.0.weight': (0.00003, 0.02001),               # reference linear1
+        'mlp.3.weight': (0.00001, 0.01999),               # reference linear2
+        'norm.weight': (1.0, 0.0)}
+    torch.manual_seed(0)
+    params = {k: v.detach() for k, v in FeatureMergeUnit().named_parameters()}
+    for name, (mean, std) in recorded.items():
+        assert abs(params[name].mean().item() - mean) < 1e-3, name
+        assert abs(params[name].std().item() - std) < 1e-3, name
+    assert params['attn.in_proj_weight'].abs().max() <= (6 / 2048) ** .5
+    for name in ('attn.in_proj_bias', 'attn.out_proj.bias', 'mlp.0.bias', 'mlp.3.bias',
+                 'norm.bias'):
+        assert not params[name].any(), name
