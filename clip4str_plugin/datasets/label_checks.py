@@ -13,6 +13,11 @@ from .errors import DataError
 MAX_DROPPED_SHARE = 0.5
 
 
+def first_few(items: Sequence[str], shown: int = 5) -> str:
+    """``'a, b, c ...'``: the first ``shown`` of ``items``, for logs."""
+    return ', '.join(items[:shown]) + (' ...' if len(items) > shown else '')
+
+
 def check_kept(name: str, kept: int, total: int, dropped: Dict[str, int], source: str,
                rules: LabelRules, examples: Optional[Dict[str, str]] = None) -> None:
     """Raise a one-line :class:`DataError` when ``source`` holds nothing, keeps nothing, or

@@ -7,7 +7,7 @@ killed write never loads as complete; LMDBs of other tools have no mark and load
 """
 import os
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Tuple
+from typing import Iterable, Iterator, Optional, Tuple
 
 import lmdb
 
@@ -143,9 +143,10 @@ def find_lmdbs(root: str) -> list:
     return found
 
 
-def num_samples(txn: lmdb.Transaction, path: str) -> int:
-    """The LMDB's ``num-samples``, checked: a clear error for a missing or damaged count and
-    for an LMDB our writer did not finish."""
+def num_samples(txn: lmdb.Transaction, path: str, entries: Optional[int] = None) -> int:
+    """The LMDB's ``num-samples``, checked: a clear error for a missing or damaged count, for
+    an LMDB our writer did not finish, and for a count above ``entries`` (the database's real
+    number of keys, ``env.stat()['entries']``), which no sample loop should trust."""
     if txn.get(IN_PROGRESS_KEY) is not None:
         raise IncompleteLMDBError(
             f'{path} is an incomplete LMDB: its writer was interrupted before it finished; '
@@ -161,16 +162,31 @@ def num_samples(txn: lmdb.Transaction, path: str) -> int:
     if count < 0:
         raise DataError(f'{path}: num-samples is {text!r}, not a count of samples; the LMDB '
                         'is damaged or not a recognition LMDB')
+    if entries is not None and count > entries - 1:
+        raise DataError(f'{path}: num-samples claims {count} samples but the LMDB holds only '
+                        f'{entries} keys (a sample is a label and an image): the LMDB is '
+                        'damaged; write it again')
     return count
 
 
-def iter_labels(path: str) -> Iterator[Tuple[int, str]]:
-    """``(index, label)`` for every sample of one LMDB, without reading images."""
+def iter_labels(path: str, undecodable: Optional[list] = None) -> Iterator[Tuple[int, str]]:
+    """``(index, label)`` for every sample of one LMDB, without reading images; a missing
+    label is ``''``. A label whose bytes are not UTF-8 is appended to ``undecodable`` as
+    ``(index, bytes)`` and left out, or, with ``undecodable=None``, a :class:`DataError`."""
     env = open_lmdb(path)
     try:
         with env.begin(write=False) as txn:
-            for index in range(1, num_samples(txn, path) + 1):
+            for index in range(1, num_samples(txn, path, env.stat()['entries']) + 1):
                 label = txn.get(b'label-%09d' % index)
-                yield index, '' if label is None else label.decode('utf-8', 'replace')
+                try:
+                    text = '' if label is None else label.decode('utf-8')
+                except UnicodeDecodeError:
+                    if undecodable is None:
+                        raise DataError(f'{path}: label-{index:09d} is not UTF-8 '
+                                        f'({label[:40]!r}); write the LMDB\'s labels in '
+                                        'UTF-8') from None
+                    undecodable.append((index, label))
+                    continue
+                yield index, text
     finally:
         env.close()

@@ -15,7 +15,7 @@ from ..text.captions import check_caption_style, format_caption
 from ..text.clip_tokenizer import UNCUT, encode
 from ..text.rules import LabelRules
 from .errors import DataError, DataNotFoundError
-from .label_checks import check_in_dictionary, check_kept
+from .label_checks import check_in_dictionary, check_kept, first_few
 from .label_files import read_lines
 from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint
 
@@ -28,7 +28,8 @@ class TextOnlyDataset(BaseDataset):
     1-25 characters, characters outside ``charset`` removed, empty dropped; counts logged).
     Data infos: ``{'instances': [{'text': label}]}``.
 
-    A word list that is not UTF-8, a dataset whose rules drop more than half its labels and
+    LMDB labels that are not UTF-8 are dropped, counted (``undecodable_label``) and named in the
+    log. A word list that is not UTF-8, a dataset whose rules drop more than half its labels and
     (with ``dictionary``, the recognizer's dictionary as a config or instance) labels using
     characters the dictionary lacks are one-line errors naming the dataset or file.
     """
@@ -55,23 +56,31 @@ class TextOnlyDataset(BaseDataset):
         except DataNotFoundError as err:
             raise DataNotFoundError(f'{self.name}: {err}') from None
         for path in paths:
-            yield from (label for _, label in iter_labels(path))
+            not_utf8 = []
+            yield from (label for _, label in iter_labels(path, not_utf8))
+            self.undecodable += [f'{path}/label-{index:09d} {raw[:40]!r}'
+                                 for index, raw in not_utf8]
 
     def load_data_list(self) -> List[dict]:
-        data_list, total = [], 0
+        data_list, total, self.undecodable = [], 0, []
         for raw in self._raw_labels():
             total += 1
             label = self.rules(raw)
             if label is not None:
                 data_list.append(dict(instances=[dict(text=label)]))
-        check_kept(self.name, len(data_list), total, dict(self.rules.dropped), self.ann_file,
-                   self.rules)
+        dropped = dict(self.rules.dropped)
+        if self.undecodable:
+            dropped['undecodable_label'] = len(self.undecodable)
+            total += len(self.undecodable)
+        check_kept(self.name, len(data_list), total, dropped, self.ann_file, self.rules)
         check_in_dictionary(self.name, [d['instances'][0]['text'] for d in data_list],
                             self.dictionary)
         MMLogger.get_current_instance().info(
             f'{self.name}: kept {len(data_list)} of {total} labels; dropped: '
-            f'{dict(self.rules.dropped) or "none"}; characters outside the charset removed '
-            f'from {self.rules.altered["chars_removed"]}')
+            f'{dropped or "none"}; characters outside the charset removed from '
+            f'{self.rules.altered["chars_removed"]}'
+            + (f'; labels not in UTF-8: {first_few(self.undecodable)}' if self.undecodable
+               else ''))
         return data_list
 
 

@@ -141,3 +141,27 @@ def test_missing_relative_root_names_the_directory_and_variables(tmp_path, monke
         find_lmdbs('data/synth/train')
     with pytest.raises(FileNotFoundError, match='not found: /nowhere/train$'):
         find_lmdbs('/nowhere/train')
+
+
+def test_a_count_beyond_the_entries_is_refused_at_once(tmp_path):
+    write_lmdb(str(tmp_path / 'set'), [(b'a', 'one'), (b'b', 'two')])
+    env = lmdb.open(str(tmp_path / 'set'), map_size=1 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b'num-samples', b'1000000000000000')
+    env.close()
+    with pytest.raises(ValueError, match=r'set: num-samples claims 1000000000000000 samples but '
+                                         r'the LMDB holds only 5 keys'):
+        labels(tmp_path / 'set')
+
+
+def test_labels_not_in_utf8_are_collected_or_refused(tmp_path):
+    write_lmdb(str(tmp_path / 'set'), [(b'a', 'one'), (b'b', 'two')])
+    env = lmdb.open(str(tmp_path / 'set'), map_size=1 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b'label-000000001', 'Guidableé'.encode('latin-1'))
+    env.close()
+    undecodable = []
+    assert list(iter_labels(str(tmp_path / 'set'), undecodable)) == [(2, 'two')]
+    assert undecodable == [(1, b'Guidable\xe9')]
+    with pytest.raises(ValueError, match=r"label-000000001 is not UTF-8 \(b'Guidable\\xe9'\)"):
+        labels(tmp_path / 'set')

@@ -120,3 +120,40 @@ def test_greek_labels_need_unicode_folding(tmp_path):
                           pipeline=pipeline())
     assert texts(data) == GREEK
     assert data[1]['data_samples'].gt_text.item == 'ΟΔΟΣ'
+
+
+def test_oversized_images_are_skipped_not_decoded(tmp_path):
+    from hostile_images import claimed_png
+    samples = [(png(0), 'good'), (claimed_png(40000, 40000), 'huge'),
+               (claimed_png(25000, 25000), 'big'), (png(1), 'ok')]
+    for name in ('test', 'train'):
+        write_lmdb(str(tmp_path / name), samples)
+    test = STRLMDBDataset(ann_file=str(tmp_path / 'test'), test_mode=True, pipeline=pipeline())
+    assert texts(test) == ['good', 'ok'] and test.label_stats['unreadable_image'] == 2
+    train = STRLMDBDataset(ann_file=str(tmp_path / 'train'), pipeline=pipeline())
+    assert train.prepare_data(1) is None and train.prepare_data(2) is None
+    assert train.skipped_images == 2
+    assert train[1]['data_samples'].gt_text.item in {'good', 'ok'}
+
+
+def test_training_on_unreadable_images_stops_in_one_line(tmp_path):
+    from clip4str_plugin.datasets.errors import DataError
+    from clip4str_plugin.datasets.str_lmdb_dataset import MAX_CONSECUTIVE_UNREADABLE
+    write_lmdb(str(tmp_path / 'set'), [(b'junk', f'w{i}') for i in range(5)])
+    data = STRLMDBDataset(ann_file=str(tmp_path / 'set'), pipeline=pipeline())
+    with pytest.raises(DataError, match=f'{MAX_CONSECUTIVE_UNREADABLE} samples in a row have '
+                                        'no usable image .*not a decodable image'):
+        data[0]
+    assert data.skipped_images == MAX_CONSECUTIVE_UNREADABLE
+
+
+def test_labels_that_are_not_utf8_are_a_named_skip(tmp_path):
+    import lmdb
+    write_lmdb(str(tmp_path / 'set'), [(png(0), 'good'), (png(1), 'Guidable'), (png(2), 'ok')])
+    env = lmdb.open(str(tmp_path / 'set'), map_size=1 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b'label-000000002', 'Guidableé'.encode('latin-1'))
+    env.close()
+    data = STRLMDBDataset(ann_file=str(tmp_path / 'set'), charset=CHARSET_94)
+    assert texts(data) == ['good', 'ok']
+    assert data.label_stats == dict(total=3, kept=2, undecodable_label=1)
