@@ -23,9 +23,10 @@ from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint
 @DATASETS.register_module()
 class TextOnlyDataset(BaseDataset):
     """Labels only (no image is ever read): from every LMDB at or below ``ann_file``, or from a
-    word-list file (``.txt``, one label per line), filtered by the reference's rules (whitespace
-    removed, ``label_folding`` applied: NFKD to ASCII by default, 'nfc' keeps other scripts;
-    1-25 characters, characters outside ``charset`` removed, empty dropped; counts logged).
+    word-list file (``.txt``, one label per line), filtered by the reference's rules in
+    OpenOCR's ``DPTRLabelEncode`` order (``label_folding`` applied: NFKD to ASCII by default,
+    'nfc' keeps other scripts; then whitespace removed; 1-25 characters, characters outside
+    ``charset`` removed, empty dropped; counts logged).
     Data infos: ``{'instances': [{'text': label}]}``.
 
     LMDB labels that are not UTF-8 are dropped, counted (``undecodable_label``) and named in the
@@ -37,7 +38,8 @@ class TextOnlyDataset(BaseDataset):
     def __init__(self, ann_file: str, charset: str = CHARSET_94, max_label_length: int = 25,
                  name: Optional[str] = None, dictionary=None, label_folding: str = 'ascii',
                  data_root: Optional[str] = '', pipeline: Sequence = (), **kwargs):
-        self.rules = LabelRules(charset, max_label_length, label_folding=label_folding)
+        self.rules = LabelRules(charset, max_label_length, label_folding=label_folding,
+                                fold_first=True)
         self.name = name or ann_file
         self.dictionary = dictionary
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),

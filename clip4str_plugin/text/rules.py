@@ -65,7 +65,7 @@ def check_folding(folding: str) -> str:
 class LabelRules:
     """The reference's label filter: whitespace removed, ``label_folding`` applied, labels
     longer than ``max_length`` dropped (before the charset), charset adapted, empty labels
-    dropped.
+    dropped. ``fold_first`` swaps the first two steps.
 
     ``__call__`` returns the cleaned label, or ``None`` and records why in ``dropped`` (and the
     first such label in ``examples``); labels that kept some characters but lost others outside
@@ -77,10 +77,15 @@ class LabelRules:
         max_length: 25.
         remove_whitespace: True.
         label_folding: 'ascii' (the reference), 'nfc' or 'none'.
+        fold_first: False: whitespace removed, then folded (PARSeq's order, CLIP4STR's
+            reference); True: folded, then whitespace removed (OpenOCR's ``DPTRLabelEncode``),
+            so the spaces that folding makes (NFKD turns '´' and '¨' into a space and an accent)
+            are removed before the length rule: 24 letters + '´' + 'y' keep 25 there.
     """
 
     def __init__(self, charset: str, max_length: int = 25, remove_whitespace: bool = True,
-                 label_folding: str = 'ascii'):
+                 label_folding: str = 'ascii', fold_first: bool = False):
+        self.fold_first = fold_first
         self.adapt = CharsetAdapter(charset_of(charset))
         self.max_length = max_length
         self.remove_whitespace = remove_whitespace
@@ -103,10 +108,13 @@ class LabelRules:
     def clean(self, label: str) -> Tuple[Optional[str], Optional[str]]:
         """``(cleaned label, None)`` or ``(None, reason)`` ('too_long', 'empty'); a drop is not
         counted here (``__call__`` counts it)."""
+        given = len(''.join(label.split()))
+        if self.fold_first:
+            label = self.fold(label)
         if self.remove_whitespace:
             label = ''.join(label.split())
-        given = len(label)
-        label = self.fold(label)
+        if not self.fold_first:
+            label = self.fold(label)
         if len(label) > self.max_length:
             return None, 'too_long'
         adapted = self.adapt(label)

@@ -83,3 +83,10 @@ def test_pack_clip_prompt_spelled_fits_or_names_the_label():
     # the default is DPTR's plain prompt
     plain = PackCLIPPrompt()(dict(instances=[dict(text='Hello')]))
     assert torch.equal(plain['inputs'], open_clip.tokenize(["a photo of a 'Hello'"])[0])
+
+
+def test_text_only_dataset_uses_openocr_dptr_order(tmp_path):
+    words = tmp_path / 'words.txt'
+    words.write_text('x' * 24 + '\u00b4y\nhello\n', encoding='utf-8')
+    data = TextOnlyDataset(str(words))
+    assert [d['instances'][0]['text'] for d in data] == ['x' * 24 + 'y', 'hello']

@@ -69,3 +69,25 @@ def test_greek_dictionary_and_case():
     with pytest.raises(FileNotFoundError, match=r'^charset nowhere.txt: no such dictionary '
                        r'file \(a path, or one of charset_36.txt, .*charset_greek.txt'):
         charset_of('nowhere.txt')
+
+
+#: (label, what OpenOCR keeps or None): recorded by running OpenOCR's DPTRLabelEncode.__call__
+#: (max_text_length 25, tools/utils/EN_symbol_dict.txt, open_clip's BPE as ``tokenize``) on
+#: each label and decoding the kept ids back to text.
+OPENOCR_DPTR_LABELS = [
+    ('abc', 'abc'), ('a b\tc', 'abc'), ('\u00e9' * 25, 'e' * 25),
+    ('x' * 24 + '\u00b4y', 'x' * 24 + 'y'), ('rock\u00b4n\u00b4roll', 'rocknroll'),
+    ('\ufb01' * 13, None), ('x' * 25 + ' ', 'x' * 25), ('', None), ('   ', None),
+    ('\u3072\u3089\u304c\u306a', None), ('\u00bd' * 9, '12' * 9),
+    ('a' * 20 + '\u00a8' * 6, 'a' * 20), ('x' * 26, None), ('Caf\u00e9 Noir', 'CafeNoir'),
+    ('e\u0301' * 25 + 'e', None)]
+
+
+def test_fold_first_is_openocr_dptr_order():
+    dptr = LabelRules(CHARSET_94, fold_first=True)
+    assert [(label, dptr(label)) for label, _ in OPENOCR_DPTR_LABELS] == OPENOCR_DPTR_LABELS
+    # PARSeq's order (CLIP4STR) measures '´' and '¨' as the spaces NFKD makes of them
+    parseq = LabelRules(CHARSET_94)
+    assert parseq('x' * 24 + '\u00b4y') is None and parseq('a' * 20 + '\u00a8' * 6) is None
+    assert parseq('rock\u00b4n\u00b4roll') == 'rocknroll'
+
