@@ -1,7 +1,8 @@
-"""How long training runs: a live one-cycle schedule given a new length, a config given a new
-iteration or epoch budget.
+"""How long training runs: a live one-cycle schedule given a new length or a position in its
+cycle, a config given a new iteration or epoch budget.
 
 :func:`rescale_one_cycle` re-times a built (and possibly resumed) MMEngine one-cycle scheduler;
+:func:`set_one_cycle_fraction` puts one at a fraction of its cycle (a time-driven schedule);
 :func:`set_training_length` re-derives, in a parsed config, the fields that a top-level
 ``max_iters`` / ``max_epochs`` variable fed while the file was read.
 """
@@ -48,11 +49,28 @@ def rescale_one_cycle(scheduler: OneCycleParamScheduler, total_steps: int) -> No
     if scheduler.end != INF:
         scheduler.end = scheduler.begin + total_steps
     if position >= 0:      # started: the coming step's value from the new schedule
-        scheduler.last_step = position
-        values = scheduler._get_value()
-        for group, value in zip(scheduler.optimizer.param_groups, values):
-            group[scheduler.param_name] = value
-        scheduler._last_value = list(values)
+        _apply_step(scheduler, position)
+
+
+def _apply_step(scheduler: OneCycleParamScheduler, step: float) -> None:
+    """Put the scheduler at ``step`` of its cycle and give every group that step's value."""
+    scheduler.last_step = step
+    values = scheduler._get_value()
+    for group, value in zip(scheduler.optimizer.param_groups, values):
+        group[scheduler.param_name] = value
+    scheduler._last_value = list(values)
+
+
+def one_cycle_fraction(scheduler: OneCycleParamScheduler) -> float:
+    """How far the cycle has gone, 0 (its first step) to 1 (its last, the minimum)."""
+    return min(1.0, max(0.0, scheduler.last_step / max(1, scheduler.total_steps - 1)))
+
+
+def set_one_cycle_fraction(scheduler: OneCycleParamScheduler, fraction: float) -> None:
+    """Put a one-cycle scheduler at ``fraction`` (0 to 1) of its cycle, between steps where it
+    falls, and set its groups' values from there: a schedule driven by elapsed time rather than
+    by the step count (the count of steps in the cycle only sets the resolution)."""
+    _apply_step(scheduler, fraction * max(1, scheduler.total_steps - 1))
 
 
 def scheduler_entries(schedulers) -> Iterator[Tuple[str, object]]:

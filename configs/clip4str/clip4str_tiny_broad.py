@@ -32,9 +32,9 @@ optim_wrapper = dict(optimizer=dict(lr=2e-3))
 
 # custom_hooks.0: the time budget of training (tools/main_job.py sets budget_s and start_time;
 # 16 minutes by default); then the default runtime's ScheduleCheckHook. max_iters is an upper
-# bound: the budget hook sets the count that fits and re-times the one-cycle schedule to it.
-# Resuming such a run: --resume --cfg-options resume_rescale=True (its checkpoint's schedule
-# ends at the fitted count; the budget hook fits the rest of the run again).
+# bound: the budget hook sets the count that fits, and the one-cycle schedule follows the elapsed
+# fraction of the budget (one annealing, whatever the pace). Resuming such a run: --resume (the
+# schedule goes on from its place in the cycle to the end of the new budget).
 # custom_hooks.1: the decoders' start (DecoderTransferHook; None keeps them random, logged).
 custom_hooks = [dict(type='TimeBudgetHook', budget_s=16 * 60, warmup_iters=40, skip_iters=5,
                      reserve_s=20, recheck_s=60, probe_threads=(2, 1), reprobe_s=120),

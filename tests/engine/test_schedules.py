@@ -7,7 +7,8 @@ from mmengine.config import Config
 from mmengine.optim import OneCycleLR
 from mmocr.registry import PARAM_SCHEDULERS
 
-from clip4str_plugin.engine.schedules import rescale_one_cycle, set_training_length
+from clip4str_plugin.engine.schedules import (one_cycle_fraction, rescale_one_cycle,
+                                              set_one_cycle_fraction, set_training_length)
 from conftest import CONFIGS
 
 LRS = (1e-3, 2e-2)      # two groups with their own maxima (GroupOneCycleLR)
@@ -41,6 +42,24 @@ def assert_same(got, want):
 
 SHAPES = [dict(pct_start=0.075), dict(pct_start=0.3, three_phase=True),
           dict(pct_start=0.25, anneal_strategy='linear')]
+
+
+@pytest.mark.parametrize('shape', SHAPES, ids=['two-phase', 'three-phase', 'linear'])
+def test_a_fraction_of_the_cycle_is_the_step_there_for_every_group(shape):
+    """Time-driven schedules: fraction k / 99 of a 100-step cycle gives step k's learning rates
+    (each group its own), whatever step the scheduler had counted; 1 gives the minimum."""
+    scheduler, stepped = one_cycle(100, **shape), run(one_cycle(100, **shape), 100)
+    run(scheduler, 60)
+    for k in (0, 7, 30, 99, 55):
+        set_one_cycle_fraction(scheduler, k / 99)
+        assert_same(lrs(scheduler), stepped[k])
+        assert one_cycle_fraction(scheduler) == pytest.approx(k / 99, rel=1e-12)
+    set_one_cycle_fraction(scheduler, 0.5)
+    between = np.array(lrs(scheduler))
+    assert np.all((between <= np.maximum(stepped[49], stepped[50]))
+                  & (between >= np.minimum(stepped[49], stepped[50])))
+    set_one_cycle_fraction(scheduler, 1.0)
+    assert_same(lrs(scheduler), [lr / 25 / 1e4 for lr in LRS])
 
 
 @pytest.mark.parametrize('shape', SHAPES, ids=['two-phase', 'three-phase', 'linear'])

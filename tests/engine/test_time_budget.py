@@ -1,15 +1,17 @@
-"""TimeBudgetHook: the iteration count follows the measured pace, the one-cycle schedule ends
-with the new loop (main's rescale_one_cycle, end moved along), the ScheduleCheckHook of the
-default runtime passes at train start, and the thread probe keeps the faster count."""
+"""TimeBudgetHook on a fake clock: the one-cycle schedule follows the elapsed time (one rise, one
+annealing, whatever the pace does) and ends with the budget, the loop's length follows the pace,
+a resumed run goes on from its place in the cycle, the ScheduleCheckHook of the default runtime
+passes at train start, and the thread probe keeps the faster count."""
 import json
 import runpy
 import sys
-import time
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
@@ -20,18 +22,42 @@ from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from clip4str_plugin.datasets.word_presets import preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
 from clip4str_plugin.engine.schedule_check import ScheduleCheckHook
+from clip4str_plugin.engine import time_budget
 from clip4str_plugin.engine.time_budget import TimeBudgetHook
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
 
-class _Slow(BaseModel):
-    def __init__(self):
+class FakeClock:
+    """The budget's clock: it moves only as the model computes, ``pace(now)`` seconds per
+    iteration (no real waiting)."""
+
+    def __init__(self, pace, start=1000.0):
+        self.now, self.pace = start, pace
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Pace 1 s per iteration, then 3 s from second 100 of the budget on."""
+    fake = FakeClock(lambda now: 1.0 if now < 1100.0 else 3.0)
+    monkeypatch.setattr(time_budget, 'wall_clock', fake)
+    return fake
+
+
+class _Timed(BaseModel):
+    def __init__(self, clock, crash_at=None):
         super().__init__()
         self.w = torch.nn.Parameter(torch.ones(1))
+        self.clock, self.crash_at, self.calls = clock, crash_at, 0
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
-        time.sleep(0.01)
+        self.calls += 1
+        if self.calls == self.crash_at:
+            raise RuntimeError('the machine went down')
+        self.clock.now += self.clock.pace(self.clock.now)
         return dict(loss=(self.w * inputs.float().mean()) ** 2)
 
 
@@ -43,48 +69,76 @@ class _Data(Dataset):
         return dict(inputs=torch.tensor([float(i)]))
 
 
-def slow_runner(work_dir, hooks, max_iters=100000, **kwargs):
+class _Record(Hook):
+    """(start time, lr) of every iteration."""
+
+    def __init__(self, clock):
+        self.clock, self.iters = clock, []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.iters.append((self.clock.now, runner.optim_wrapper.get_lr()['lr'][0]))
+
+
+def timed_runner(work_dir, hooks, clock, max_iters=1000, crash_at=None, interval=None,
+                 **kwargs):
     return Runner(
-        model=_Slow(), work_dir=str(work_dir),
+        model=_Timed(clock, crash_at), work_dir=str(work_dir),
         train_dataloader=dict(dataset=_Data(), sampler=dict(type='InfiniteSampler'),
                               batch_size=2, collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(type=OptimWrapper, optimizer=dict(type='SGD', lr=0.1)),
         param_scheduler=[dict(type='OneCycleLR', eta_max=0.1, total_steps=max_iters,
-                              end=max_iters, pct_start=0.1, by_epoch=False)],
+                              pct_start=0.1, by_epoch=False)],
         train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=max_iters,
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=interval or max_iters,
                                            by_epoch=False),
                            logger=dict(type='LoggerHook', interval=1000)),
-        custom_hooks=hooks, default_scope='mmengine', **kwargs)
+        custom_hooks=[ScheduleCheckHook()] + hooks, default_scope='mmengine', **kwargs)
 
 
-def test_runner_stops_within_budget_with_the_schedule_ending_at_the_loop(tmp_path):
-    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0)
-    runner = slow_runner(tmp_path, [ScheduleCheckHook(), hook])
-    start = time.time()
+LR_END = 0.1 / 25 / 1e4      # OneCycleLR's minimum: eta_max / div_factor / final_div_factor
+
+
+def assert_one_cycle_in_time(iters, end, start=None):
+    """The learning rates rise to one peak (unless ``start`` is past it), then never go back
+    up, the last one the cycle's minimum; the last iteration ends by ``end``."""
+    times, lrs = np.array(iters).T
+    peak = int(lrs.argmax())
+    assert np.all(np.diff(lrs[:peak + 1]) >= 0) and np.all(np.diff(lrs[peak:]) <= 0)
+    assert lrs[-1] == pytest.approx(LR_END, rel=1e-6)
+    assert times[-1] < end <= times[-1] + 2 * 3.0          # started before, ended by then
+    return times, lrs, peak
+
+
+def test_pace_tripling_mid_run_keeps_one_annealing_that_ends_with_the_budget(tmp_path, clock):
+    hook = TimeBudgetHook(budget_s=300.0, warmup_iters=10, skip_iters=2, recheck_s=20)
+    record = _Record(clock)
+    runner = timed_runner(tmp_path, [hook, record], clock)
     runner.train()
-    took = time.time() - start
-    assert len(hook.adjustments) == 1
-    new = hook.adjustments[0]['max_iters']
-    assert runner.iter == new and 20 < new < 200, hook.adjustments
-    assert took < 3.5
-    scheduler = runner.param_schedulers[0]
-    assert scheduler.total_steps == new and scheduler.end == new
-    assert runner.optim_wrapper.get_lr()['lr'][0] < 1e-4   # annealed to the end (max 0.1)
+    times, lrs, peak = assert_one_cycle_in_time(record.iters, 1300.0)
+    assert clock.now <= 1300.0                               # the last one ended in time
+    # 100 iterations of 1 s, then 66 of 3 s: one more would end at second 301
+    assert runner.train_loop.max_iters == runner.iter == len(lrs) == 100 + 66
+    # driven by time: the peak at 10 % of the 300 s (step resolution 1 / 999 of the cycle),
+    # not at 10 % of the iterations (second 17)
+    assert times[peak] == pytest.approx(1030.0, abs=1.0)
+    # the loop's length was fitted several times as the pace moved; the schedule did not move
+    assert len(hook.adjustments) >= 2 and hook.adjustments[0]['max_iters'] == 300
+    assert hook.adjustments[-1]['max_iters'] == runner.iter
+    assert runner.param_schedulers[0].total_steps == 1000    # only its resolution
     # "at the end" intervals moved along: the last iteration was checkpointed
-    assert (tmp_path / f'iter_{new}.pth').is_file()
-    record = json.loads((tmp_path / 'time_budget.json').read_text())
-    assert record['iterations'] == new and record['adjustments'][0]['max_iters'] == new
+    assert (tmp_path / f'iter_{runner.iter}.pth').is_file()
+    saved = json.loads((tmp_path / 'time_budget.json').read_text())
+    assert saved['iterations'] == runner.iter and saved['adjustments'] == hook.adjustments
 
 
-def test_runner_probes_the_thread_counts_again(tmp_path):
+def test_runner_probes_the_thread_counts_again(tmp_path, clock):
     before = torch.get_num_threads()
-    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0.3,
-                          reprobe_s=0.3, probe_threads=(2, 1))
+    hook = TimeBudgetHook(budget_s=60.0, warmup_iters=10, skip_iters=2, recheck_s=5,
+                          reprobe_s=10, probe_threads=(2, 1))
     try:
-        slow_runner(tmp_path, [ScheduleCheckHook(), hook]).train()
-        assert hook.reprobes and all(set(r['seconds_per_iter']) == {1, 2} and
-                                     r['threads'] in (1, 2) for r in hook.reprobes)
+        timed_runner(tmp_path, [hook], clock).train()
+        assert len(hook.reprobes) >= 3 and all(set(r['seconds_per_iter']) == {1, 2} and
+                                               r['threads'] in (1, 2) for r in hook.reprobes)
         record = json.loads((tmp_path / 'time_budget.json').read_text())
         assert len(record['reprobes']) == len(hook.reprobes)
         assert record['threads'] == hook.reprobes[-1]['threads']
@@ -92,17 +146,25 @@ def test_runner_probes_the_thread_counts_again(tmp_path):
         torch.set_num_threads(before)
 
 
-def test_a_resumed_run_is_measured_from_its_own_first_iteration(tmp_path, monkeypatch):
+def test_a_resumed_run_goes_on_from_its_place_in_the_cycle(tmp_path, clock, monkeypatch):
+    """A run that crashed at iteration 80 resumes from its checkpoint at 50 with a budget of
+    its own: the learning rate goes on from where it was and anneals to the end of the new
+    budget; the loop and the schedule kept the config's length (no resume_rescale)."""
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
     use_weights_only_loader()      # as the tools (undone afterwards)
-    slow_runner(tmp_path, [], max_iters=20).train()
-    hook = TimeBudgetHook(budget_s=2.0, warmup_iters=10, skip_iters=2, recheck_s=0)
-    runner = slow_runner(tmp_path, [hook], max_iters=400, experiment_name='resumed',
-                         resume=True, load_from=str(tmp_path / 'iter_20.pth'))
+    first = _Record(clock)
+    with pytest.raises(RuntimeError, match='went down'):
+        timed_runner(tmp_path, [TimeBudgetHook(budget_s=300.0, warmup_iters=10, skip_iters=2),
+                                first], clock, crash_at=81, interval=50).train()
+    hook, second = TimeBudgetHook(budget_s=200.0, warmup_iters=10, skip_iters=2), _Record(clock)
+    start = clock.now
+    runner = timed_runner(tmp_path, [hook, second], clock, experiment_name='resumed',
+                          resume=True, load_from=str(tmp_path / 'iter_50.pth'))
     runner.train()
-    assert [a['iter'] for a in hook.adjustments] == [30]    # warm-up: iterations 21-30
-    new = hook.adjustments[0]['max_iters']
-    assert runner.iter == new and 40 < new < 400 and runner.param_schedulers[0].end == new
+    assert [a['iter'] for a in hook.adjustments][0] == 60   # warm-up: iterations 51-60
+    assert second.iters[0][1] == pytest.approx(first.iters[50][1], rel=1e-9)
+    assert hook.start_fraction == pytest.approx(50 / 300, abs=2e-3)
+    assert_one_cycle_in_time(first.iters[:51] + second.iters, start + 200.0)
 
 
 def test_probe_threads_keeps_the_faster_count():
