@@ -20,7 +20,7 @@ from torch import nn
 from .errors import CheckpointError
 from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
-from .shape_checks import listing
+from .shape_checks import listing, value_error, value_problems
 from .sparse_rows import SparseRowsError, load_file_sparse_rows
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
@@ -90,8 +90,9 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str,
     """Copy ``state[prefix + name]`` into every parameter/buffer ``name`` of ``module``.
 
     Raises:
-        CLIPWeightsError: naming ``source`` and the offending keys, when a key is missing or a
-            shape differs, so that a mismatched file never loads half-way.
+        CLIPWeightsError: naming ``source`` and the offending keys, when a key is missing, a
+            shape differs or a value is not a finite float (NaN, integer, not a tensor), so
+            that a mismatched or damaged file never loads half-way.
     """
     own = module.state_dict()
     missing = [k for k in own if prefix + k not in state]
@@ -106,6 +107,9 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str,
             problems.append(f'shape mismatches: {listing(mismatched, 4)}')
         raise CLIPWeightsError(f'CLIP weights {source} do not match the configured geometry; '
                                + '; '.join(problems))
+    bad_values = value_problems(own, state, prefix)
+    if bad_values:
+        raise value_error(f'CLIP weights {source}', bad_values, CLIPWeightsError)
     with torch.no_grad():
         for key, target in own.items():
             value = state[prefix + key]

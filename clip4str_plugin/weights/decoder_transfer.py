@@ -15,6 +15,7 @@ from terminaltables import AsciiTable
 from ..engine.checkpoint_io import write_atomically
 from .errors import CheckpointError
 from .mmengine_loader import load_checkpoint_file
+from .shape_checks import value_error, value_problems
 
 #: ``meta['format']`` of a decoder file: its keys are one network's, without prefix.
 DECODER_FILE_FORMAT = 'clip4str_plugin/parseq-network'
@@ -26,8 +27,13 @@ class PretrainedDecoderError(CheckpointError):
 
 def save_decoder_file(network: torch.nn.Module, path: str, meta: Mapping) -> None:
     """Write ``network``'s tensors to ``path`` (``.safetensors``, atomically) with ``meta``
-    (JSON-able: geometry, dictionary, source checkpoint, ...) and the decoder-file format."""
+    (JSON-able: geometry, dictionary, source checkpoint, ...) and the decoder-file format.
+    A network with NaN or infinite weights (a diverged run) is refused, nothing written."""
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    problems = value_problems(state, state)
+    if problems:
+        raise value_error(f'the decoder network to be written to {path}', problems,
+                          PretrainedDecoderError)
     meta = dict(meta, format=DECODER_FILE_FORMAT)
     write_atomically(path, safetensors_bytes(state, metadata={'meta': json.dumps(meta)}))
 
@@ -72,10 +78,15 @@ def transfer_decoder(networks: Mapping[str, torch.nn.Module], checkpoint: str, p
 
     Returns rows ``(tensor, shape, status)``, status ``'loaded'`` or why the tensor stayed at
     its initialisation, and what was read (``'the decoder file'`` or ``"prefix '...'"``).
-    Raises :class:`PretrainedDecoderError` when no tensor loads.
+    Raises :class:`PretrainedDecoderError` when no tensor loads, or when a tensor that would
+    load is not a finite float (NaN, integer, not a tensor), before any is copied.
     """
     picked, meta = read_decoder_source(checkpoint, prefix)
     check_dictionary(meta, tokens, checkpoint)
+    problems = [problem for network in networks.values()
+                for problem in value_problems(network.state_dict(), picked)]
+    if problems:
+        raise value_error(checkpoint, sorted(set(problems)), PretrainedDecoderError)
     rows, loaded = [], 0
     for name, network in networks.items():
         own = network.state_dict()

@@ -1,7 +1,7 @@
 """Does a checkpoint fit the model built from the config? Clear errors instead of MMEngine's
 "do not match exactly" warning, after which a wrong file would run as garbage.
 
-Two checks of :func:`check_checkpoint_fits`, on every checkpoint MMEngine loads into a model
+Three checks of :func:`check_checkpoint_fits`, on every checkpoint MMEngine loads into a model
 once :func:`install_fit_check` ran (``load_from``, ``resume``, ``tools/test.py``, inferencer
 weights, ``init_cfg=Pretrained``):
 
@@ -13,25 +13,35 @@ weights, ``init_cfg=Pretrained``):
 * **shapes**, for models built by this plugin: every shared key must have the model's shape;
   all differing tensors are counted. Other models (an MMOCR detector) keep MMEngine's behaviour
   (a resized head is skipped with a warning, as in fine-tuning).
+* **values**: a tensor that goes where the model has a floating-point parameter or buffer must
+  be a floating-point tensor with finite values (:func:`value_problems`); a NaN, integer or numpy
+  value would be copied in silently (or cast) and evaluate as garbage. Integer buffers
+  (``num_batches_tracked``, position ids) are not checked.
 
-:func:`check_checkpoint_shapes` is the same shape check for one module, called from the plugin
+:func:`check_checkpoint_shapes` is the same shape and value check for one module, called from the plugin
 modules' ``_load_from_state_dict`` for loads that do not go through MMEngine.
 """
 import collections
 import weakref
 from typing import Iterable, List, Mapping, Optional
 
+import numpy as np
 import torch
 from mmengine.model import is_model_wrapper
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from torch import nn
 
-from .errors import CheckpointMismatchError
+from .errors import CheckpointError, CheckpointMismatchError
 
 #: A checkpoint must hold at least this fraction of the model's tensors to be loaded into it.
 MIN_COVERAGE = 0.5
 _MMENGINE_LOAD_STATE_DICT = mmengine_checkpoint.load_state_dict
 _SOURCES: collections.deque = collections.deque(maxlen=8)   # (weakref to a tensor, file)
+
+
+class CheckpointValueError(CheckpointError):
+    """Tensors that would load into floating-point weights are not finite floating-point
+    numbers: NaN or infinite values, an integer dtype, or not a tensor at all."""
 
 
 def listing(keys: Iterable[str], limit: int = 8) -> str:
@@ -42,7 +52,9 @@ def listing(keys: Iterable[str], limit: int = 8) -> str:
 
 
 def _first_tensor(state_dict) -> Optional[torch.Tensor]:
-    return next((v for v in state_dict.values() if isinstance(v, torch.Tensor)), None)
+    """The first tensor (or numpy array, which a damaged file may hold) of ``state_dict``."""
+    return next((v for v in state_dict.values() if isinstance(v, (torch.Tensor, np.ndarray))),
+                None)
 
 
 def remember_source(checkpoint: Mapping, path: str) -> None:
@@ -73,6 +85,35 @@ def _mismatch_error(source: str, mismatched: List[str]) -> CheckpointMismatchErr
         '(tools/convert_clip4str_ckpt.py records it in meta)')
 
 
+def value_problems(own: Mapping[str, torch.Tensor], state_dict: Mapping,
+                   prefix: str = '') -> List[str]:
+    """``'key: why'`` for each ``state_dict[prefix + name]`` that would load into a
+    floating-point tensor ``own[name]`` but is not a tensor, not floating-point, or holds NaN
+    or infinite values."""
+    problems = []
+    for name, target in own.items():
+        value = state_dict.get(prefix + name)
+        if value is None or not (isinstance(target, torch.Tensor) and target.is_floating_point()):
+            continue
+        if not isinstance(value, torch.Tensor):
+            problems.append(f'{prefix + name}: a {type(value).__name__}, not a tensor')
+        elif not value.is_floating_point():
+            problems.append(f'{prefix + name}: {str(value.dtype).replace("torch.", "")}')
+        elif value.device.type != 'meta' and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            problems.append(f'{prefix + name}: {bad} of {value.numel()} values NaN or infinite')
+    return problems
+
+
+def value_error(source: str, problems: List[str],
+                cls: type = CheckpointValueError) -> CheckpointError:
+    """One line for :func:`value_problems`' findings in ``source`` (an error of ``cls``)."""
+    return cls(
+        f'{source} holds {len(problems)} tensors that are not finite floating-point weights '
+        f'(e.g. {"; ".join(problems[:3])}): a damaged, diverged or wrongly converted file; use '
+        'an intact checkpoint')
+
+
 def check_checkpoint_shapes(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
                             prefix: str) -> None:
     """Raise :class:`CheckpointMismatchError` when a checkpoint's tensors for ``module`` (keys
@@ -81,13 +122,18 @@ def check_checkpoint_shapes(module: nn.Module, state_dict: Mapping[str, torch.Te
     mismatched = _mismatches(module.state_dict(), state_dict, prefix)
     if mismatched:
         raise _mismatch_error(_source_of(state_dict), mismatched)
+    problems = value_problems(module.state_dict(), state_dict, prefix)
+    if problems:
+        raise value_error(_source_of(state_dict), problems)
 
 
 def check_checkpoint_fits(model: nn.Module, state_dict: Mapping,
                           source: Optional[str] = None) -> None:
     """Raise :class:`CheckpointMismatchError` (one line, with counts) when ``state_dict``
     covers less than :data:`MIN_COVERAGE` of ``model``'s tensors or, for a model built by this
-    plugin, when any of its tensors has another shape than the model's."""
+    plugin, when any of its tensors has another shape than the model's; and
+    :class:`CheckpointValueError` for values that are not finite floats
+    (:func:`value_problems`)."""
     own = {k: v for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
     source = source or _source_of(state_dict)
     covered = sum(k in state_dict for k in own)
@@ -102,6 +148,9 @@ def check_checkpoint_fits(model: nn.Module, state_dict: Mapping,
         mismatched = _mismatches(own, state_dict, '')
         if mismatched:
             raise _mismatch_error(source, mismatched)
+    problems = value_problems(own, state_dict)
+    if problems:
+        raise value_error(source, problems)
 
 
 def load_state_dict_checked(module: nn.Module, state_dict, strict: bool = False, logger=None):

@@ -78,3 +78,34 @@ def test_intended_partial_loads_and_other_models_keep_mmengine_behaviour(tmp_pat
     torch.save(resized, str(tmp_path / 'resized.pth'))
     load_checkpoint(plain, str(tmp_path / 'resized.pth'))
     assert torch.equal(plain[0].weight, resized['0.weight'])
+
+
+@pytest.mark.parametrize('spoil,why', [
+    (lambda t: torch.full_like(t, float('nan')), r'values NaN or infinite'),
+    (lambda t: t.long(), r': int64'),
+    (lambda t: t.numpy(), r': a ndarray, not a tensor')])
+def test_values_that_are_not_finite_floats_are_refused(tmp_path, fit_check, spoil, why):
+    from clip4str_plugin.weights.shape_checks import CheckpointValueError
+    model = tiny_model()
+    state = {k: spoil(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    path = tmp_path / 'spoilt.pth'
+    torch.save(dict(meta={}, state_dict=state), str(path))
+    floats = sum(v.is_floating_point() for v in model.state_dict().values())
+    with pytest.raises(CheckpointValueError,
+                       match=rf'^{path} holds {floats} tensors that are not finite '
+                             rf'floating-point weights \(e\.g\. [^;]*{why}') as err:
+        load_checkpoint(model, str(path))
+    assert '\n' not in str(err.value)
+
+
+def test_integer_buffers_and_half_precision_weights_still_load(tmp_path, fit_check):
+    model = tiny_model()
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    path = tmp_path / 'half.pth'
+    torch.save(dict(meta={}, state_dict=state), str(path))
+    load_checkpoint(model, str(path))
+    detector = build_model(Config.fromfile(str(DBNET_CONFIG)).model)
+    dbnet_path = dbnet_checkpoint(tmp_path / 'dbnet.pth')    # int64 num_batches_tracked
+    assert any(not v.is_floating_point() for v in torch.load(str(dbnet_path))['state_dict']
+               .values())
+    load_checkpoint(detector, str(dbnet_path))

@@ -98,3 +98,23 @@ def test_decoder_file_of_another_dictionary_is_refused(tmp_path):
             f"{path} was trained for another dictionary (11 tokens; this model 11; token 8 is "
             "'X' there, 'h' here): pre-train with the same dict_file")):
         transfer_decoder({'decoder.decoder': network()}, path, '', TOKENS)
+
+
+def test_a_diverged_network_is_neither_written_nor_loaded(tmp_path):
+    source = network(seed=3)
+    with torch.no_grad():
+        source.head.weight.fill_(float('nan'))
+    path = tmp_path / 'decoder_pretrained.safetensors'
+    with pytest.raises(PretrainedDecoderError, match=r'decoder network to be written to .* '
+                                                     r'holds 1 tensors .*head\.weight: \d+ of'):
+        save_decoder_file(source, str(path), {})
+    assert not path.exists()
+    ckpt = tmp_path / 'iter_10.pth'       # a pre-training checkpoint holding that network
+    torch.save(dict(state_dict={f'decoder.decoder.{k}': v
+                                for k, v in source.state_dict().items()}), str(ckpt))
+    target = network(seed=4)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(PretrainedDecoderError, match=r'iter_10.pth holds 1 tensors that are '
+                                                     r'not finite .*head\.weight'):
+        transfer_decoder({'a': target}, str(ckpt), 'decoder.decoder.', TOKENS)
+    assert all(torch.equal(before[k], v) for k, v in target.state_dict().items())

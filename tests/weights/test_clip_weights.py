@@ -1,0 +1,35 @@
+"""CLIP weights: values that are not finite floats are refused before any is copied."""
+import pytest
+import torch
+from torch import nn
+
+from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_into
+
+
+class Tower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Parameter(torch.zeros(4, 2))
+        self.register_buffer('position_ids', torch.arange(4))
+
+
+@pytest.mark.parametrize('value,why', [
+    (torch.full((4, 2), float('nan')), r'visual\.proj: 8 of 8 values NaN or infinite'),
+    (torch.ones(4, 2, dtype=torch.int64), r'visual\.proj: int64'),
+    (torch.ones(4, 2).numpy(), r'visual\.proj: a ndarray, not a tensor')])
+def test_values_that_are_not_finite_floats_are_refused(value, why):
+    tower = Tower()
+    state = {'visual.proj': value, 'visual.position_ids': torch.arange(4)}
+    with pytest.raises(CLIPWeightsError, match=rf'^CLIP weights clip\.bin holds 1 tensors that '
+                                               rf'are not finite floating-point weights \(e\.g\. '
+                                               rf'{why}\)'):
+        load_into(tower, state, 'visual.', 'clip.bin')
+    assert torch.equal(tower.proj, torch.zeros(4, 2))
+
+
+def test_finite_half_weights_and_integer_buffers_load():
+    tower = Tower()
+    load_into(tower, {'visual.proj': torch.ones(4, 2).half(),
+                      'visual.position_ids': torch.arange(4) + 1}, 'visual.', 'clip.bin')
+    assert torch.equal(tower.proj, torch.ones(4, 2))
+    assert torch.equal(tower.position_ids, torch.arange(4) + 1)
