@@ -2,12 +2,13 @@
 
 MMEngine's ``http(s)://``, ``torchvision://``, ``open-mmlab://`` and ``mmcls://`` loaders end in
 ``torch.hub.load_state_dict_from_url``, which unpickles with ``weights_only=False``: a downloaded
-file could run code. Here the file goes into the same cache (torch.hub's
-``<hub dir>/checkpoints``, by torch.hub's ``download_url_to_file``; rank 0 first in distributed
-runs, as MMEngine does) and is then read by :func:`~.mmengine_loader.load_checkpoint_file`. The
+file could run code. Here the file goes into torch.hub's cache, in a folder of its own per URL
+(``<hub dir>/checkpoints/<URL hash>/``, by torch.hub's ``download_url_to_file``; rank 0 first in
+distributed runs, as MMEngine does) and is then read by :func:`~.mmengine_loader.load_checkpoint_file`. The
 zoo names resolve through MMEngine's own tables. ``pavi://`` and ``s3://`` / ``petrel://``
 checkpoints are refused (their loaders unpickle in place): copy such a file to a local path.
 """
+import hashlib
 import os
 import os.path as osp
 import sys
@@ -21,9 +22,16 @@ from .errors import CheckpointReadError
 from .mmengine_loader import load_checkpoint_file
 
 
+def cached_path(url: str) -> str:
+    """Where ``url`` is kept: ``<hub dir>/checkpoints/<16 hex of the URL's SHA-256>/<file name>``
+    (two URLs of the same file name never share a copy)."""
+    key = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
+    return osp.join(torch.hub.get_dir(), 'checkpoints', key, osp.basename(urlparse(url).path))
+
+
 def download(url: str) -> str:
     """The local copy of ``url`` in torch.hub's checkpoint cache, downloaded if absent."""
-    cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+    cached = cached_path(url)
     if not osp.isfile(cached):
         os.makedirs(osp.dirname(cached), exist_ok=True)
         try:

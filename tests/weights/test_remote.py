@@ -11,6 +11,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from clip4str_plugin.weights.errors import CheckpointReadError
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from clip4str_plugin.weights.remote import cached_path
 from conftest import Exploit
 from test_mmengine_loader import mmengine_like_checkpoint
 
@@ -45,7 +46,7 @@ def test_a_url_is_downloaded_once_and_read_weights_only(server, tmp_path, monkey
     torch.save(mmengine_like_checkpoint(), str(folder / 'iter_4.pth'))
     loaded = _load_checkpoint(f'{base}/iter_4.pth', map_location='cpu')
     assert loaded['meta']['iter'] == 4 and torch.equal(loaded['state_dict']['w'], torch.ones(3))
-    assert (tmp_path / 'hub' / 'checkpoints' / 'iter_4.pth').is_file()     # torch.hub's cache
+    assert [p.name for p in (tmp_path / 'hub' / 'checkpoints').glob('*/*')] == ['iter_4.pth']
     (folder / 'iter_4.pth').unlink()
     assert _load_checkpoint(f'{base}/iter_4.pth')['meta']['iter'] == 4    # from the cache
     # a model-zoo name resolves through MMEngine's table, then the same way
@@ -69,3 +70,16 @@ def test_a_hostile_download_is_refused_and_never_run(server, tmp_path):
         _load_checkpoint(f'{base}/absent.pth')
     with pytest.raises(CheckpointReadError, match='copy the file to a local path'):
         _load_checkpoint('s3://bucket/iter_4.pth')
+
+
+def test_two_urls_of_the_same_file_name_are_two_checkpoints(server, tmp_path):
+    folder, base = server
+    for name, step in (('a', 1), ('b', 2)):
+        (folder / name).mkdir()
+        ckpt = mmengine_like_checkpoint()
+        ckpt['meta']['iter'] = step
+        torch.save(ckpt, str(folder / name / 'model.pth'))
+    assert _load_checkpoint(f'{base}/a/model.pth')['meta']['iter'] == 1
+    assert _load_checkpoint(f'{base}/b/model.pth')['meta']['iter'] == 2
+    assert _load_checkpoint(f'{base}/a/model.pth')['meta']['iter'] == 1     # each from its copy
+    assert cached_path(f'{base}/a/model.pth') != cached_path(f'{base}/b/model.pth')
