@@ -22,6 +22,7 @@ from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
 from .shape_checks import listing, value_error, value_problems
 from .sparse_rows import SparseRowsError, load_file_sparse_rows
+from .zip_limits import inflation_problem
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
 TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', 'ln_final.',
@@ -40,7 +41,12 @@ def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         return load_file_sparse_rows(path)
     if is_torchscript_archive(path):
-        return dict(iter_tensors(load_zip_pickle(path)))
+        return dict(iter_tensors(load_zip_pickle(path)))    # (its sizes checked there)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            inflating = inflation_problem(archive)
+        if inflating:
+            raise CLIPWeightsError(f'cannot read CLIP weights from {path}: {inflating}')
     obj = torch.load(path, map_location='cpu', weights_only=True)
     for key in _WRAPPER_KEYS:
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):

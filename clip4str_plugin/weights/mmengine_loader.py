@@ -47,6 +47,7 @@ from .errors import CheckpointNotFoundError, CheckpointReadError
 from .safe_pickle import is_torchscript_archive
 from .shape_checks import install_fit_check, remember_source
 from .unpickler import numpy_dtype_copy
+from .zip_limits import inflation_problem
 
 # The only attribute reads (``getattr``) a checkpoint may do: MMEngine pickles the statistics
 # methods of HistoryBuffer and the annealing function of the one-cycle scheduler that way.
@@ -109,7 +110,8 @@ def _mmengine_globals():
 
 def checkpoint_problem(path: str) -> Optional[str]:
     """What is wrong with the bytes of checkpoint file ``path`` (None: nothing seen), from its
-    size, its zip directory and the CRC of every record; nothing is unpickled."""
+    size, its zip directory (declared sizes bounded: :mod:`.zip_limits`) and the CRC of every
+    record; nothing is unpickled."""
     size = os.path.getsize(path)
     if size == 0:
         return 'the file is empty (0 bytes): an interrupted save?'
@@ -126,6 +128,9 @@ def checkpoint_problem(path: str) -> Optional[str]:
         return (f'truncated: the end of the zip archive is missing ({size} bytes; {err}): an '
                 'interrupted save or copy? Use an intact checkpoint')
     with archive:
+        inflating = inflation_problem(archive)
+        if inflating:
+            return inflating
         try:
             damaged = archive.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as err:

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping, Sequence, Tuple
 import torch
 
 from .unpickler import DataOnlyUnpickler, Opaque, StorageReader, UnsafePickleError
+from .zip_limits import inflation_problem
 
 __all__ = ['UnsafePickleError', 'load_zip_pickle', 'is_torchscript_archive', 'iter_tensors']
 
@@ -52,6 +53,9 @@ def load_zip_pickle(path: str, inert_modules: Sequence[str] = ()) -> Any:
             f'{path} is not a readable torch archive (truncated, or not made by torch.save / '
             f'torch.jit.save): {err}') from None
     with archive:
+        inflating = inflation_problem(archive)
+        if inflating:
+            raise pickle.UnpicklingError(f'{path}: {inflating}')
         names = archive.namelist()
         pkl = [n for n in names if n.endswith('data.pkl') and n.count('/') == 1]
         if not pkl:

@@ -1,0 +1,38 @@
+"""How far a zip archive (a ``torch.save`` file, a TorchScript archive) may inflate, judged from
+its directory before any record is decompressed: readers allocate each record's declared size,
+so a 1 MB archive declaring a 1 GiB record would be inflated in full before any other check.
+
+``torch.save`` stores records uncompressed (ratio 1); a re-compressed checkpoint of float weights
+shrinks to no less than about a half. An archive inflating more than :data:`MAX_INFLATION` times,
+in one record or in all, beyond :data:`INFLATION_FLOOR` bytes, is refused.
+"""
+import zipfile
+from typing import Optional
+
+#: The most an archive, or one record of it, may expand (uncompressed / compressed bytes).
+MAX_INFLATION = 100
+#: Archives and records up to this many uncompressed bytes are never refused for inflating.
+INFLATION_FLOOR = 64 << 20
+
+
+def _over(inflated: int, compressed: int) -> bool:
+    return inflated > max(INFLATION_FLOOR, MAX_INFLATION * compressed)
+
+
+def inflation_problem(archive: zipfile.ZipFile) -> Optional[str]:
+    """What is wrong with the declared sizes of ``archive`` (one phrase), or None."""
+    records = archive.infolist()
+    inflated, compressed = (sum(getattr(info, key) for info in records)
+                            for key in ('file_size', 'compress_size'))
+    worst = max(records, key=lambda info: info.file_size - MAX_INFLATION * info.compress_size,
+                default=None)
+    if worst is not None and _over(worst.file_size, worst.compress_size):
+        inflated, compressed = worst.file_size, worst.compress_size
+        where = f'record {worst.filename}'
+    elif _over(inflated, compressed):
+        where = f'its {len(records)} records'
+    else:
+        return None
+    return (f'{where} would inflate {compressed} compressed bytes to {inflated} (over '
+            f'{MAX_INFLATION} times): a decompression bomb or a damaged directory, refused '
+            'before decompressing; use an intact checkpoint')
