@@ -21,7 +21,7 @@ model = dict(
     backbone=dict(type='FrozenCLIPTextMemory'),
     encoder=dict(type='ORPPerturbation', weight=0.1),
     decoder=dict(_base_.parseq_head, type='PARSeqRecDecoder',
-                 module_loss=dict(type='PLMModuleLoss')))
+                 module_loss=_base_.dptr_module_loss))
 
 text_pipeline = [dict(type='PackCLIPPrompt', template="a photo of a '{}'",
                       context_length=77)]

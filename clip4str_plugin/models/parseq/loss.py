@@ -32,11 +32,16 @@ class PLMModuleLoss(BaseTextRecogModuleLoss):
         dictionary: a :class:`PARSeqDictionary` (config or instance).
         max_seq_len: longest label (25).
         cross_weight: weight of every branch other than ``visual`` (reference ``cross_loss_w``).
+        padded_orders: draw the orders over ``max_seq_len`` characters, cut to the batch
+            (OpenOCR's DPTR pads labels to 25: always K orders); False: over the batch's longest
+            label (PARSeq, CLIP4STR: a batch of 1-character labels trains on one order).
     """
 
-    def __init__(self, dictionary, max_seq_len: int = 25, cross_weight: float = 1.0, **kwargs):
+    def __init__(self, dictionary, max_seq_len: int = 25, cross_weight: float = 1.0,
+                 padded_orders: bool = False, **kwargs):
         super().__init__(dictionary, max_seq_len, pad_with='padding', **kwargs)
         self.cross_weight = cross_weight
+        self.padded_orders = padded_orders
 
     def get_targets(self, data_samples: Sequence[TextRecogDataSample]) -> torch.Tensor:
         """``(B, T + 2)`` ids [B] c_1 .. c_n [E] [P].., T the longest label of the batch."""
@@ -61,7 +66,8 @@ class PLMModuleLoss(BaseTextRecogModuleLoss):
         """Targets, K permutation orders (from the batch's longest label) and their masks."""
         dic = self.dictionary
         tgt = self.get_targets(data_samples).to(device)
-        perms = generate_permutations(tgt.shape[1] - 2, num_perms, np.random, device)
+        perms = generate_permutations(tgt.shape[1] - 2, num_perms, np.random, device,
+                                      self.max_seq_len if self.padded_orders else None)
         content_mask, query_mask = permutation_masks(perms)
         tokens, targets = tgt[:, :-1], tgt[:, 1:].repeat(len(perms), 1, 1)
         targets[2:][targets[2:] == dic.end_idx] = dic.padding_idx

@@ -22,15 +22,22 @@ def mirror_pool(num_chars: int) -> torch.Tensor:
 
 
 def generate_permutations(num_chars: int, num_perms: int = 6, rng: Optional[np.random.Generator]
-                          = None, device=None) -> torch.Tensor:
+                          = None, device=None, pad_to: Optional[int] = None) -> torch.Tensor:
     """Return ``(K, num_chars + 2)`` position orders, K <= ``num_perms`` (even).
 
     Order as the reference (forward, mirrored): the canonical order, its reverse with the EOS
     position first ("null context" for EOS), then random orders each followed by its mirror.
-    ``num_chars`` is the longest label of the batch; short labels draw from the exhaustive pool.
+    ``num_chars`` is the longest label of the batch; short labels draw from the exhaustive pool
+    (PARSeq, CLIP4STR). ``pad_to`` (OpenOCR's DPTR, which pads every label to 25): the orders
+    are drawn over ``pad_to`` characters and cut to the batch's positions (:func:`cut_orders`),
+    so K = ``num_perms`` whatever the batch's longest label.
     """
     if num_perms < 2 or num_perms % 2:
         raise ValueError(f'num_perms must be even and >= 2, got {num_perms}')
+    if pad_to is not None:
+        if pad_to < num_chars:
+            raise ValueError(f'a label of {num_chars} characters is longer than pad_to={pad_to}')
+        return cut_orders(generate_permutations(pad_to, num_perms, rng, device), num_chars)
     rng = rng if rng is not None else np.random.default_rng()
     if num_chars == 1:
         return torch.arange(3, device=device).unsqueeze(0)
@@ -50,6 +57,14 @@ def generate_permutations(num_chars: int, num_perms: int = 6, rng: Optional[np.r
     # The reverse order visits EOS right after BOS, so EOS is predicted from no context.
     perms[1, 1:] = torch.arange(num_chars + 1, 0, -1)
     return perms.to(device)
+
+
+def cut_orders(perms: torch.Tensor, num_chars: int) -> torch.Tensor:
+    """``(K, P + 2)`` orders of a padded label -> ``(K, num_chars + 2)``: the positions
+    ``0 .. num_chars + 1`` in the order each row visits them. Their :func:`permutation_masks`
+    equal the padded orders' masks on those positions, where the padding mask hides the rest."""
+    keep = perms <= num_chars + 1
+    return perms[keep].reshape(len(perms), num_chars + 2)
 
 
 def permutation_masks(perms: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

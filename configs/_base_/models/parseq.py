@@ -19,6 +19,10 @@ parseq_head = dict(
     num_perms=6,
     refine_iters=1)
 
+# DPTR's permutation loss: OpenOCR pads every label to 25 characters, so its 6 orders always
+# span 25 positions (PLMModuleLoss cuts them to the batch); CLIP4STR draws them per batch.
+dptr_module_loss = dict(type='PLMModuleLoss', padded_orders=True)
+
 # DPTR's recogniser for 32x128 images: a ViT trained from scratch, the Feature Merge Unit (one
 # query per output position and [E]) and a PARSeq decoder (pre-trained by DPTR), normalisation
 # 0.5 / 0.5. A config adds the widths and depths (backbone, encoder, decoder.decoder).
@@ -28,4 +32,4 @@ dptr_recognizer = dict(
                            bgr_to_rgb=True),
     backbone=dict(type='ViTBackbone', img_size=(32, 128)),
     encoder=dict(type='FeatureMergeUnit', num_queries=_base_.max_label_length + 1, num_heads=8),
-    decoder=dict(parseq_head, type='PARSeqRecDecoder', module_loss=dict(type='PLMModuleLoss')))
+    decoder=dict(parseq_head, type='PARSeqRecDecoder', module_loss=dptr_module_loss))

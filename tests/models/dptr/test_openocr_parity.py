@@ -72,3 +72,87 @@ def test_fmu_initialisation_is_the_references():
     for name in ('attn.in_proj_bias', 'attn.out_proj.bias', 'mlp.0.bias', 'mlp.3.bias',
                  'norm.bias'):
         assert not params[name].any(), name
+
+
+#: OpenOCR's ``DptrParseq.gen_tgt_perms`` for targets padded to 27 (torch.manual_seed(0)): six
+#: orders over 25 characters whatever the labels' lengths.
+OPENOCR_ORDERS = [
+    list(range(27)), [0] + list(range(26, 0, -1)),
+    [0, 20, 17, 7, 18, 6, 25, 12, 9, 15, 13, 22, 3, 16, 2, 23, 11, 14, 10, 8, 19, 4, 5, 21, 24,
+     1, 26],
+    [0, 1, 24, 21, 5, 4, 19, 8, 10, 14, 11, 23, 2, 16, 3, 22, 13, 15, 9, 12, 25, 6, 18, 7, 17,
+     20, 26],
+    [0, 25, 19, 10, 1, 20, 6, 24, 8, 12, 3, 21, 23, 16, 4, 13, 7, 2, 11, 17, 18, 22, 9, 15, 14,
+     5, 26],
+    [0, 5, 14, 15, 9, 22, 18, 17, 11, 2, 7, 13, 4, 16, 23, 21, 3, 12, 8, 24, 6, 20, 1, 10, 19,
+     25, 26]]
+#: Its ``generate_attn_masks`` of each order (1 = -inf), rows and columns 0..2: what a batch
+#: whose longest label has 2 characters uses (content, query).
+OPENOCR_MASKS_T2 = [
+    ([[0, 1, 1], [0, 0, 1], [0, 0, 0]], [[0, 1, 1], [0, 0, 1], [0, 0, 0]]),
+    ([[0, 1, 1], [0, 0, 0], [0, 1, 0]], [[0, 1, 0], [0, 1, 1], [0, 1, 1]]),
+    ([[0, 1, 1], [0, 0, 0], [0, 1, 0]], [[0, 1, 0], [0, 1, 1], [0, 1, 1]]),
+    ([[0, 1, 1], [0, 0, 1], [0, 0, 0]], [[0, 1, 1], [0, 0, 1], [0, 0, 0]]),
+    ([[0, 1, 1], [0, 0, 1], [0, 0, 0]], [[0, 1, 1], [0, 0, 1], [0, 0, 1]]),
+    ([[0, 1, 1], [0, 0, 0], [0, 1, 0]], [[0, 1, 0], [0, 1, 1], [0, 1, 0]])]
+
+
+def test_padded_orders_cut_to_the_batch_give_openocrs_masks():
+    from clip4str_plugin.models.parseq.permutations import cut_orders, permutation_masks
+    content, query = permutation_masks(cut_orders(torch.tensor(OPENOCR_ORDERS), 2))
+    assert content.int().tolist() == [c for c, _ in OPENOCR_MASKS_T2]
+    assert query.int().tolist() == [q for _, q in OPENOCR_MASKS_T2]
+
+
+def test_padded_orders_are_six_for_short_batches_and_follow_the_reference_layout():
+    import numpy as np
+    from clip4str_plugin.models.parseq.permutations import generate_permutations
+    for num_chars in (1, 2, 7):
+        perms = generate_permutations(num_chars, 6, np.random.default_rng(0), pad_to=25)
+        assert perms.shape == (6, num_chars + 2)
+        assert perms[0].tolist() == list(range(num_chars + 2))
+        assert perms[1].tolist() == [0] + list(range(num_chars + 1, 0, -1))
+        assert (perms[:, 0] == 0).all()
+    assert generate_permutations(1, 6).shape == (1, 3)            # PARSeq / CLIP4STR: per batch
+    with pytest.raises(ValueError, match='longer than pad_to=25'):
+        generate_permutations(26, 6, pad_to=25)
+
+
+def test_cut_orders_reproduce_the_padded_logits():
+    """A PARSeq network on labels 'ab' and 'c': targets padded to 25 under OpenOCR's six orders
+    vs the batch's 2 positions under the cut orders: the same logits where targets exist."""
+    from clip4str_plugin.models.parseq.network import PARSeqNetwork
+    from clip4str_plugin.models.parseq.permutations import cut_orders, permutation_masks
+    torch.manual_seed(0)
+    net = PARSeqNetwork(num_classes=5, vocab_size=7, bos_id=5, eos_id=0, max_length=26,
+                        embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, dropout=0.1).eval()
+    memory = torch.randn(2, 9, 32)
+
+    def run(width, perms):
+        tgt = torch.full((2, width), 6)
+        tgt[0, :4], tgt[1, :3] = torch.tensor([5, 1, 2, 0]), torch.tensor([5, 3, 0])
+        tokens = tgt[:, :-1]
+        content, query = permutation_masks(perms)
+        return net(tokens, memory, query, content, (tokens == 6) | (tokens == 0))
+
+    full = run(27, torch.tensor(OPENOCR_ORDERS))
+    cut = run(4, cut_orders(torch.tensor(OPENOCR_ORDERS), 2))
+    torch.testing.assert_close(cut, full[:, :, :3], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('padded, orders', [(True, 6), (False, 1)])
+def test_plm_loss_orders_of_a_batch_of_one_character_labels(padded, orders):
+    from mmengine.structures import LabelData
+    from mmocr.structures import TextRecogDataSample
+
+    from clip4str_plugin.models.parseq.loss import PLMModuleLoss
+    from conftest import DICT_94
+    loss = PLMModuleLoss(dict(type='PARSeqDictionary', dict_file=DICT_94),
+                         padded_orders=padded)
+    samples = []
+    for text in 'ab':
+        sample = TextRecogDataSample()
+        sample.gt_text = LabelData(item=text)
+        samples.append(sample)
+    batch = loss.plm_batch(samples, 6, 'cpu')
+    assert batch.query_mask.shape == (orders, 2, 2) and batch.targets.shape == (orders, 2, 2)
