@@ -49,8 +49,13 @@ class ORPPerturbation(BaseModule):
         tokens = torch.randperm(bank.shape[1], generator=self._generator)[:length]
         return bank[images][:, tokens]
 
+    def mix(self, memory: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """``memory + noise * weight`` as the reference computes it: the product in the bank's
+        precision (an fp16 bank: rounded to fp16), the sum in torch's promoted type (fp32
+        memory: fp32; fp16 memory: fp16)."""
+        return memory + noise.to(memory.device) * self.weight
+
     def forward(self, memory: torch.Tensor, data_samples=None) -> torch.Tensor:
         if not self.training:
             return memory
-        noise = self.sample(memory.shape[0], memory.shape[1])
-        return memory + self.weight * noise.to(memory.device, memory.dtype)
+        return self.mix(memory, self.sample(memory.shape[0], memory.shape[1]))

@@ -156,3 +156,32 @@ def test_plm_loss_orders_of_a_batch_of_one_character_labels(padded, orders):
         samples.append(sample)
     batch = loss.plm_batch(samples, 6, 'cpu')
     assert batch.query_mask.shape == (orders, 2, 2) and batch.targets.shape == (orders, 2, 2)
+
+
+#: OpenOCR's ORP mixing (``DptrParseq.training_step``: ``memory + noise * 1e-1`` with
+#: ``noise = torch.from_numpy(fp16 bank rows)``) of memory = linspace(-3, 3, 24) and an fp16
+#: bank linspace(-9.7, 11.3, 24), shape (2, 3, 4): the product rounds in fp16.
+OPENOCR_ORP_FP32_MEMORY = [
+    -3.97021484375, -3.6180367469787598, -3.2658586502075195, -2.9136803150177,
+    -2.56101393699646, -2.2093241214752197, -1.85714590549469, -1.5047235488891602,
+    -1.15266752243042, -0.8003672957420349, -0.4482501745223999, -0.09607201814651489,
+    0.2561672329902649, 0.6083453893661499, 0.9602794051170349, 1.31270170211792,
+    1.6648797988891602, 2.0168137550354004, 2.3689920902252197, 2.72117018699646,
+    3.0738365650177, 3.4260149002075195, 3.7781929969787598, 4.1298828125]
+OPENOCR_ORP_FP16_MEMORY = [
+    -3.970703125, -3.6171875, -3.265625, -2.9140625, -2.560546875, -2.208984375, -1.857421875,
+    -1.5048828125, -1.15234375, -0.80078125, -0.4482421875, -0.09613037109375, 0.25634765625,
+    0.6083984375, 0.96044921875, 1.3125, 1.6650390625, 2.015625, 2.369140625, 2.720703125,
+    3.07421875, 3.42578125, 3.77734375, 4.12890625]
+
+
+@pytest.mark.parametrize('dtype, recorded', [(torch.float32, OPENOCR_ORP_FP32_MEMORY),
+                                             (torch.float16, OPENOCR_ORP_FP16_MEMORY)])
+def test_orp_mix_rounds_as_the_reference(dtype, recorded):
+    from clip4str_plugin.models.dptr.orp import ORPPerturbation
+    memory = torch.linspace(-3, 3, 24).reshape(2, 3, 4).to(dtype)
+    noise = torch.from_numpy(np.linspace(-9.7, 11.3, 24).astype(np.float16).reshape(2, 3, 4))
+    out = ORPPerturbation('unused.safetensors', weight=0.1).mix(memory, noise)
+    assert out.dtype == dtype and out.flatten().tolist() == recorded      # bit for bit
+    # mixing in fp32 would differ by up to 2e-4 here
+    assert (out.float() - (memory.float() + 0.1 * noise.float())).abs().max() > 1e-4
