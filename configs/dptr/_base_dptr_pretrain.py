@@ -1,8 +1,9 @@
 # DPTR text-only pre-training (arXiv 2408.05706; OpenOCR dptr_parseq_pretrain.yml): a frozen CLIP
 # text tower reads "a photo of a '<label>'"; its memory, perturbed by ORP, trains a PARSeq decoder
 # with permutation language modelling. Labels come from any recognition LMDB (images are never
-# read): by default those of Real, 256 per GPU, DPTR's 20-epoch schedule. Checkpoints hold the
-# decoder only. The configs set the text tower, its ORP bank and the decoder's width and depth.
+# read): by default those of Real's ArT LMDB, as the reference's config (train/real/ArT; the
+# variant dptr_pretrain_vitb16_real.py reads all of Real), 256 per GPU, DPTR's 20-epoch
+# schedule. Checkpoints hold the decoder only. The configs set the text tower, its ORP bank and the decoder's width and depth.
 # One command (tools/train.py): ORPBankHook builds the ORP bank from the images in ORP_IMAGES with
 # the CLIP image tower the config names, when the bank file is missing (reused otherwise, its
 # shape checked); SaveDecoderHook writes <work_dir>/decoder_pretrained.safetensors at the end,
@@ -29,7 +30,7 @@ _corpus = dict(type='TextOnlyDataset', data_root=_base_.str_data_root,
                charset=_base_.charset_94, max_label_length=_base_.max_label_length,
                pipeline=text_pipeline)
 train_dataloader = dict(_base_.str_train_loader, batch_size=256, num_workers=4,
-                        dataset=dict(_corpus, ann_file='train/real', name='Real labels'))
+                        dataset=dict(_corpus, ann_file='train/real/ArT', name='ArT labels'))
 # text -> text decoding of the benchmarks' train-split labels, clean memory (no ORP): a
 # sanity metric of pre-training, not a recognition accuracy
 val_dataloader = dict(
