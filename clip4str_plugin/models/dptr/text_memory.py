@@ -2,8 +2,20 @@
 import torch
 from mmengine.model import BaseModule
 from mmocr.registry import MODELS
+from torch import nn
 
 from ..clip.towers import CLIPTextEncoder
+
+
+def hold_in_fp16(tower: nn.Module) -> None:
+    """Cast every weight of ``tower`` to fp16 but the LayerNorms' (they run in fp32), as the
+    reference's CLIP loader does on a GPU (``convert_weights``; OpenAI's weights are fp16
+    values, so nothing is lost)."""
+    norms = {id(p) for m in tower.modules() if isinstance(m, nn.LayerNorm)
+             for p in m.parameters()}
+    for param in tower.parameters():
+        if id(param) not in norms and param.dtype != torch.float16:
+            param.data = param.data.half()
 
 
 @MODELS.register_module()
@@ -19,15 +31,23 @@ class FrozenCLIPTextMemory(BaseModule):
     local CLIP file ``pretrained``, read on first use (also when a run only tests). The joint
     width must equal the text width (512 for ViT-B/16): the reference uses both as one memory.
 
+    Precision as the reference: on a GPU the tower is held in fp16 (:func:`hold_in_fp16`) and
+    its ``ln_final`` states are rounded to fp16; under bf16 autocast (``tools/train.py --amp``
+    with the DPTR configs) its matrix products run in bf16. The memory is returned in fp32
+    (what the reference's mixed-precision concatenation gives).
+
     Args:
         pretrained: local CLIP weights (as for :class:`CLIPTextEncoder`); None = random.
         text_length: tokens per prompt (the data pipeline's ``context_length``).
+        fp16_on_gpu: hold the tower in fp16 on a GPU (True, the reference); False: fp32.
         embed_dim, width, layers, heads, act, ...: the text tower's geometry.
     """
 
     def __init__(self, pretrained=None, embed_dim: int = 512, width: int = 512,
-                 layers: int = 12, text_length: int = 77, init_cfg=None, **geometry):
+                 layers: int = 12, text_length: int = 77, fp16_on_gpu: bool = True,
+                 init_cfg=None, **geometry):
         super().__init__(init_cfg=init_cfg)
+        self.fp16_on_gpu = fp16_on_gpu
         if embed_dim != width:
             raise ValueError(f'the memory mixes projected ({embed_dim}) and unprojected '
                              f'({width}) features; they must have one width')
@@ -39,6 +59,8 @@ class FrozenCLIPTextMemory(BaseModule):
 
     def _apply(self, fn, recurse=True):
         self.clip._apply(fn)
+        if self.fp16_on_gpu and self.clip.text.text_projection.is_cuda:
+            hold_in_fp16(self.clip)
         return super()._apply(fn, recurse)
 
     def train(self, mode: bool = True):
@@ -58,6 +80,7 @@ class FrozenCLIPTextMemory(BaseModule):
         if not self._loaded:
             self.clip.load_pretrained()
             self._loaded = True
-        states = self.clip.encode(ids)
+        projection = self.clip.text.text_projection
+        states = self.clip.encode(ids).to(projection.dtype)
         eot = states[torch.arange(len(ids), device=ids.device), ids.argmax(-1)]
-        return torch.cat([(eot @ self.clip.text.text_projection)[:, None], states], dim=1)
+        return torch.cat([(eot @ projection)[:, None], states], dim=1).float()

@@ -175,3 +175,24 @@ def test_a_bank_records_the_tower_that_built_it(tmp_path):
     write_bank(torch.zeros(2, 3, 4), str(tmp_path / 'bank.npy'), tower=a)
     assert bank_tower(str(tmp_path / 'bank.safetensors')) == a
     assert bank_tower(str(tmp_path / 'bank.npy')) is None
+
+
+def test_text_memory_in_fp16_as_the_reference_on_gpu(tmp_path):
+    """On a GPU the tower is held in fp16 but its LayerNorms (hold_in_fp16, run here on the CPU);
+    the memory is the fp16 computation, returned in fp32."""
+    from clip4str_plugin.models.dptr.text_memory import hold_in_fp16
+    torch.manual_seed(0)
+    reference = CLIPTextEncoder(**GEOMETRY, text_length=77, freeze_nlayer=-1)
+    path = tmp_path / 'clip_text.bin'
+    torch.save(reference.text.state_dict(), str(path))
+    memory = FrozenCLIPTextMemory(pretrained=str(path), **GEOMETRY)
+    ids = open_clip.tokenize(["a photo of a 'Hello'"])
+    full = memory(ids)
+    hold_in_fp16(memory.clip)
+    dtypes = {n: p.dtype for n, p in memory.clip.named_parameters()}
+    assert dtypes['text.ln_final.weight'] == torch.float32
+    assert dtypes['text.token_embedding.weight'] == dtypes['text.text_projection'] == torch.float16
+    half = memory(ids)
+    assert half.dtype == torch.float32
+    assert torch.equal(half[:, 1:], half[:, 1:].half().float())     # rounded to fp16
+    assert torch.allclose(half, full, atol=2e-2) and not torch.equal(half, full)
