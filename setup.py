@@ -17,6 +17,7 @@ def read_requirements(name):
 
 
 DEPLOY = read_requirements('deploy.txt')   # ONNX Runtime (+ onnx) and OpenVINO
+DEMO = read_requirements('demo.txt')       # gradio, for tools/demo.py
 
 setup(
     name='clip4str_plugin',
@@ -32,5 +33,6 @@ setup(
                     'lite': read_requirements('lite.txt'),
                     'onnxruntime': [r for r in DEPLOY if r.startswith('onnx')],
                     'openvino': [r for r in DEPLOY if r.startswith('openvino')],
-                    'deploy': DEPLOY},
+                    'deploy': DEPLOY,
+                    'demo': DEMO},
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv and install the verified stack plus this package (editable) in one pip call: the
 # package's ranges (requirements/runtime.txt) pinned by requirements/constraints.txt, with mmcv-lite
-# (the `lite` extra) and the test tools. Idempotent: returns at once when the venv already matches
-# requirements/ and setup.py. Into an existing MMOCR environment, see docs/install.md instead.
+# (the `lite` extra), the test tools and the browser demo (the `demo` extra: gradio). Idempotent:
+# returns at once when the venv already matches requirements/ and setup.py. Into an existing MMOCR
+# environment, see docs/install.md instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLIP4STR_VENV:-$ROOT/.venv}"
@@ -18,7 +19,7 @@ echo "[install] creating $VENV and installing the verified stack (about 2 minute
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
   -c "$ROOT/requirements/constraints.txt" -c "$ROOT/requirements/constraints-deploy.txt" \
-  -e "$ROOT[lite,tests]"
+  -c "$ROOT/requirements/constraints-demo.txt" -e "$ROOT[lite,tests,demo]"
 "$VENV/bin/python" -c 'import clip4str_mmcv_lite, clip4str_plugin, mmocr.models, open_clip' \
   || { echo "[install] the installed stack does not import" >&2; exit 1; }
 echo "$WANT" > "$STAMP"

@@ -201,6 +201,8 @@ def main():
     summary = ', '.join(f'{k} {v / 60:.1f} min' for k, v in times.items())
     print(f'\nmain job done ({args.preset} preset, {start_from}; {summary}; total '
           f'{sum(times.values()) / 60:.1f} min):\n' + '\n'.join(lines))
+    print(f'\nthe model in the browser demo (docs/demo.md):\n$ {sys.executable} '
+          f'{osp.join(ROOT, "tools", "demo.py")} --checkpoint {checkpoint} --config {config}')
 
 
 if __name__ == '__main__':

@@ -99,6 +99,9 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
     assert 'main job done (broad preset, from scratch;' in out
     assert ('  broad-test: word accuracy 50.00 % (36-character protocol; visual branch alone '
             '25.00 %)\n  broad-test-faces: word accuracy 12.50 % (36-character protocol)') in out
+    demo = ROOT / 'tools' / 'demo.py'   # the command that opens the model in the browser demo
+    assert out.endswith(f"{demo} --checkpoint {work / 'iter_7.pth'} --config "
+                        f"{ROOT / 'configs/clip4str/clip4str_tiny_broad.py'}\n")
 
 
 @pytest.mark.parametrize('native', [True, False])
