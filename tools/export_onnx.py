@@ -10,8 +10,13 @@ and the cached AR step, the teacher-forced refinement), ``dict.txt`` and ``manif
 The export is then checked on random images of the input size: the fp32 graphs against PyTorch
 (strings, largest logit difference) and, with ``--int8``, int8 against fp32 (share of identical
 strings, 1 - NED). A checkpoint or folder that cannot be used stops with one line, exit status 1.
+
+The export is written into a hidden folder beside OUT_DIR and renamed into place when complete:
+OUT_DIR holds one export, all of it (``--overwrite`` replaces the whole folder, ``int8/``
+included). An existing OUT_DIR that is not an export is never replaced.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -27,6 +32,8 @@ from clip4str_plugin.deploy.export import DEFAULT_OPSET
 from clip4str_plugin.deploy.manifest import MANIFEST
 from clip4str_plugin.deploy.quantize import quantize_folder, string_agreement
 from clip4str_plugin.deploy.sessions import BACKENDS
+from clip4str_plugin.fileio import staged_folder
+from clip4str_plugin.engine.cli_checks import check_config, check_output_dir
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
@@ -41,7 +48,8 @@ def parse_args():
                         help='also write OUT_DIR/int8, dynamically quantised (ONNX Runtime)')
     parser.add_argument('--check-images', type=int, default=4,
                         help='random images the export is checked on (0: no check)')
-    parser.add_argument('--overwrite', action='store_true', help='replace an export in OUT_DIR')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the export in OUT_DIR (the whole folder)')
     return parser.parse_args()
 
 
@@ -103,23 +111,45 @@ def check(model, out_dir: str, int8_dir: str, count: int) -> None:
               '(random images; tools/test.py on the int8 folder gives its accuracy)')
 
 
+def refuse_out_dir(args) -> None:
+    """One line, exit 1, unless OUT_DIR is new, empty, or (with --overwrite) an export that
+    holds none of the inputs: an export replaces the folder whole."""
+    out = args.out_dir
+    if not osp.isdir(out):      # missing (a file in its place is check_output_dir's)
+        return
+    if not osp.isfile(osp.join(out, MANIFEST)):
+        if os.listdir(out):
+            sys.exit(f'error: {out} holds files that are not an export (no {MANIFEST}); give a '
+                     'new or empty folder')
+        return
+    if not args.overwrite:
+        sys.exit(f'error: {out} already holds an export; give another folder or --overwrite')
+    inside = osp.join(osp.realpath(out), '')
+    for source in (args.config, args.checkpoint):
+        if osp.realpath(source).startswith(inside):
+            sys.exit(f'error: {source} lies inside {out}, which --overwrite replaces whole; '
+                     'move it out first')
+
+
 def main():
     args = parse_args()
+    check_config(args.config)
+    check_output_dir(args.out_dir, 'OUT_DIR')
     use_weights_only_loader()
     init_default_scope('mmocr')
-    if osp.isfile(osp.join(args.out_dir, MANIFEST)) and not args.overwrite:
-        sys.exit(f'error: {args.out_dir} already holds an export; give another folder or '
-                 '--overwrite')
+    refuse_out_dir(args)
     try:
         cfg = Config.fromfile(args.config)
         model = build_model(cfg, args.checkpoint)
-        manifest = export_recognizer(model, args.out_dir, cfg.model.data_preprocessor.to_dict(),
-                                     args.checkpoint, args.opset)
+        with staged_folder(args.out_dir) as staging:   # replaces OUT_DIR whole at the end
+            manifest = export_recognizer(model, staging, cfg.model.data_preprocessor.to_dict(),
+                                         args.checkpoint, args.opset)
+            if args.int8:
+                quantize_folder(staging, osp.join(staging, 'int8'))
         print(f'{len(manifest["graphs"])} fp32 graphs (opset {args.opset}) and {MANIFEST} '
               f'in {args.out_dir}')
         int8_dir = osp.join(args.out_dir, 'int8') if args.int8 else None
         if int8_dir:
-            quantize_folder(args.out_dir, int8_dir)
             print(f'int8 graphs (ONNX Runtime dynamic quantisation) in {int8_dir}')
         check(model, args.out_dir, int8_dir, args.check_images)
     except (CheckpointError, DataError, DeployError) as err:

@@ -146,3 +146,65 @@ def test_test_tool_refusals(setup):
                     '--work-dir', tmp / 'w')[0] == (
         f'error: {checkpoint} is not an exported model: no manifest.json (make one with '
         'tools/export_onnx.py CONFIG CHECKPOINT OUT_DIR)')
+
+
+def test_a_reexport_replaces_the_folder_whole(setup, monkeypatch):
+    """Killed midway, the folder keeps the old export, all of it; complete, the new one, all of
+    it (no int8/ left from before); a folder mixing two exports is refused in one line."""
+    from clip4str_plugin.deploy import export as export_module
+    tmp, config, checkpoint, export, _ = setup
+    folder = tmp / 'reexport'
+    shutil.copytree(export, folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+    torch.manual_seed(1)
+    other = tmp / 'other.pth'
+    torch.save(dict(state_dict=build_model(load_config(config).model).state_dict()), str(other))
+    calls, export_graph = [], export_module._export_graph
+
+    def killed_after_two(*args):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(args)
+        export_graph(*args)
+
+    monkeypatch.setattr(export_module, '_export_graph', killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_tool('export_onnx', config, other, folder, '--overwrite', '--check-images', '0')
+    monkeypatch.undo()
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+    assert after == before and [p.name for p in tmp.iterdir() if '.partial-' in p.name] == []
+    code, printed = run_tool('export_onnx', config, other, folder, '--overwrite',
+                             '--check-images', '0')
+    assert code is None, printed
+    manifest = json.loads((folder / 'manifest.json').read_text())
+    assert manifest['checkpoint']['file'] == 'other.pth' and not (folder / 'int8').exists()
+    shutil.copyfile(export / 'image_tower.onnx', folder / 'image_tower.onnx')   # A's graph
+    shutil.copytree(tmp / 'set', tmp / 'mixed')
+    code, _ = run_tool('test', one_set_config(tmp, 'mixed'), folder, '--backend', 'onnxruntime',
+                       '--work-dir', tmp / 'w_mixed')
+    assert code.startswith('error: ') and code.endswith(
+        f'{folder}/image_tower.onnx is not the file {folder}/manifest.json was written with (its '
+        'SHA-256 differs): a mixed or damaged folder; export the model again with '
+        'tools/export_onnx.py'), code
+
+
+def test_export_never_replaces_what_it_did_not_make(setup):
+    tmp, config, checkpoint, export, _ = setup
+    mine = tmp / 'mine'
+    mine.mkdir()
+    (mine / 'notes.txt').write_text('keep')
+    assert run_tool('export_onnx', config, checkpoint, mine, '--overwrite')[0] == (
+        f'error: {mine} holds files that are not an export (no manifest.json); give a new or '
+        'empty folder')
+    (mine / 'notes.txt').unlink()
+    (tmp / 'a_file').write_text('keep')
+    assert run_tool('export_onnx', config, checkpoint, tmp / 'a_file')[0] == (
+        f'error: OUT_DIR {tmp / "a_file"} is a file, not a folder: give a folder (created when '
+        'missing)')
+    inside = tmp / 'holder'
+    shutil.copytree(export, inside)
+    shutil.copyfile(checkpoint, inside / 'model.pth')
+    assert run_tool('export_onnx', config, inside / 'model.pth', inside, '--overwrite')[0] == (
+        f'error: {inside / "model.pth"} lies inside {inside}, which --overwrite replaces whole; '
+        'move it out first')
+    assert (tmp / 'a_file').read_text() == 'keep' and (inside / 'model.pth').is_file()

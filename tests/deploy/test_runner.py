@@ -4,6 +4,8 @@ samples stop at different steps, in batches and alone; its int8 version reads ne
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 from types import SimpleNamespace
 
@@ -195,7 +197,7 @@ def test_refusals_name_the_problem(tmp_path, tiny):
     with pytest.raises(DeployError, match='is not an exported model: no manifest.json'):
         read_manifest(str(tmp_path))
     (tmp_path / 'manifest.json').write_text('{"format": "other"}')
-    with pytest.raises(DeployError, match="not a clip4str-onnx/1 manifest \\(format 'other'\\)"):
+    with pytest.raises(DeployError, match="not a clip4str-onnx/2 manifest \\(format 'other'\\)"):
         read_manifest(str(tmp_path))
     manifest = json.loads(open(f'{tiny.folder}/manifest.json').read())
     (tmp_path / 'manifest.json').write_text(json.dumps(manifest))
@@ -206,6 +208,61 @@ def test_refusals_name_the_problem(tmp_path, tiny):
     with pytest.raises(DeployError, match='only CLIP4STR recognizers export to ONNX here; '
                                           "this model's decoder is Identity"):
         export_recognizer(SimpleNamespace(decoder=torch.nn.Identity()), str(tmp_path), {})
+
+
+def copy_export(src, dst):
+    """A copy of the export ``src`` in ``dst``; returns (dst, its manifest as a dict)."""
+    shutil.copytree(src, dst)
+    return dst, json.loads((dst / 'manifest.json').read_text())
+
+
+def test_a_mixed_or_escaping_folder_is_refused(tmp_path, tiny):
+    folder, manifest = copy_export(tiny.folder, tmp_path / 'export')
+    tower = folder / 'image_tower.onnx'
+    original = tower.read_bytes()
+    tower.write_bytes(original + b'\0')              # another export's graph, or damage
+    with pytest.raises(DeployError, match=f'^{tower} is not the file {folder}/manifest.json was '
+                       'written with \\(its SHA-256 differs\\): a mixed or damaged folder'):
+        CLIP4STRRunner(str(folder), 'onnxruntime')
+    outside = tmp_path / 'other' / 'image_tower.onnx'
+    outside.parent.mkdir()
+    outside.write_bytes(original)                  # the right bytes, in the wrong place
+    for name in ('../other/image_tower.onnx', str(outside)):
+        manifest['graphs']['image_tower'] = name
+        manifest['sha256'][name] = manifest['sha256']['image_tower.onnx']
+        (folder / 'manifest.json').write_text(json.dumps(manifest))
+        with pytest.raises(DeployError, match=f'names {re.escape(name)}, which lies outside '
+                           f'{folder}; a deployment folder holds its own files'):
+            read_manifest(str(folder))
+    manifest['graphs']['image_tower'] = 'image_tower.onnx'
+    (folder / 'manifest.json').write_text(json.dumps(manifest))
+    tower.unlink()
+    tower.symlink_to(outside)                      # a link out of the folder
+    with pytest.raises(DeployError, match='names image_tower.onnx, which lies outside'):
+        read_manifest(str(folder))
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda m: m.pop('decoding'), "lacks \\['decoding'\\]"),
+    (lambda m: m.pop('sha256'), "lacks \\['sha256'\\]"),
+    (lambda m: m.update(graphs=['image_tower.onnx']), 'graphs is list .*, not dict'),
+    (lambda m: m['decoding'].update(max_length='26'), "decoding.max_length is str '26', not int"),
+    (lambda m: m['decoding'].pop('eos_id'), "lacks decoding.\\['eos_id'\\]"),
+    (lambda m: m['input'].update(size=[32]), 'input.size is \\[32\\], not \\[height, width\\]'),
+    (lambda m: m['graphs'].pop('visual_step'), "lacks the graphs \\['visual_step'\\]"),
+    (lambda m: m['graphs'].update(text_tower=3), 'graphs.text_tower is int, not a file name'),
+    (lambda m: m.update(format='clip4str-onnx/1'), "format 'clip4str-onnx/1'"),
+], ids=['no-decoding', 'no-checksums', 'graphs-list', 'length-text', 'no-eos', 'size',
+        'graph-missing', 'graph-number', 'old-format'])
+def test_a_broken_manifest_is_one_line(tmp_path, tiny, change, message):
+    folder, manifest = copy_export(tiny.folder, tmp_path / 'export')
+    change(manifest)
+    (folder / 'manifest.json').write_text(json.dumps(manifest))
+    with pytest.raises(DeployError, match=message):
+        CLIP4STRRunner(str(folder), 'onnxruntime')
+    (folder / 'manifest.json').write_text('{"format": "clip4str-onnx/2",')
+    with pytest.raises(DeployError, match='manifest.json is not valid JSON'):
+        CLIP4STRRunner(str(folder), 'onnxruntime')
 
 
 def int8_folder(official):
