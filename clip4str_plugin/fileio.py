@@ -3,19 +3,29 @@
 :func:`refuse_existing_output` is every writing tool's first step: an output that exists is
 replaced only with ``--overwrite``, and a tool never writes onto one of its own inputs.
 :func:`write_atomically` writes a file through a temporary name in its folder, so a reader sees
-the previous file or the complete new one.
+the previous file or the complete new one; a full disk (or quota) while it writes is a
+:class:`NoSpaceError` whose message is one line naming the file.
 """
 import contextlib
+import errno
 import glob
 import hashlib
 import os
 import os.path as osp
 import secrets
+import shutil
 from typing import Iterable, Iterator, Optional
 
 
 class OutputExistsError(FileExistsError):
     """An output that exists (without ``overwrite``) or that is one of the tool's inputs."""
+
+
+class NoSpaceError(OSError):
+    """No space (or quota) left on the device while writing a file; ``str()`` is one line."""
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 def file_sha256(path: str) -> str:
@@ -76,9 +86,13 @@ def atomic_path(path: str) -> Iterator[str]:
         finally:
             os.close(fd)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            quota = ' (disk quota exceeded)' if err.errno == errno.EDQUOT else ''
+            raise NoSpaceError(err.errno, f'no space left on device{quota} while writing '
+                               f'{path}') from None
         raise
     directory = os.open(folder, os.O_RDONLY)
     try:
@@ -93,3 +107,30 @@ def write_atomically(path: str, data: bytes) -> None:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
+
+
+@contextlib.contextmanager
+def staged_folder(path: str) -> Iterator[str]:
+    """A new hidden folder beside ``path`` (``.<name>.partial-<hex>``) to write the contents of
+    ``path`` into. When the block ends without an exception it replaces ``path`` whole, by two
+    renames (``path`` then holds all of the old files or all of the new, never a mix); on an
+    exception it is removed. A process killed inside the block leaves the hidden folder."""
+    path = osp.abspath(os.fspath(path))
+    parent, name = osp.split(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = osp.join(parent, f'.{name}.partial-{secrets.token_hex(4)}')
+    os.mkdir(staging)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = None
+    if osp.lexists(path):
+        old = osp.join(parent, f'.{name}.old-{secrets.token_hex(4)}')
+        os.rename(path, old)
+    os.rename(staging, path)
+    if old and osp.isdir(old) and not osp.islink(old):
+        shutil.rmtree(old)
+    elif old:
+        os.unlink(old)
