@@ -4,6 +4,8 @@
 ``resume_rescale``), or ``max_iters`` / ``max_epochs``, which re-derive the fields that the
 config's variable of that name fed (:func:`~.schedules.set_training_length`, logged). Any other
 top-level name is a variable already consumed by the file's fields, or read by nothing: refused.
+A missing config, a work dir that is a file and a batch size below 1 are refused in one line;
+``num_workers=0`` turns ``persistent_workers`` off (PyTorch's DataLoader refuses the pair).
 
 MMEngine's ``init_dist`` always calls ``cuda.set_device`` and its DDP wrapper passes device ids,
 so without a GPU a torchrun launch needs a gloo group started here and a wrapper without ids.
@@ -19,6 +21,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from .cli_checks import check_config, check_output_dir, check_positive
 from .schedules import LENGTH_NAMES, set_training_length
 
 # Top-level keys read after parsing: by MMEngine's Runner / FlexibleRunner (from_cfg and
@@ -47,7 +50,7 @@ def load_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied and, without CUDA, gloo and device-less DDP.
     A ``--cfg-options`` key that would change nothing exits with one line (SystemExit)."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(check_config(args.config))
     cfg.launcher = args.launcher
     if args.cfg_options:
         apply_cfg_options(cfg, args.cfg_options, args.config)
@@ -55,6 +58,8 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    check_output_dir(cfg.work_dir, '--work-dir')
+    check_dataloaders(cfg)
     if not torch.cuda.is_available():
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         if cfg.launcher != 'none':  # DDP of a CPU model takes no device ids
@@ -62,6 +67,21 @@ def load_config(args: argparse.Namespace) -> Config:
             wrapper.update(cfg.get('model_wrapper_cfg') or {}, device_ids=None)
             cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def check_dataloaders(cfg: Config) -> None:
+    """Each dataloader's batch size must be positive (one line, SystemExit); without worker
+    processes (``num_workers=0``) ``persistent_workers`` is turned off, since PyTorch's
+    DataLoader refuses it there (the shipped loaders keep their workers alive between epochs)."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        if 'batch_size' in loader:
+            check_positive(f'{name}.batch_size', loader.batch_size)
+        if loader.get('num_workers', 0) == 0 and loader.get('persistent_workers'):
+            loader.persistent_workers = False
+            print_log(f'{name}: persistent_workers off (num_workers=0)', logger='current')
 
 
 def _paths_holding(node, value, prefix=''):
