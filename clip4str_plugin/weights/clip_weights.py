@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 
-from .errors import CheckpointError
+from .errors import MALFORMED_PICKLE_ERRORS, CheckpointError
 from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
 from .shape_checks import listing, value_error, value_problems
@@ -73,8 +73,8 @@ def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
         raise CLIPWeightsError(str(err)) from None
     except UnsafePickleError as err:
         raise CLIPWeightsError(f'refusing to load {path}: {err}') from err
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError,
-            KeyError, ValueError, SafetensorError) as err:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, OSError, SafetensorError,
+            *MALFORMED_PICKLE_ERRORS) as err:
         raise CLIPWeightsError(f'cannot read CLIP weights from {path}: the file is corrupt, '
                                f'truncated or not a weights file ({type(err).__name__}: {err})'
                                ) from err

@@ -43,7 +43,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.optim.scheduler import param_scheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .errors import CheckpointNotFoundError, CheckpointReadError
+from .errors import MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError
 from .safe_pickle import is_torchscript_archive
 from .shape_checks import install_fit_check, remember_source
 from .unpickler import numpy_dtype_copy
@@ -233,7 +233,7 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
                                         weights_only=True, mmap=mapped)
         except pickle.UnpicklingError as err:
             raise _load_error(filename, err) from None
-        except (RuntimeError, EOFError, ValueError, TypeError, KeyError) as err:
+        except MALFORMED_PICKLE_ERRORS as err:
             raise CheckpointReadError(f'cannot read checkpoint {filename}: damaged '
                                       f'({type(err).__name__}: {str(err)[:200]})') from None
     if not isinstance(checkpoint, Mapping):

@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence, Tuple
 
 import torch
 
+from .errors import MALFORMED_PICKLE_ERRORS
 from .unpickler import DataOnlyUnpickler, Opaque, StorageReader, UnsafePickleError
 from .zip_limits import inflation_problem
 
@@ -69,8 +70,7 @@ def load_zip_pickle(path: str, inert_modules: Sequence[str] = ()) -> Any:
                                      _zip_storage_reader(archive, prefix), inert_modules).load()
         except pickle.UnpicklingError:
             raise
-        except (zipfile.BadZipFile, EOFError, TypeError, ValueError, AttributeError, KeyError,
-                IndexError, RuntimeError) as err:
+        except (zipfile.BadZipFile, *MALFORMED_PICKLE_ERRORS) as err:
             raise pickle.UnpicklingError(f'{path} is damaged ({type(err).__name__}: {err})'
                                          ) from None
 

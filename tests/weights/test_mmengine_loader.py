@@ -238,3 +238,18 @@ def test_compressed_and_legacy_files_are_read_into_memory(tmp_path):
         loaded = load_checkpoint_file(str(path), mmap=True)
         assert all(torch.equal(loaded['state_dict'][k], v) for k, v in state.items()), path
         assert not _mapped(path)
+
+
+@pytest.mark.parametrize('pickle_bytes, error', [
+    (b'\x80\x02' + b'e' * 4 + b'.', 'IndexError: pop from empty list'),      # APPENDS, no list
+    (b'\x80\x02}q\x00(X\x01\x00\x00\x00ab.', 'IndexError: list index out of range'),
+    (b'\x80\x02J\x01\x00', 'error: unpack requires a buffer of 4 bytes')])    # BININT cut short
+def test_a_malformed_pickle_is_a_damaged_checkpoint(tmp_path, pickle_bytes, error):
+    """Bytes that pass the file checks but break the unpickler: one CheckpointReadError line,
+    as a legacy file and as the data.pkl of an archive."""
+    legacy = tmp_path / 'legacy.pth'
+    legacy.write_bytes(pickle_bytes)
+    for path in (str(legacy), write_archive(tmp_path / 'archive.pth', pickle_bytes)):
+        with pytest.raises(CheckpointReadError) as err:
+            load_checkpoint_file(path)
+        assert str(err.value) == f'cannot read checkpoint {path}: damaged ({error})'
