@@ -27,6 +27,7 @@ from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.lmdb_io import tool_writer
+from clip4str_plugin.engine.cli_checks import check_positive
 from clip4str_plugin.datasets.word_presets import PRESETS, preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
 from clip4str_plugin.datasets.words import LANGUAGES, SPLITS
@@ -101,6 +102,8 @@ def preset_render_options(preset: str, out: str):
 
 def main():
     args = parse_args()
+    check_positive('--num', args.num)
+    check_positive('--workers', args.workers)
     options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
                    distort=args.distort, gray=args.gray, fonts=args.fonts)
     if args.preset:

@@ -31,16 +31,26 @@ def relative_path_hint(path: str) -> str:
 
 
 def open_lmdb(path: str) -> lmdb.Environment:
-    """Open read-only, as MMOCR does (no lock, no readahead)."""
-    return lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False,
-                     max_readers=32, subdir=True)
+    """Open read-only, as MMOCR does (no lock, no readahead); a ``data.mdb`` that LMDB cannot
+    open (damaged, or not an LMDB) is a :class:`DataError`."""
+    try:
+        return lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False,
+                         max_readers=32, subdir=True)
+    except lmdb.Error as err:
+        reason = str(err).replace(f'{path}: ', '', 1)
+        raise DataError(f'{path}: cannot open the LMDB ({reason}): its data.mdb is damaged or '
+                        'not an LMDB; write it again (tools/make_lmdb.py or make_synth_lmdb.py '
+                        'with --overwrite)') from None
 
 
 def describe_existing(path: str) -> str:
     """'' when ``path`` holds no LMDB or an empty one, else what it holds (one phrase)."""
     if not os.path.isfile(os.path.join(path, 'data.mdb')):
         return ''
-    env = open_lmdb(path)
+    try:
+        env = open_lmdb(path)
+    except DataError:
+        return 'a damaged LMDB (its data.mdb does not open)'
     try:
         with env.begin() as txn:
             if env.stat()['entries'] == 0:
@@ -110,8 +120,12 @@ class LMDBWriter:
 
 @contextmanager
 def tool_writer(path: str, overwrite: bool) -> Iterator[LMDBWriter]:
-    """An :class:`LMDBWriter` for command-line tools: an existing LMDB and Ctrl-C end the tool
-    with one line (``SystemExit``) instead of a traceback."""
+    """An :class:`LMDBWriter` for command-line tools: an existing LMDB, a file in the folder's
+    place, a full disk and Ctrl-C end the tool with one line (``SystemExit``) instead of a
+    traceback."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise SystemExit(f'{path} is a file, not a folder: an LMDB is a folder (data.mdb, '
+                         'lock.mdb); give a folder')
     try:
         writer = LMDBWriter(path, overwrite)
     except LMDBExistsError as err:
@@ -122,6 +136,9 @@ def tool_writer(path: str, overwrite: bool) -> Iterator[LMDBWriter]:
     except KeyboardInterrupt:
         raise SystemExit(f'\ninterrupted: {path} is incomplete and will not load; run again '
                          'with --overwrite') from None
+    except lmdb.DiskError:    # LMDB's ENOSPC
+        raise SystemExit(f'no space left on device while writing {path}: it is incomplete and '
+                         'will not load; free space, then run again with --overwrite') from None
 
 
 def write_lmdb(path: str, samples: Iterable[Tuple[bytes, str]], overwrite: bool = False) -> int:
