@@ -1,6 +1,8 @@
 """Recognition data: STR LMDBs, DPTR's text-only data, RandAugment, the word renderer."""
+from .image_arrays import CheckImageArray
 from .str_lmdb_dataset import STRLMDBDataset
 from .text_only import PackCLIPPrompt, TextOnlyDataset
 from .transforms import PARSeqRandAugment
 
-__all__ = ['STRLMDBDataset', 'PackCLIPPrompt', 'TextOnlyDataset', 'PARSeqRandAugment']
+__all__ = ['CheckImageArray', 'STRLMDBDataset', 'PackCLIPPrompt', 'TextOnlyDataset',
+           'PARSeqRandAugment']

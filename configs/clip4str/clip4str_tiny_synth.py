@@ -30,6 +30,7 @@ param_scheduler = [
 # reference's augmentation) would need a longer schedule than a CPU demo has.
 demo_pipeline = [
     dict(type='LoadImageFromNDArray'),
+    dict(type='CheckImageArray'),
     dict(type='RescaleToHeight', height=32, min_width=8, max_width=128, backend='pillow',
          interpolation='bicubic'),
     dict(type='PadToWidth', width=128),
