@@ -48,6 +48,8 @@ from mmengine.utils import ProgressBar
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.sessions import BACKENDS
+from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_file,
+                                               check_positive, fail)
 from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
     set_inference_precision
 from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
@@ -75,7 +77,17 @@ def parse_args():
     parser.add_argument('--backend', nargs='+', default=['pytorch'],
                         choices=['pytorch', *BACKENDS],
                         help='onnxruntime / openvino: the model exported to ONNX (fp32, int8)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_config(args.config)
+    check_positive('--batch-sizes', args.batch_sizes)
+    check_positive('--iters', args.iters)
+    if args.warmup < 0:
+        fail(f'--warmup must be 0 or more, got {args.warmup}')
+    if args.threads is not None:
+        check_positive('--threads', args.threads)
+    check_device(args.device)
+    check_output_file(args.out, '--out')
+    return args
 
 
 def uncached_decode_ar(decoder, memory, num_steps=None, early_stop=True, memory_kv=None):

@@ -11,6 +11,12 @@ fi
 SCRIPT=$1
 NPROC=$2
 shift 2
+for pair in "NUM_PROCS=$NPROC" "NNODES=${NNODES:-1}"; do
+  if ! [[ ${pair#*=} =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: ${pair%%=*} must be a positive whole number, got '${pair#*=}'" >&2
+    exit 1
+  fi
+done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLIP4STR_VENV:-$ROOT/.venv}"
 if [ -z "${PYTHON:-}" ]; then

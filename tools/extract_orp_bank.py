@@ -24,6 +24,9 @@ from mmengine.registry import init_default_scope
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401
 from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_file,
+                                               check_positive)
+from clip4str_plugin.fileio import NoSpaceError
 from clip4str_plugin.models.dptr.orp_bank import (build_tower, extract_bank, list_images,
                                                   tower_fingerprint, write_bank)
 from clip4str_plugin.weights.errors import CheckpointError
@@ -38,7 +41,12 @@ def parse_args():
     parser.add_argument('--clip-weights', help='overrides the config\'s CLIP weights file')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_config(args.config, '--config')
+    check_positive('--batch-size', args.batch_size)
+    check_device(args.device)
+    check_output_file(args.out, 'OUT')
+    return args
 
 
 def tower_config(cfg: Config) -> dict:
@@ -61,7 +69,7 @@ def main():
         bank, skipped = extract_bank(build_tower(tower_cfg, logger), paths, args.batch_size,
                                      args.device)
         write_bank(bank, args.out, tower=tower_fingerprint(tower_cfg))
-    except (CheckpointError, DataError) as err:
+    except (CheckpointError, DataError, NoSpaceError) as err:
         sys.exit(f'error: {err}')
     print(f'\nwrote {args.out}: {tuple(bank.shape)} fp16 from {len(paths) - len(skipped)} '
           f'images; skipped {len(skipped)} unreadable' + (f' (e.g. {skipped[0]})'

@@ -16,6 +16,12 @@ shift 3
 GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+for pair in "GPUS=$GPUS" "GPUS_PER_NODE=$GPUS_PER_NODE" "CPUS_PER_TASK=$CPUS_PER_TASK"; do
+  if ! [[ ${pair#*=} =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: ${pair%%=*} must be a positive whole number, got '${pair#*=}'" >&2
+    exit 1
+  fi
+done
 read -r -a EXTRA <<< "${SRUN_ARGS:-}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLIP4STR_VENV:-$ROOT/.venv}"

@@ -25,6 +25,7 @@ from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg
 from clip4str_plugin.deploy.sessions import BACKENDS
+from clip4str_plugin.engine.cli_checks import check_output_file, check_positive
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.engine.precision import CHOICES
 from clip4str_plugin.weights.errors import CheckpointError
@@ -64,7 +65,8 @@ def setup_cfg(args) -> Config:
     if args.reference_norm:
         cfg.model.data_preprocessor.mean = [127.5] * 3
         cfg.model.data_preprocessor.std = [127.5] * 3
-    if args.batch_size:
+    if args.batch_size is not None:
+        check_positive('--batch-size', args.batch_size)
         cfg.test_dataloader.batch_size = args.batch_size
     if args.precision != 'fp32':
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
@@ -79,6 +81,7 @@ def setup_cfg(args) -> Config:
         if not args.save_preds.endswith(('.pkl', '.pickle')):
             sys.exit(f'error: --save-preds {args.save_preds}: give a .pkl file (the pickle of '
                      "MMEngine's DumpResults; the readable .json is written beside it)")
+        check_output_file(args.save_preds, '--save-preds')
         dump = dict(type='DumpTextPredictions', out_file_path=args.save_preds)
         evaluator = cfg.test_evaluator
         if isinstance(evaluator, list) or 'metrics' not in evaluator:    # metric(s) alone

@@ -27,6 +27,7 @@ from clip4str_plugin.engine.checkpoint_io import find_resumable_checkpoint
 from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.engine.run_lock import WorkDirBusyError, first_process, lock_work_dir
+from clip4str_plugin.fileio import NoSpaceError
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
@@ -76,7 +77,7 @@ def main():
         init_cpu_distributed(cfg.launcher)
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         runner.train()
-    except (CheckpointError, DataError, WorkDirBusyError) as err:
+    except (CheckpointError, DataError, WorkDirBusyError, NoSpaceError) as err:
         sys.exit(f'error: {err}')
 
 

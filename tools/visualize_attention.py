@@ -20,6 +20,7 @@ import sys
 from mmengine.utils import ProgressBar
 
 from infer import build_inferencer, collect_images, read_image  # tools/infer.py
+from clip4str_plugin.engine.cli_checks import check_output_dir
 from clip4str_plugin.models.parseq.attention_maps import predict_with_attention, patch_grid
 from clip4str_plugin.visualization import draw_attention_grid
 
@@ -44,6 +45,7 @@ def output_paths(images, out_dir):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_output_dir(args.out_dir, '--out-dir')
     images = collect_images(args.images)
     if not images:
         raise SystemExit(f'error: no image files in {" ".join(args.images)}')
