@@ -6,7 +6,8 @@
 
 1. Renders (in this process, as ``tools/make_synth_lmdb.py --preset P`` does) the train / val /
    test LMDBs of the job's rendering preset (val and test words never occur in train); existing
-   LMDBs made with the same settings are reused.
+   LMDBs made with the same settings are reused, others this tool made are rendered again, and
+   a folder it did not make (the user's own data) is replaced only with ``--overwrite``.
 2. ``tools/train.py CONFIG`` trains the tiny CLIP4STR through the MMEngine Runner.
 3. ``tools/test.py`` evaluates the final checkpoint on the held-out sets and prints the table.
 
@@ -39,7 +40,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 from make_synth_lmdb import preset_render_options, render_lmdb  # noqa: E402
 
+from clip4str_plugin.fileio import write_atomically  # noqa: E402
+
 SEED = 0
+#: Written into every LMDB folder this tool renders (its settings): only such folders are
+#: replaced or reused without ``--overwrite``.
+MARKER = 'made_with.json'
 # (LMDB folder, split of its words, images, rendering preset) of each job's data; the config
 # reads the data root from data_env and, with test_sets_env, which test sets exist
 JOBS = {
@@ -81,6 +87,9 @@ def parse_args(argv=None):
                         help='random CLIP towers instead of the shipped CLIP (broad)')
     parser.add_argument('--train-images', type=int, help="training images (default: the job's)")
     parser.add_argument('--test-images', type=int, help="images per test set (default: the job's)")
+    parser.add_argument('--overwrite', action='store_true',
+                        help=f'replace LMDBs under the data root that this tool did not make '
+                        f'(folders without {MARKER})')
     args = parser.parse_args(argv)
     job = JOBS[args.preset]
     if not job['budget'] and (args.train_budget_s or args.budget_min) is not None:
@@ -98,10 +107,11 @@ def training_amp(job: dict) -> bool:
     if job['amp'] != 'auto':
         return bool(job['amp'])
     import torch
-    from clip4str_plugin.engine.precision import bf16_is_fast, describe_cpu
+    from clip4str_plugin.engine.precision import bf16_is_fast, bf16_reason, describe_cpu
     amp = torch.cuda.is_available() or bf16_is_fast('cpu')
     print(f"training precision: {'mixed (--amp)' if amp else 'fp32'} (amp='auto'; "
-          f"{'CUDA' if torch.cuda.is_available() else 'CPU: ' + describe_cpu()})")
+          f"{'CUDA' if torch.cuda.is_available() else bf16_reason('cpu')}; "
+          f"CPU: {describe_cpu()})")
     return amp
 
 
@@ -110,9 +120,10 @@ def run(cmd, env=None):
     subprocess.run(cmd, check=True, env=env)
 
 
-def make_data(job: dict, root: str, num_train=None, num_test=None) -> list:
+def make_data(job: dict, root: str, num_train=None, num_test=None, overwrite=False) -> list:
     """Render (or reuse) the job's sets in this process; returns the test folders made (a set
-    whose fonts are not installed here, the optional held-out families, is skipped)."""
+    whose fonts are not installed here, the optional held-out families, is skipped). A folder
+    this tool did not make (no :data:`MARKER`) is replaced only with ``overwrite``."""
     tests = []
     for folder, split, num, preset in job['sets']:
         num = (num_train if folder == 'train' else num_test if split == 'test' else None) or num
@@ -121,21 +132,33 @@ def make_data(job: dict, root: str, num_train=None, num_test=None) -> list:
         if options is None:
             continue
         tests += [folder] if split == 'test' else []
-        stamp = osp.join(out, 'made_with.json')
+        stamp = osp.join(out, MARKER)
         settings = dict(split=split, num=num, seed=SEED, preset=preset,
                         fonts=sorted(osp.basename(f) for f in options['fonts']))
         if osp.isfile(stamp):
-            with open(stamp) as f:
-                if json.load(f) == settings:
-                    print(f'reusing {out}')
-                    continue
-            os.remove(stamp)
+            if _read_stamp(stamp) == settings:
+                print(f'reusing {out}')
+                continue
+        elif osp.isdir(out) and os.listdir(out) and not overwrite:
+            raise SystemExit(f'error: {out} holds data that tools/main_job.py did not make (no '
+                             f'{MARKER}); give another --data-root, or --overwrite to replace '
+                             'its LMDB')
+        # marked before rendering: an interrupted rendering is this tool's to redo
+        write_atomically(stamp, json.dumps(dict(settings, complete=False)).encode())
         print(f'\n# tools/make_synth_lmdb.py {out} --split {split} --num {num} --seed {SEED} '
               f'--preset {preset} --overwrite', flush=True)
         render_lmdb(out, split, num, SEED, options, overwrite=True)
-        with open(stamp, 'w') as f:
-            json.dump(settings, f)
+        write_atomically(stamp, json.dumps(settings).encode())
     return tests
+
+
+def _read_stamp(path: str):
+    """The settings recorded in a :data:`MARKER` file (None when it cannot be read)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def main():
@@ -145,7 +168,7 @@ def main():
     config = osp.join(ROOT, job['config'])
     job_start = time.time()
     times = {}
-    tests = make_data(job, data_root, args.train_images, args.test_images)
+    tests = make_data(job, data_root, args.train_images, args.test_images, args.overwrite)
     times['data'] = time.time() - job_start
     env = dict(os.environ, **{job['data_env']: osp.abspath(data_root)})
     if job.get('test_sets_env'):

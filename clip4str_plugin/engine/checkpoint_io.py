@@ -66,8 +66,8 @@ def _step(path: str) -> int:
 
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``--resume`` continues from: the one ``last_checkpoint`` names (taken from
-    ``work_dir`` wherever it is now, by the file's name) if it is intact, else the newest intact ``iter_*.pth`` / ``epoch_*.pth`` of the run (warning which
-    file was skipped and why). None when the work dir has no ``last_checkpoint`` (a fresh
+    ``work_dir`` wherever it is now, by the file's name) if it is intact, else the newest intact
+    ``iter_*.pth`` / ``epoch_*.pth`` of the run (warning which file was skipped and why). None when the work dir has no ``last_checkpoint`` (a fresh
     start, as in MMEngine); :class:`~..weights.errors.CheckpointReadError` when no checkpoint
     is intact."""
     if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from clip4str_plugin.datasets import word_presets
-from clip4str_plugin.datasets.lmdb_io import iter_labels
+from clip4str_plugin.datasets.lmdb_io import iter_labels, write_lmdb
 from clip4str_plugin.datasets.word_presets import preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
 from conftest import ROOT
@@ -110,8 +110,30 @@ def test_broad_job_trains_in_bf16_only_where_it_is_native(main_job, monkeypatch,
     emulates it; the sans job always trains with --amp."""
     monkeypatch.setattr('torch.cuda.is_available', lambda: False)
     monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_is_fast', lambda device: native)
+    monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_reason', lambda device: 'why')
     assert main_job.training_amp(main_job.JOBS['broad']) is native
     out = capsys.readouterr().out
     assert out.startswith('training precision: ' + ('mixed (--amp)' if native else 'fp32')
-                          + " (amp='auto'; CPU: ")
+                          + " (amp='auto'; why; CPU: ")
     assert main_job.training_amp(main_job.JOBS['sans']) is True
+
+
+def test_make_data_never_replaces_data_it_did_not_make(main_job, tmp_path, capsys):
+    job = dict(sets=[('train', 'train', 3, 'sans')])
+    own = tmp_path / 'train'
+    write_lmdb(str(own), [(b'not an image', 'mine')])       # the user's own LMDB
+    before = (own / 'data.mdb').read_bytes()
+    with pytest.raises(SystemExit) as refused:
+        main_job.make_data(job, str(tmp_path))
+    assert str(refused.value) == (
+        f'error: {own} holds data that tools/main_job.py did not make (no made_with.json); give '
+        'another --data-root, or --overwrite to replace its LMDB')
+    assert (own / 'data.mdb').read_bytes() == before
+    assert main_job.make_data(job, str(tmp_path), overwrite=True) == []
+    assert len(list(iter_labels(str(own)))) == 3
+    # marked before rendering: a rendering cut short is this tool's to redo, without asking
+    (own / 'made_with.json').write_text('{"complete": false}')
+    main_job.make_data(job, str(tmp_path))
+    assert 'reusing' not in capsys.readouterr().out and len(list(iter_labels(str(own)))) == 3
+    main_job.make_data(job, str(tmp_path))
+    assert f'reusing {own}' in capsys.readouterr().out
