@@ -66,6 +66,18 @@ def bf16_is_fast(device: str = 'cpu') -> bool:
         bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def bf16_reason(device: str = 'cpu') -> str:
+    """In a few words, why bf16 is or is not fast on ``device`` (what ``'auto'`` goes by)."""
+    if str(device).startswith('cuda'):
+        return 'CUDA with bf16' if bf16_is_fast(device) else 'CUDA without bf16: fp16'
+    native = [name for name, flag in (('AMX BF16', 'amx_bf16'), ('AVX-512 BF16', 'avx512_bf16'))
+              if cpu_flags()[flag]]
+    if native and bf16_is_fast('cpu'):
+        return f'{" and ".join(native)}: native bf16 matrix products'
+    return ('no AMX / AVX-512 BF16 for oneDNN: bf16 matrix products would be emulated, '
+            'slower than fp32')
+
+
 def resolve_precision(precision: str = 'auto', device: str = 'cpu') -> str:
     """``'auto'`` -> the fastest precision of ``device`` (see the module doc); others as given."""
     if precision not in CHOICES:
@@ -131,9 +143,12 @@ class InferencePrecisionHook(Hook):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
     def before_test(self, runner) -> None:
-        chosen = set_inference_precision(self._model(runner), self.precision)
+        model = self._model(runner)
+        chosen = set_inference_precision(model, self.precision)
+        why = (f'auto: {bf16_reason(str(next(model.parameters()).device))}'
+               if self.precision == 'auto' else f'asked: {self.precision}')
         MMLogger.get_current_instance().info(
-            f'inference precision {chosen} (asked: {self.precision}; CPU: {describe_cpu()})')
+            f'inference precision {chosen} ({why}; CPU: {describe_cpu()})')
 
     def after_test(self, runner) -> None:
         set_inference_precision(self._model(runner), 'fp32')

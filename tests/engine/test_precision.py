@@ -46,6 +46,32 @@ def test_auto_follows_the_cpu(monkeypatch, flags, expected):
         prec.resolve_precision('int4')
 
 
+@pytest.mark.parametrize('flags, native, expected', [
+    (dict(amx_bf16=True, avx512_bf16=True), True,
+     'AMX BF16 and AVX-512 BF16: native bf16 matrix products'),
+    (dict(avx512_bf16=True), True, 'AVX-512 BF16: native bf16 matrix products'),
+    (dict(avx512_bf16=True), False, 'no AMX / AVX-512 BF16 for oneDNN: bf16 matrix products '
+                                    'would be emulated, slower than fp32'),
+    (dict(avx2=True), True, 'no AMX / AVX-512 BF16 for oneDNN: bf16 matrix products would be '
+                            'emulated, slower than fp32')])
+def test_the_reason_of_auto_is_stated(monkeypatch, flags, native, expected):
+    monkeypatch.setattr(prec, 'cpu_flags', lambda: {f: flags.get(f, False) for f in prec.CPU_FLAGS})
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: native)
+    assert prec.bf16_reason('cpu') == expected
+
+
+def test_cpu_autocast_training_says_why_it_is_slow_on_avx2(monkeypatch):
+    from clip4str_plugin.engine import amp
+    logged = []
+    monkeypatch.setattr(amp, 'print_log', lambda msg, **kwargs: logged.append((msg, kwargs)))
+    monkeypatch.setattr(amp, 'bf16_is_fast', lambda device: False)
+    monkeypatch.setattr(amp, 'bf16_reason', lambda device: 'emulated')
+    model = nn.Linear(2, 2)
+    amp.CPUAutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    assert logged == [('training precision: bfloat16 autocast on CPU (emulated)',
+                       dict(logger='current', level=30))]
+
+
 def test_auto_on_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)

@@ -1,7 +1,5 @@
 """models/clip/fp32_gemm: the oneDNN products equal F.linear's, are taken only in fp32 CPU
 inference, and the backend is chosen by CLIP4STR_FP32_GEMM or by which of the two is faster."""
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,7 +8,15 @@ from clip4str_plugin.models.clip import fp32_gemm
 
 
 @pytest.fixture
-def choose(monkeypatch):
+def logged(monkeypatch):
+    """The messages fp32_gemm logs."""
+    messages = []
+    monkeypatch.setattr(fp32_gemm, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    return messages
+
+
+@pytest.fixture
+def choose(monkeypatch, logged):
     """Forget the process's choice; returns a setter of the environment variable."""
     monkeypatch.setattr(fp32_gemm, '_chosen', None)
     return lambda value: monkeypatch.setenv(fp32_gemm.ENV, value)
@@ -37,10 +43,12 @@ def test_onednn_products_equal_f_linear(monkeypatch):
 
 
 @pytest.mark.parametrize('value', ['mkl', 'onednn', 'MKL'])
-def test_the_environment_variable_decides(choose, value, monkeypatch):
+def test_the_environment_variable_decides(choose, value, monkeypatch, logged):
     choose(value)
     monkeypatch.setattr(fp32_gemm, '_probe', lambda: pytest.fail('no probe when told'))
     assert fp32_gemm.fp32_gemm_backend() == value.lower()
+    assert logged == [f'fp32 GEMMs of the CLIP towers in inference: {value.lower()} '
+                      f'(CLIP4STR_FP32_GEMM={value.lower()})']
 
 
 def test_a_wrong_backend_name_is_refused(choose):
@@ -51,23 +59,41 @@ def test_a_wrong_backend_name_is_refused(choose):
 
 
 @pytest.mark.parametrize('slow', ['mkl', 'onednn'])
-def test_auto_takes_the_faster_backend_once(choose, slow, monkeypatch):
+def test_auto_takes_the_faster_backend_once(choose, slow, monkeypatch, logged):
     choose('auto')
-    calls = []
+    calls, clock = [], [0.0]
 
-    def timed(name):   # the slow one sleeps 50 ms, the other returns at once
+    def timed(name):   # on the probe's clock the slow one takes 50 ms, the other 40 ms
         def run(*args):
             calls.append(name)
-            if name == slow:
-                time.sleep(0.05)
+            clock[0] += 0.05 if name == slow else 0.04
         return run
 
+    monkeypatch.setattr(fp32_gemm, 'timer', lambda: clock[0])
     monkeypatch.setattr(fp32_gemm.F, 'linear', timed('mkl'))
     monkeypatch.setattr(fp32_gemm, '_onednn_linear', timed('onednn'))
-    assert fp32_gemm.fp32_gemm_backend() == ('mkl' if slow == 'onednn' else 'onednn')
+    fast = 'mkl' if slow == 'onednn' else 'onednn'
+    assert fp32_gemm.fp32_gemm_backend() == fast
     assert calls.count('mkl') == calls.count('onednn') == 4   # one warm-up, three timed
-    assert fp32_gemm.fp32_gemm_backend() == ('mkl' if slow == 'onednn' else 'onednn')
+    assert fp32_gemm.fp32_gemm_backend() == fast
     assert len(calls) == 8                                    # chosen once per process
+    ms = dict(mkl='50.00' if slow == 'mkl' else '40.00',
+              onednn='50.00' if slow == 'onednn' else '40.00')
+    assert logged == [
+        f'fp32 GEMMs of the CLIP towers in inference: {fast} (CLIP4STR_FP32_GEMM=auto: a '
+        f'197x768x3072 product took {ms["mkl"]} ms through MKL, {ms["onednn"]} ms through '
+        'oneDNN; oneDNN is taken from 1.1x faster)']
+
+
+def test_a_small_advantage_keeps_mkl(choose, monkeypatch):
+    """oneDNN must be >= 1.1x faster: 5 % is within the noise of a shared machine."""
+    choose('auto')
+    clock = [0.0]
+    monkeypatch.setattr(fp32_gemm, 'timer', lambda: clock[0])
+    monkeypatch.setattr(fp32_gemm.F, 'linear', lambda *a: clock.__setitem__(0, clock[0] + 1.05))
+    monkeypatch.setattr(fp32_gemm, '_onednn_linear',
+                        lambda *a: clock.__setitem__(0, clock[0] + 1.0))
+    assert fp32_gemm.fp32_gemm_backend() == 'mkl'
 
 
 def test_traced_graphs_keep_the_standard_ops(monkeypatch):
