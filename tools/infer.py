@@ -3,14 +3,12 @@
     python tools/infer.py b16.pth crops/ more/word.png
     python tools/infer.py work_dirs/x/iter_1000.pth crops/ --config configs/clip4str/clip4str_tiny.py
 
-The model comes from ``--config`` or the checkpoint's own config (``meta['cfg']``, which the
-converter and the MMEngine Runner write), read as data and never run (:mod:`clip4str_plugin.
-weights.config_text`), through MMOCR's ``TextRecInferencer``. The checkpoint loads weights-only.
-Folders are searched recursively for image files (by extension); files named on the command line
-are read whatever their extension. Images are decoded by OpenCV and run ``--batch-size`` at a
-time under an MMEngine progress bar; a file that does not decode, or whose header claims more
-than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``), is named and skipped, and the skips are
-counted. Every run writes
+The model comes from the checkpoint's own config (``meta['cfg']``, which the converter and the
+MMEngine Runner write) through MMOCR's ``TextRecInferencer(model=None, weights=...)``, or from
+``--config``. The checkpoint loads weights-only. Folders are searched recursively for image files
+(by extension); files named on the command line are read whatever their extension. Images are
+decoded by OpenCV and run ``--batch-size`` at a time under an MMEngine progress bar; a file that
+does not decode is named and skipped, and the skips are counted. Every run writes
 ``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
 score) into a folder of its own, so no run overwrites another.
 """
@@ -26,15 +24,14 @@ import time
 import warnings
 from typing import Iterator, List, Optional, Tuple
 
+import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401  (registers the plugin for the checkpoint's config)
-from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_image_file
 from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_dir,
                                                check_positive)
-from clip4str_plugin.weights.config_text import config_in_checkpoint
 from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
                                                      use_weights_only_loader)
 
@@ -55,12 +52,12 @@ def parse_args(argv=None):
 
 
 def collect_images(inputs: List[str]) -> List[str]:
-    """The files named, then every image file under the folders named (sorted; regular files
-    only: a FIFO would block), each once."""
+    """The files named, then every image file under the folders named (sorted), each once."""
     paths, seen = [], set()
     for item in inputs:
         if osp.isdir(item):
-            found = list_image_files(item, IMAGE_EXTENSIONS)
+            found = sorted(osp.join(root, name) for root, _, names in os.walk(item)
+                           for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
         elif osp.isfile(item):
             found = [item]
         else:
@@ -73,13 +70,13 @@ def collect_images(inputs: List[str]) -> List[str]:
 
 
 def read_image(path: str) -> Tuple[Optional[np.ndarray], str]:
-    """``(BGR image, '')``, or ``(None, why)`` for a file that cannot be read or decoded, is
-    not a regular file, or whose header claims more pixels than the limit
-    (``CLIP4STR_MAX_IMAGE_PIXELS``, :mod:`clip4str_plugin.datasets.image_io`)."""
+    """``(BGR image, '')``, or ``(None, why)`` for a file that cannot be read or decoded."""
     try:
-        return read_image_file(path), ''
-    except ImageReadError as err:
-        return None, str(err)
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        return None, f'cannot read ({err.strerror or err})'
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return (image, '') if image is not None else (None, 'not a decodable image')
 
 
 def batches(paths: List[str], size: int) -> Iterator[List[str]]:
@@ -99,21 +96,28 @@ def new_run_dir(out_dir: str) -> str:
     raise SystemExit(f'error: cannot create a new run folder under {out_dir}')
 
 
+def carries_config(path: str) -> bool:
+    """Whether the checkpoint holds its config where MMEngine's inferencers look for it."""
+    checkpoint = load_checkpoint_file(path)
+    if not isinstance(checkpoint, dict):
+        return False
+    runtime = (checkpoint.get('message_hub') or {}).get('runtime_info') or {}
+    return bool(runtime.get('cfg') or (checkpoint.get('meta') or {}).get('cfg'))
+
+
 def build_inferencer(args):
-    """MMOCR's TextRecInferencer on the checkpoint and --config, or the checkpoint's own config
-    read as data (never run); errors as one line."""
+    """MMOCR's TextRecInferencer on the checkpoint (and --config); errors as one line."""
     from mmocr.apis import TextRecInferencer
     use_weights_only_loader()
     device = check_device(args.device)
     if args.config is not None:
         check_config(args.config, '--config')
     try:
-        model = args.config or config_in_checkpoint(load_checkpoint_file(args.checkpoint),
-                                                    args.checkpoint)
-        if model is None:
+        if args.config is None and not carries_config(args.checkpoint):
             raise SystemExit(f'error: {args.checkpoint} carries no config (meta["cfg"]): '
                              'give the config it was trained with, --config CONFIG')
-        inferencer = TextRecInferencer(model=model, weights=args.checkpoint, device=device)
+        inferencer = TextRecInferencer(model=args.config, weights=args.checkpoint,
+                                       device=device)
     except (OSError, ValueError, pickle.UnpicklingError) as err:
         raise SystemExit(f'error: {err}')
     inferencer.show_progress = False
