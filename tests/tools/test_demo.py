@@ -165,3 +165,12 @@ def test_the_page_in_a_browser_reads_an_upload(model_files, browser, tmp_path): 
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_model_paths_are_fixed_off_the_loopback_address(tool):
+    import gradio as gr
+    for host, editable in (('127.0.0.1', True), ('0.0.0.0', False)):
+        page = tool.build_page(tool.parse_args(['--host', host, '--checkpoint', 'w.pth']), [])
+        boxes = [b for b in page.blocks.values() if isinstance(b, gr.Textbox)]
+        assert [b.value for b in boxes] == ['w.pth', None, None, None]
+        assert all(b.interactive is editable for b in boxes), host
