@@ -4,10 +4,11 @@ files (the page's awk lines) -> LMDBs (tools/make_lmdb.py) -> an official checkp
 configs/clip4str/clip4str-b16_finetune_custom.py -> tools/test.py on the test LMDB ->
 tools/infer.py on the crops folder.
 
-The only difference from the page: the model. The official tiny fixture (the authors' code on
-random weights of a small CLIP4STR-B geometry) stands in for an official file, and
-``--cfg-options`` give the config that geometry. The tools run in-process as their command lines,
-each on fresh outputs under the test's folder."""
+What differs from the page: the model (the official tiny fixture, the authors' code on random
+weights of a small CLIP4STR-B geometry, stands in for an official file, and ``--cfg-options`` give
+the config that geometry), the length (2 iterations of 2 images) and no refinement round. The
+tools run in-process as their command lines, each on fresh outputs under the test's folder. The
+page's awk lines, configs and MMOCR-JSON lines are read from the page itself."""
 import gc
 import io
 import json
@@ -31,9 +32,11 @@ from fixtures.make_official_tiny import load_official_tiny
 from test_convert_clip4str_ckpt import write_lightning_ckpt
 
 CONFIG = str(CONFIGS / 'clip4str' / 'clip4str-b16_finetune_custom.py')
+PAGE = (ROOT / 'docs' / 'finetune.md').read_text(encoding='utf-8')
 NUM_CROPS = 40
-# docs/finetune.md, "Split the labels file": one line in ten to val, one to test, the rest train
-SPLIT = {'val': 'NR % 10 == 1', 'test': 'NR % 10 == 2', 'train': 'NR % 10 > 2 || NR % 10 == 0'}
+# the page's split: {set: awk condition}, one line in ten to val, one to test, the rest train
+SPLIT = {name: condition for condition, name in
+         re.findall(r"^awk '([^']+)' labels.txt > (\w+)_labels.txt$", PAGE, re.M)}
 # the official tiny fixture's geometry (vision / text width 128, 2 layers; joint and decoder 64)
 GEOMETRY = ['model.backbone.embed_dim=64', 'model.backbone.width=128', 'model.backbone.layers=2',
             'model.decoder.text_encoder.embed_dim=64', 'model.decoder.text_encoder.width=128',
@@ -112,6 +115,7 @@ def commands(tmp):
 
 
 def test_labels_file_becomes_three_lmdbs(walk):
+    assert sorted(SPLIT) == ['test', 'train', 'val']
     lines = (walk / 'labels.txt').read_text(encoding='utf-8').splitlines()
     labels = {split: [label for _, label in iter_labels(str(walk / 'data' / split))]
               for split in SPLIT}
@@ -163,8 +167,7 @@ def test_infer_reads_one_word_per_crop(walk):
 
 def page_configs():
     """The page's Python blocks that are configs (``_base_ = ['clip4str-...']``)."""
-    text = (ROOT / 'docs' / 'finetune.md').read_text(encoding='utf-8')
-    return re.findall(r"```python\n(_base_ = \['clip4str-.*?)```", text, re.S)
+    return re.findall(r"```python\n(_base_ = \['clip4str-.*?)```", PAGE, re.S)
 
 
 def code_lines(text):
@@ -190,3 +193,18 @@ def test_the_pages_configs_build(block, tmp_path, monkeypatch):
     assert cfg.model.backbone.pretrained is None
     assert cfg.model.decoder.text_encoder.pretrained is None
     assert cfg.auto_scale_lr.enable is False
+
+
+def test_the_pages_mmocr_json_lines_write_a_labels_file(tmp_path):
+    """1 b): MMOCR's textrecog JSON (paths relative to the dataset folder) -> labels file."""
+    (script, ) = re.findall(r"python - \S+ \S+ <<'EOF'\n(.*?)\nEOF\n", PAGE, re.S)
+    samples = [('textrecog_imgs/train/word_1.png', 'Main St.'),
+               ('textrecog_imgs/train/word_2.png', 'café')]
+    data = dict(metainfo=dict(dataset_type='TextRecogDataset', task_name='textrecog'),
+                data_list=[dict(img_path=path, instances=[dict(text=label)])
+                           for path, label in samples])
+    (tmp_path / 'textrecog_train.json').write_text(json.dumps(data), encoding='utf-8')
+    subprocess.run([sys.executable, '-', str(tmp_path / 'textrecog_train.json'),
+                    str(tmp_path / 'train_labels.txt')], input=script, text=True, check=True)
+    assert (tmp_path / 'train_labels.txt').read_text(encoding='utf-8') == ''.join(
+        f'{path}\t{label}\n' for path, label in samples)
