@@ -8,7 +8,8 @@
     bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
 
 The table is also written to ``<work_dir>/test_results.md`` and ``.json``. A checkpoint that
-cannot be used (damaged, not a checkpoint, another model's) stops with one line, exit status 1.
+cannot be used (damaged, not a checkpoint, another model's) stops with one line, exit status 1;
+so do ``--save-preds`` files that exist (without ``--overwrite``).
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.engine.cli_checks import check_output_file, check_positive
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.engine.precision import CHOICES
+from clip4str_plugin.fileio import refuse_existing_output
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
@@ -48,6 +50,8 @@ def parse_args():
     parser.add_argument('--save-preds', metavar='FILE.pkl',
                         help="every sample's prediction: a pickle (MMEngine's DumpResults) and "
                         'a readable .json beside it')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing --save-preds files')
     parser.add_argument('--batch-size', type=int, help='override the test batch size')
     parser.add_argument('--precision', choices=CHOICES, default='fp32',
                         help='weights cast once after loading (auto: bf16 / fp16 only where the '
@@ -82,6 +86,10 @@ def setup_cfg(args) -> Config:
             sys.exit(f'error: --save-preds {args.save_preds}: give a .pkl file (the pickle of '
                      "MMEngine's DumpResults; the readable .json is written beside it)")
         check_output_file(args.save_preds, '--save-preds')
+        readable = osp.splitext(args.save_preds)[0] + '.json'
+        for path in (args.save_preds, readable):
+            refuse_existing_output(path, args.overwrite, [args.checkpoint],
+                                   f'--save-preds: {path}')
         dump = dict(type='DumpTextPredictions', out_file_path=args.save_preds)
         evaluator = cfg.test_evaluator
         if isinstance(evaluator, list) or 'metrics' not in evaluator:    # metric(s) alone

@@ -108,3 +108,20 @@ def test_save_preds_needs_a_pickle_name(setup, tmp_path, monkeypatch):
                          '--save-preds', tmp_path / 'preds.json') == \
         f"error: --save-preds {tmp_path / 'preds.json'}: give a .pkl file (the pickle of " \
         "MMEngine's DumpResults; the readable .json is written beside it)"
+
+
+def test_save_preds_never_replaces_a_file(setup, tmp_path, monkeypatch):
+    _, config, checkpoint, _ = setup
+    for existing in ('preds.pkl', 'preds.json'):          # the pickle, or the .json beside it
+        (tmp_path / existing).write_text('mine')
+        assert run_test_tool(monkeypatch, config, checkpoint, '--work-dir', tmp_path,
+                             '--save-preds', tmp_path / 'preds.pkl') == (
+            f'error: --save-preds: {tmp_path / existing} already exists; pass --overwrite to '
+            'replace it, or write elsewhere')
+        assert (tmp_path / existing).read_text() == 'mine'
+        (tmp_path / existing).unlink()
+    pickled = tmp_path / 'model.pkl'                   # a checkpoint named .pkl: never replaced
+    shutil.copyfile(checkpoint, pickled)
+    assert run_test_tool(monkeypatch, config, pickled, '--work-dir', tmp_path, '--save-preds',
+                         pickled, '--overwrite') == (
+        f'error: --save-preds: {pickled} is also the input {pickled}; write the output elsewhere')
