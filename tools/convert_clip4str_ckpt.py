@@ -7,7 +7,8 @@
 Reads Lightning ``.ckpt`` and Hugging Face ``.pt`` files without running any code from them,
 works out the geometry (B/16, B/32, L/14, H/14, or another) from the tensor shapes, renames the
 keys (docs/model_zoo.md), checks them against the plugin model of the matching config and writes
-``{'state_dict', 'meta'}``; ``meta['cfg']`` holds the full config, so the file alone rebuilds the
+``{'state_dict', 'meta'}`` (an existing ``dst`` only with ``--overwrite``, never the source itself);
+``meta['cfg']`` holds the full config, so the file alone rebuilds the
 model on any machine (``TextRecInferencer(model=None, weights=...)``, ``tools/infer.py``): the
 shipped dictionary is named, not located (``dict_file='charset_94.txt'``), and the original CLIP
 weights are not needed.
@@ -18,9 +19,7 @@ both dictionaries are kept, new characters get freshly initialised rows, the res
 (clip4str_plugin/weights/charset_remap.py; docs/charsets.md).
 """
 import argparse
-import hashlib
 import json
-import os
 import os.path as osp
 import pickle
 import sys
@@ -30,6 +29,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.fileio import atomic_path, file_sha256, refuse_existing_output
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
@@ -51,6 +51,7 @@ def parse_args():
                         'character')
     parser.add_argument('--safetensors', action='store_true',
                         help='write safetensors (the config goes into its metadata)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing dst')
     return parser.parse_args()
 
 
@@ -123,8 +124,10 @@ def check_against(cfg: Config, state: dict):
 def main():
     args = parse_args()
     init_default_scope('mmocr')
+    refuse_existing_output(args.dst, args.overwrite, [args.src])
     try:
         src = resolve_weights(args.src)
+        refuse_existing_output(args.dst, args.overwrite, [src])    # the cached Hub file
         state, geometry, unmapped, state_keys = convert(src)
     except (CheckpointLayoutError, WeightsNameError, FileNotFoundError,
             pickle.UnpicklingError) as err:
@@ -155,17 +158,16 @@ def main():
             if items:
                 print(f'{title}: {len(items)}: ' + '; '.join(items[:6]))
         sys.exit('error: the checkpoint does not match the config; nothing written')
-    with open(src, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    digest = file_sha256(src)
     meta = dict(cfg=cfg.pretty_text, config=args.config or variant or 'custom geometry',
                 geometry=geometry, converted_from=osp.basename(args.src), source_sha256=digest)
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    if args.safetensors:
-        from safetensors.torch import save_file
-        save_file({k: v.contiguous() for k, v in state.items()}, args.dst,
-                  metadata={'meta': json.dumps(meta)})
-    else:
-        torch.save(dict(state_dict=state, meta=meta), args.dst)
+    with atomic_path(args.dst) as temporary:      # a reader sees no half-written file
+        if args.safetensors:
+            from safetensors.torch import save_file
+            save_file({k: v.contiguous() for k, v in state.items()}, temporary,
+                      metadata={'meta': json.dumps(meta)})
+        else:
+            torch.save(dict(state_dict=state, meta=meta), temporary)
     print(f'wrote {args.dst} ({len(state)} tensors, no shape mismatch)')
     if args.dict_file and osp.dirname(cfg.model.decoder.dictionary.dict_file):
         print(f'note: the checkpoint names its dictionary by path ({osp.abspath(args.dict_file)}); '

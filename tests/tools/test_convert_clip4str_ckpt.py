@@ -180,9 +180,31 @@ def test_converts_a_file_named_on_the_hub_offline(tiny_reference, tmp_path):
     assert converted['meta']['converted_from'] == 'clip4str_tiny.pt'
     for key, value in model.state_dict().items():
         assert torch.equal(converted['state_dict'][key], value), key
-    out = run_convert('hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt', dst, env=env)
+    out = run_convert('hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt',
+                      tmp_path / 'base.pth', env=env)
     assert out.returncode != 0 and 'Traceback' not in out.stderr
     assert out.stderr.strip() == (
         'error: cannot fetch hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt: it is not in '
         f'the Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set; fetch it once where there '
         'is network (it stays cached), or give a local file')
+
+
+def test_never_writes_onto_its_source_or_an_existing_file(tiny_reference, tmp_path):
+    model, reference = tiny_reference
+    src, dst = tmp_path / 'official.ckpt', tmp_path / 'converted.pth'
+    write_lightning_ckpt(src, reference)
+    original = src.read_bytes()
+    for args in ((src, src), (src, src, '--overwrite'), (src, tmp_path / '.' / 'official.ckpt')):
+        out = run_convert(*args)
+        assert out.returncode == 1 and out.stderr.strip().splitlines() == [
+            f'error: {args[1]} is also the input {src}; write the output elsewhere']
+        assert src.read_bytes() == original
+    dst.write_bytes(b'mine')
+    out = run_convert(src, dst)
+    assert out.returncode == 1 and out.stderr.strip() == (
+        f'error: {dst} already exists; pass --overwrite to replace it, or write elsewhere')
+    assert dst.read_bytes() == b'mine'
+    out = run_convert(src, dst, '--overwrite')
+    assert out.returncode == 0, out.stderr
+    assert load_checkpoint_file(str(dst))['meta']['converted_from'] == 'official.ckpt'
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []  # no temporary
