@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import ROOT
+from test_infer import load_tool
 from test_visualize_attention import model_files  # noqa: F401  (the tiny 5-character model)
 
 SAMPLE = ROOT / 'assets' / 'samples' / 'word4_SNOWBIRD.png'
@@ -27,12 +28,7 @@ START_S = 300
 
 @pytest.fixture(scope='module')
 def tool():
-    sys.path.insert(0, str(ROOT / 'tools'))
-    try:
-        import demo
-        yield demo
-    finally:
-        sys.path.remove(str(ROOT / 'tools'))
+    return load_tool('demo')
 
 
 def api_reading(config, weights, image):
