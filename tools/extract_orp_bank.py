@@ -8,8 +8,9 @@ The CLIP image tower is the config's ``ORPBankHook`` tower (DPTR pre-training co
 recursively) gets CLIP's preprocessing and goes through the tower in batches; all its tokens
 after ``ln_post`` and ``proj`` are stored: a bank ``(N, tokens, D)`` in fp16, as safetensors (key
 ``features``) or ``.npy``, written atomically; a safetensors bank records its tower (the SHA-256
-of the weights file), and ``ORPBankHook`` refuses to reuse it with another. Unreadable images
-are skipped and counted.
+of the weights file), and ``ORPBankHook`` refuses to reuse it with another. Unreadable images,
+images whose header claims more than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``) and files
+that are not regular files (a FIFO) are skipped; the first two are counted.
 Pre-training with ``ORPBankHook`` builds the same bank itself when it is missing
 (clip4str_plugin/models/dptr/orp_bank.py does the work for both).
 """

@@ -8,7 +8,8 @@ MMEngine Runner write) through MMOCR's ``TextRecInferencer(model=None, weights=.
 ``--config``. The checkpoint loads weights-only. Folders are searched recursively for image files
 (by extension); files named on the command line are read whatever their extension. Images are
 decoded by OpenCV and run ``--batch-size`` at a time under an MMEngine progress bar; a file that
-does not decode is named and skipped, and the skips are counted. Every run writes
+does not decode, or whose header claims more than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``),
+is named and skipped, and the skips are counted. Every run writes
 ``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
 score) into a folder of its own, so no run overwrites another.
 """
@@ -24,12 +25,12 @@ import time
 import warnings
 from typing import Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401  (registers the plugin for the checkpoint's config)
+from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_image_file
 from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_dir,
                                                check_positive)
 from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
@@ -52,12 +53,12 @@ def parse_args(argv=None):
 
 
 def collect_images(inputs: List[str]) -> List[str]:
-    """The files named, then every image file under the folders named (sorted), each once."""
+    """The files named, then every image file under the folders named (sorted; regular files
+    only: a FIFO would block), each once."""
     paths, seen = [], set()
     for item in inputs:
         if osp.isdir(item):
-            found = sorted(osp.join(root, name) for root, _, names in os.walk(item)
-                           for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+            found = list_image_files(item, IMAGE_EXTENSIONS)
         elif osp.isfile(item):
             found = [item]
         else:
@@ -70,13 +71,13 @@ def collect_images(inputs: List[str]) -> List[str]:
 
 
 def read_image(path: str) -> Tuple[Optional[np.ndarray], str]:
-    """``(BGR image, '')``, or ``(None, why)`` for a file that cannot be read or decoded."""
+    """``(BGR image, '')``, or ``(None, why)`` for a file that cannot be read or decoded, is
+    not a regular file, or whose header claims more pixels than the limit
+    (``CLIP4STR_MAX_IMAGE_PIXELS``, :mod:`clip4str_plugin.datasets.image_io`)."""
     try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as err:
-        return None, f'cannot read ({err.strerror or err})'
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return (image, '') if image is not None else (None, 'not a decodable image')
+        return read_image_file(path), ''
+    except ImageReadError as err:
+        return None, str(err)
 
 
 def batches(paths: List[str], size: int) -> Iterator[List[str]]:

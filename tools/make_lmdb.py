@@ -4,7 +4,8 @@
 
 ``LABELS.txt``: one ``<relative image path><TAB or space><label>`` per line (the label may contain
 spaces when a tab separates it), UTF-8 by default (a byte-order mark is ignored). A line that does
-not decode stops the tool, naming the file and line. Missing or unreadable images and empty or
+not decode stops the tool, naming the file and line. Missing or unreadable images, images whose
+header claims more than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``) and empty or
 whitespace-only labels are skipped and counted; the summary names the first few. An existing
 LMDB in OUT_LMDB is replaced only with ``--overwrite``; an interrupted run leaves an LMDB that
 does not load (it is marked incomplete).
@@ -12,12 +13,12 @@ does not load (it is marked incomplete).
 import argparse
 import os
 
-import cv2
-import numpy as np
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.datasets.image_io import (ImageReadError, ImageTooLargeError, decode_image,
+                                               read_file)
 from clip4str_plugin.datasets.label_files import read_lines
 from clip4str_plugin.datasets.lmdb_io import tool_writer
 
@@ -55,7 +56,8 @@ def main():
     except DataError as err:
         raise SystemExit(str(err)) from None
     entries = [e for e in map(parse_line, lines) if e is not None]
-    skipped = {'missing image': [], 'unreadable image': [], 'empty label': []}
+    skipped = {'missing image': [], 'not a regular file': [], 'unreadable image': [],
+               'image over the pixel limit': [], 'empty label': []}
     with tool_writer(args.out, args.overwrite) as writer:
         progress = ProgressBar(len(entries))
         for path, label in entries:
@@ -64,12 +66,17 @@ def main():
             if not label.strip():
                 skipped['empty label'].append(path)
                 continue
-            if not os.path.isfile(full):
-                skipped['missing image'].append(path)
+            if not os.path.isfile(full):      # (False for a FIFO or a device too)
+                skipped['not a regular file' if os.path.exists(full) else 'missing image'
+                        ].append(path)
                 continue
-            with open(full, 'rb') as f:
-                raw = f.read()
-            if cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) is None:
+            try:
+                raw = read_file(full)
+                decode_image(raw)
+            except ImageTooLargeError:
+                skipped['image over the pixel limit'].append(path)
+                continue
+            except ImageReadError:
                 skipped['unreadable image'].append(path)
                 continue
             writer.add(raw, label)

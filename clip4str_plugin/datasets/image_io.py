@@ -49,8 +49,12 @@ def max_pixels(limit: Optional[int] = None) -> int:
     return value
 
 
-def _too_large(claimed: str, limit: int) -> ImageReadError:
-    return ImageReadError(f'{claimed} pixels, over the limit of {limit} ({MAX_PIXELS_ENV} or '
+class ImageTooLargeError(ImageReadError):
+    """An image whose header claims more pixels than the limit (nothing was decoded)."""
+
+
+def _too_large(claimed: str, limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError(f'{claimed} pixels, over the limit of {limit} ({MAX_PIXELS_ENV} or '
                           'max_image_pixels)')
 
 
@@ -69,17 +73,24 @@ def header_size(data: bytes, limit: int) -> Optional[Tuple[int, int]]:
         return None
 
 
-def decode_image(data: bytes, limit: Optional[int] = None,
-                 flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    """The image of encoded ``data`` (BGR with the default ``flags``), decoded only when its
-    header claims at most ``limit`` pixels (:func:`max_pixels`). Raises :class:`ImageReadError`
-    saying why not."""
+def check_size(data: bytes, limit: Optional[int] = None) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` of encoded ``data`` from its header (None: a format PIL does not
+    know); :class:`ImageReadError` when empty or over ``limit`` pixels (:func:`max_pixels`)."""
     if not data:
         raise ImageReadError('empty (0 bytes)')
     limit = max_pixels(limit)
     size = header_size(data, limit)
     if size is not None and size[0] * size[1] > limit:
         raise _too_large(f'{size[0]} x {size[1]}', limit)
+    return size
+
+
+def decode_image(data: bytes, limit: Optional[int] = None,
+                 flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """The image of encoded ``data`` (BGR with the default ``flags``), decoded by OpenCV only
+    when its header claims at most ``limit`` pixels (:func:`check_size`). Raises
+    :class:`ImageReadError` saying why not."""
+    check_size(data, limit)
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as err:
@@ -98,17 +109,35 @@ def is_regular_file(path: str) -> bool:
         return False
 
 
-def read_image_file(path: str, limit: Optional[int] = None,
-                    flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    """:func:`decode_image` of the file ``path``, which must be a regular file."""
+def read_file(path: str) -> bytes:
+    """The bytes of ``path``, which must be a regular file (:class:`ImageReadError` if not)."""
     if not is_regular_file(path):
         raise ImageReadError('not a regular file' if os.path.exists(path) else 'not found')
     try:
         with open(path, 'rb') as f:
-            data = f.read()
+            return f.read()
     except OSError as err:
         raise ImageReadError(f'cannot read ({err.strerror or err})') from None
-    return decode_image(data, limit, flags)
+
+
+def read_image_file(path: str, limit: Optional[int] = None,
+                    flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """:func:`decode_image` of the regular file ``path``."""
+    return decode_image(read_file(path), limit, flags)
+
+
+def read_pil_image(path: str, limit: Optional[int] = None) -> Image.Image:
+    """The regular file ``path`` decoded by PIL (loaded), when its header claims at most
+    ``limit`` pixels; :class:`ImageReadError` otherwise."""
+    data = read_file(path)
+    if check_size(data, limit) is None:
+        raise ImageReadError('not an image PIL reads')
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise ImageReadError(f'not decodable ({err})') from None
+    return image
 
 
 def list_image_files(root: str, extensions: Tuple[str, ...]) -> List[str]:

@@ -10,7 +10,10 @@ default_scope = 'mmocr'
 custom_hooks = [dict(type='ScheduleCheckHook')]
 # Checkpoints are written crash-safe: to a temporary file, then renamed into place; the oldest is
 # removed only once the next one is written (clip4str_plugin.engine.checkpoint_io).
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# A NaN or infinite loss stops training in one line (FiniteLossHook, before the checkpoint hook):
+# no NaN checkpoint or decoder file is written; patience: how many such iterations in a row stop it.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     finite_loss=dict(type='FiniteLossHook', patience=1))
 # One visualizer per Runner, named after its experiment (MMEngine's default), instead of MMOCR's
 # process-wide instance 'visualizer': a later Runner in the same process (a notebook, a test
 # session) would otherwise draw and write its config into the first run's folder.

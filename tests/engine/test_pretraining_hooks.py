@@ -304,3 +304,55 @@ def test_a_transfer_that_loads_nothing_is_one_line(pretrained, data, tmp_path):
     assert message.startswith(f"error: no tensor of {checkpoint} (prefix 'decoder.x.') fits "
                               'decoder.decoder: the file holds ') and '\n' not in message
     assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+@pytest.mark.parametrize('features,why', [
+    (torch.full((5, 129, 128), float('nan'), dtype=torch.float16),
+     'holds 82560 NaN or infinite values of 82560: a damaged file; delete it to rebuild it'),
+    (torch.ones(5, 129, 128, dtype=torch.int8),
+     'is int8, not floating-point features: make it with tools/extract_orp_bank.py')])
+def test_a_bank_of_nan_or_integers_is_refused_before_training(data, tmp_path, features, why):
+    bank = tmp_path / 'bank.safetensors'
+    save_file({'features': features}, str(bank))
+    with pytest.MonkeyPatch.context() as patch:
+        patch_run(patch, data, tmp_path)
+        with pytest.raises(SystemExit) as refused:
+            train(PRETRAIN, tmp_path / 'work', *PRETRAIN_FAST)
+    assert str(refused.value) == f'error: ORP bank {bank} {why}'
+    assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def test_a_nan_loss_stops_pretraining_without_writing_a_decoder(data, tmp_path):
+    """The NaN bank let through (as before its check): the first NaN loss stops the run."""
+    import clip4str_plugin.models.dptr.orp_bank as orp_bank
+    save_file({'features': torch.full((5, 129, 128), float('nan'), dtype=torch.float16)},
+              str(tmp_path / 'bank.safetensors'))
+    with pytest.MonkeyPatch.context() as patch:
+        patch_run(patch, data, tmp_path)
+        patch.setattr(orp_bank, 'check_bank_values', lambda bank, path: None)
+        with pytest.raises(SystemExit) as stopped:
+            train(PRETRAIN, tmp_path / 'work', *PRETRAIN_FAST)
+    assert str(stopped.value).startswith('error: training stopped at iteration 1: the loss was '
+                                         'NaN or infinite for 1 iteration(s) in a row (loss nan')
+    assert not (tmp_path / 'work' / 'decoder_pretrained.safetensors').exists()
+    assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def test_the_tool_skips_oversized_images_and_never_opens_a_fifo(data, tmp_path, capsys):
+    from hostile_images import claimed_png, fifo
+    folder = tmp_path / 'natural'
+    folder.mkdir()
+    for name in ('0.png', '1.png'):
+        (folder / name).write_bytes((data / 'natural' / name).read_bytes())
+    (folder / 'huge.png').write_bytes(claimed_png(15000, 15000))
+    fifo(folder / 'pipe.png')
+    out = tmp_path / 'bank.safetensors'
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, 'argv', ['tools/extract_orp_bank.py', str(folder), str(out),
+                                    '--config', PRETRAIN])
+        patch.setattr(sys, 'path', list(sys.path))
+        runpy.run_path(str(ROOT / 'tools' / 'extract_orp_bank.py'), run_name='__main__')
+    assert f'from 2 images; skipped 1 unreadable (e.g. {folder / "huge.png"})' in \
+        capsys.readouterr().out
+    with safe_open(str(out), framework='pt') as f:
+        assert tuple(f.get_slice('features').get_shape())[0] == 2

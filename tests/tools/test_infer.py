@@ -144,6 +144,20 @@ def test_infer_tool_folders_batches_skips_and_never_overwrites(converted, infere
     assert infer.new_run_dir(str(tmp_path / 'out')) != second
 
 
+def test_infer_tool_skips_oversized_images_and_never_opens_a_fifo(converted, tmp_path, capsys):
+    from hostile_images import claimed_png, fifo
+    (tmp_path / 'crops').mkdir()
+    cv2.imwrite(str(tmp_path / 'crops' / 'a.png'), crops(1)[0])
+    (tmp_path / 'crops' / 'huge.png').write_bytes(claimed_png(40000, 40000))
+    fifo(tmp_path / 'crops' / 'pipe.png')                # listed, it would block the tool
+    load_tool('infer').main([str(converted[1]), str(tmp_path / 'crops'), '--out-dir',
+                             str(tmp_path / 'out'), '--device', 'cpu'])
+    out = capsys.readouterr()
+    assert '1 images read, 1 skipped (unreadable)' in out.out
+    assert (f'skipped {tmp_path / "crops" / "huge.png"}: 1600000000 pixels, over the limit of '
+            '40000000') in out.err
+
+
 def test_infer_tool_clear_errors(converted, tmp_path):
     infer = load_tool('infer')
     _, ckpt = converted

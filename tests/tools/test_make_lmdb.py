@@ -77,3 +77,17 @@ def test_make_synth_lmdb_refuses_an_existing_lmdb_unless_overwrite(tmp_path, mon
     assert run_tool('make_synth_lmdb.py', out, '--num', '3', '--seed', '1', '--overwrite',
                     *common, monkeypatch=monkeypatch) == ''
     assert len(labels(out)) == 3
+
+
+def test_oversized_images_and_fifos_are_skipped_and_counted(images, tmp_path, monkeypatch,
+                                                           capsys):
+    from hostile_images import claimed_png, fifo
+    (images / 'huge.png').write_bytes(claimed_png(40000, 40000))
+    fifo(images / 'pipe.png')
+    ann = tmp_path / 'labels.txt'
+    ann.write_text('0.png\tok\nhuge.png\tbig\npipe.png\tpipe\n')
+    assert run_tool('make_lmdb.py', images, ann, tmp_path / 'out', monkeypatch=monkeypatch) == ''
+    assert labels(tmp_path / 'out') == ['ok']
+    out = capsys.readouterr().out
+    assert 'skipped 1 (image over the pixel limit): huge.png' in out
+    assert 'skipped 1 (not a regular file): pipe.png' in out

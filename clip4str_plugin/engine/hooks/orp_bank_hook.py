@@ -36,7 +36,8 @@ class ORPBankHook(Hook):
     what is needed and how to rebuild it. A bank that records another tower than ``tower`` (the
     SHA-256 of its weights file; :func:`~...models.dptr.orp_bank.tower_fingerprint`) is refused
     the same way; one that records none (``.npy``, or written elsewhere) is reused with a
-    warning. Evaluation-only runs never build (ORP is off there).
+    warning. The bank is then loaded, and one that is not floating-point or holds NaN or
+    infinite values is refused. Evaluation-only runs never build (ORP is off there).
     Under DDP the other ranks wait within the process group's timeout (``env_cfg.dist_cfg``,
     30 minutes by default): build a large bank beforehand (one process, or
     ``tools/extract_orp_bank.py``) or raise the timeout.
@@ -78,6 +79,7 @@ class ORPBankHook(Hook):
                    'set model.encoder.bank to a bank of this CLIP')
         check_bank(shape, path, tokens, width, runner.train_loop.dataloader.batch_size, rebuild)
         self._check_tower(runner, path, rebuild)
+        orp.bank        # loaded now, its values checked (check_bank_values), not at step 1
         runner.logger.info(f'ORPBankHook: ORP bank {path} {shape} serves memories of {tokens} '
                            f'tokens of width {width}')
 

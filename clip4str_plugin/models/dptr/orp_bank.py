@@ -8,16 +8,16 @@ never a pickle. ``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build it 
 """
 import io
 import json
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.utils import track_iter_progress
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ...datasets.errors import DataError, DataNotFoundError
+from ...datasets.image_io import ImageReadError, list_image_files, read_pil_image
 from ...engine.checkpoint_io import file_sha256, write_atomically
 
 TOWER_KEY = 'tower'     # the metadata entry naming the tower that built the bank
@@ -47,7 +47,20 @@ def load_bank(path: str) -> torch.Tensor:
         raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
     if bank.ndim != 3:
         raise ORPBankError(f'ORP bank {path} has shape {tuple(bank.shape)}; expected (N, T, D)')
+    check_bank_values(bank, path)
     return bank
+
+
+def check_bank_values(bank: torch.Tensor, path: str) -> None:
+    """Refuse a bank that is not floating-point or holds NaN or infinite values (it would be
+    mixed into every memory: a NaN loss from the first step, or integers read as features)."""
+    if not bank.is_floating_point():
+        raise ORPBankError(f'ORP bank {path} is {str(bank.dtype).replace("torch.", "")}, not '
+                           'floating-point features: make it with tools/extract_orp_bank.py')
+    finite = torch.isfinite(bank)
+    if not bool(finite.all()):
+        raise ORPBankError(f'ORP bank {path} holds {int((~finite).sum())} NaN or infinite values '
+                           f'of {bank.numel()}: a damaged file; delete it to rebuild it')
 
 
 def bank_shape(path: str) -> Tuple[int, ...]:
@@ -122,11 +135,10 @@ def check_bank(shape: Sequence[int], path: str, tokens: int, width: int,
 
 # ---------------------------------------------------------------- building it
 def list_images(root: str) -> List[str]:
-    """Every image file below ``root``, sorted."""
+    """Every image file (regular files only: a FIFO would block) below ``root``, sorted."""
     if not osp.isdir(root):
         raise DataNotFoundError(f'ORP image folder not found: {root}')
-    paths = sorted(osp.join(d, f) for d, _, files in os.walk(root) for f in files
-                   if f.lower().endswith(EXTENSIONS))
+    paths = list_image_files(root, EXTENSIONS)
     if not paths:
         raise DataNotFoundError(f'no images ({", ".join(EXTENSIONS)}) under {root}')
     return paths
@@ -178,7 +190,8 @@ def build_tower(cfg: dict, logger=None) -> torch.nn.Module:
 def extract_bank(tower: torch.nn.Module, paths: Sequence[str], batch_size: int = 32,
                  device='cpu') -> Tuple[torch.Tensor, List[str]]:
     """``(bank (N, tokens, D) fp16, skipped paths)``: every readable image through ``tower``
-    in batches, with MMEngine's progress bar; unreadable images are skipped."""
+    in batches, with MMEngine's progress bar; unreadable images and images over the pixel limit
+    (:mod:`~clip4str_plugin.datasets.image_io`) are skipped."""
     tower = tower.to(device)
     height, width = tower.visual.image_size
     features, skipped, batch = [], [], []
@@ -189,9 +202,8 @@ def extract_bank(tower: torch.nn.Module, paths: Sequence[str], batch_size: int =
 
     for path in track_iter_progress(list(paths)):
         try:
-            with Image.open(path) as image:
-                batch.append(clip_preprocess(image, height, width))
-        except (UnidentifiedImageError, OSError, ValueError):
+            batch.append(clip_preprocess(read_pil_image(path), height, width))
+        except (ImageReadError, OSError, ValueError):    # (also a mode PIL cannot resize)
             skipped.append(path)
         if len(batch) == batch_size:
             flush()
