@@ -52,6 +52,7 @@ from clip4str_plugin.engine.cli_checks import (check_config, check_device, check
                                                check_positive, fail)
 from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
     set_inference_precision
+from clip4str_plugin.fileio import refuse_existing_output, write_atomically
 from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
 from clip4str_plugin.models.parseq.permutations import causal_mask
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
@@ -74,6 +75,7 @@ def parse_args():
                         help='also time decoding without the key/value cache')
     parser.add_argument('--train', action='store_true', help='time training steps instead')
     parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out')
     parser.add_argument('--backend', nargs='+', default=['pytorch'],
                         choices=['pytorch', *BACKENDS],
                         help='onnxruntime / openvino: the model exported to ONNX (fp32, int8)')
@@ -87,6 +89,9 @@ def parse_args():
         check_positive('--threads', args.threads)
     check_device(args.device)
     check_output_file(args.out, '--out')
+    if args.out:
+        refuse_existing_output(args.out, args.overwrite, [args.config, args.checkpoint],
+                               f'--out {args.out}')
     return args
 
 
@@ -319,8 +324,8 @@ def main():
         print(f"| {r['backend']} | {r['decoding']} | {r['precision']} | {r['batch_size']} | "
               f"{r['images_per_s']:.1f} | {r['latency_ms']:.1f} | {r['peak_memory_mib']:.0f} |")
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(dict(config=args.config, device=device, results=results), f, indent=1)
+        write_atomically(args.out, json.dumps(dict(config=args.config, device=device,
+                                                   results=results), indent=1).encode())
 
 
 if __name__ == '__main__':

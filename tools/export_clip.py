@@ -20,6 +20,7 @@ import os
 import torch
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.fileio import refuse_existing_output
 from clip4str_plugin.models.clip.contrastive import clip_state_dict
 from clip4str_plugin.text import clip_tokenizer
 from clip4str_plugin.text.charsets import CHARSET_36
@@ -77,8 +78,7 @@ def export(checkpoint: str, out: str, fp16: bool = True, token_rows: str = 'all'
 
 def main():
     args = parse_args()
-    if os.path.exists(args.out) and not args.overwrite:
-        raise SystemExit(f'error: {args.out} exists; pass --overwrite to replace it')
+    refuse_existing_output(args.out, args.overwrite, [args.checkpoint])
     try:
         report = export(args.checkpoint, args.out, fp16=not args.fp32,
                         token_rows=args.token_rows)

@@ -12,7 +12,8 @@ of the weights file), and ``ORPBankHook`` refuses to reuse it with another. Unre
 images whose header claims more than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``) and files
 that are not regular files (a FIFO) are skipped; the first two are counted.
 Pre-training with ``ORPBankHook`` builds the same bank itself when it is missing
-(clip4str_plugin/models/dptr/orp_bank.py does the work for both).
+(clip4str_plugin/models/dptr/orp_bank.py does the work for both). An existing OUT is replaced
+only with ``--overwrite``.
 """
 import argparse
 import sys
@@ -27,7 +28,7 @@ import clip4str_plugin  # noqa: F401
 from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_file,
                                                check_positive)
-from clip4str_plugin.fileio import NoSpaceError
+from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
 from clip4str_plugin.models.dptr.orp_bank import (build_tower, extract_bank, list_images,
                                                   tower_fingerprint, write_bank)
 from clip4str_plugin.weights.errors import CheckpointError
@@ -42,11 +43,13 @@ def parse_args():
     parser.add_argument('--clip-weights', help='overrides the config\'s CLIP weights file')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing out')
     args = parser.parse_args()
     check_config(args.config, '--config')
     check_positive('--batch-size', args.batch_size)
     check_device(args.device)
     check_output_file(args.out, 'OUT')
+    refuse_existing_output(args.out, args.overwrite, [args.config, args.clip_weights])
     return args
 
 

@@ -33,3 +33,14 @@ def test_precisions_table_and_cpu_header(tmp_path, monkeypatch, capsys):
     assert cast == [('auto', 'cpu')] * 2      # a cast copy per mode; autocast keeps fp32 weights
     assert all(r['images_per_s'] > 0 and r['batch_size'] == 1 for r in rows)
     assert '| cached | auto (bf16) | 1 |' in text
+
+
+def test_out_is_never_replaced_without_overwrite(tmp_path, monkeypatch):
+    out = tmp_path / 'bench.json'
+    out.write_text('mine')
+    assert run_tool('benchmark.py', TINY_CONFIG, '--out', out, monkeypatch=monkeypatch) == (
+        f'error: --out {out} already exists; pass --overwrite to replace it, or write elsewhere')
+    assert run_tool('benchmark.py', TINY_CONFIG, '--out', TINY_CONFIG, '--overwrite',
+                    monkeypatch=monkeypatch) == (
+        f'error: --out {TINY_CONFIG} is also the input {TINY_CONFIG}; write the output elsewhere')
+    assert out.read_text() == 'mine'

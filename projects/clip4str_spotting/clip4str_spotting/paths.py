@@ -4,6 +4,10 @@ import os
 import os.path as osp
 from typing import List, Sequence
 
+from clip4str_plugin.datasets.image_io import list_image_files
+
+from clip4str_plugin.fileio import refuse_existing_output
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
@@ -14,8 +18,7 @@ def collect_images(inputs: Sequence[str], exclude: str = None) -> List[str]:
     files, seen = [], set()
     for item in inputs:
         if osp.isdir(item):
-            found = sorted(osp.join(d, f) for d, _, names in os.walk(item) for f in names
-                           if f.lower().endswith(IMAGE_EXTENSIONS))
+            found = list_image_files(item, IMAGE_EXTENSIONS)    # a FIFO would block: left out
         else:
             found = [item]
         for path in found:
@@ -39,10 +42,9 @@ def output_names(files: Sequence[str]) -> List[str]:
 
 def refuse_existing(paths: Sequence[str], what: str = 'outputs') -> None:
     """Exit with one line when any of ``paths`` exists (the caller's ``--overwrite`` is off)."""
+    if len(paths) == 1:
+        refuse_existing_output(paths[0], overwrite=False)
     existing = [p for p in paths if osp.exists(p)]
-    if len(paths) == 1 and existing:
-        raise SystemExit(f'{existing[0]} already exists; pass --overwrite to replace it, or '
-                         'write elsewhere')
     if existing:
-        raise SystemExit(f'{len(existing)} of the {len(paths)} {what} already exist (e.g. '
+        raise SystemExit(f'error: {len(existing)} of the {len(paths)} {what} already exist (e.g. '
                          f'{existing[0]}); pass --overwrite to replace them, or write elsewhere')

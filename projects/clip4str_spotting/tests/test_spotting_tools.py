@@ -66,7 +66,7 @@ def test_spot_names_outputs_uniquely_and_keeps_existing(scene, tmp_path, monkeyp
     args = [images, *MODELS, '--out-dir', out, '--vis', '--det-score-thr', '1.01']
     # an existing output: refused before any model is loaded, nothing changed
     assert run_tool('spot.py', *args, monkeypatch=monkeypatch) == \
-        f'1 of the 6 outputs in {out} already exist (e.g. {out}/good.png.json); pass ' \
+        f'error: 1 of the 6 outputs in {out} already exist (e.g. {out}/good.png.json); pass ' \
         '--overwrite to replace them, or write elsewhere'
     assert json.loads((out / 'good.png.json').read_text()) == {'mine': 1}
     assert run_tool('spot.py', *args, '--overwrite', monkeypatch=monkeypatch) == 0
@@ -80,7 +80,8 @@ def test_spot_names_outputs_uniquely_and_keeps_existing(scene, tmp_path, monkeyp
     # one image alone is named after its file too
     assert run_tool('spot.py', images / 'good.png', *MODELS, '--out-dir', out,
                     monkeypatch=monkeypatch) == \
-        f'{out}/good.png.json already exists; pass --overwrite to replace it, or write elsewhere'
+        f'error: {out}/good.png.json already exists; pass --overwrite to replace it, or write ' \
+        'elsewhere'
 
 
 def test_test_spotting_skips_names_and_counts_bad_samples(scene, tmp_path, monkeypatch,
@@ -110,7 +111,10 @@ def test_test_spotting_skips_names_and_counts_bad_samples(scene, tmp_path, monke
     assert [p['img_path'] for p in saved['predictions']] == ['ok.jpg']
     assert len(saved['skipped']) == 3
     assert run_tool('test_spotting.py', ann, *MODELS, '--out', out, monkeypatch=monkeypatch) == \
-        f'{out} already exists; pass --overwrite to replace it, or write elsewhere'
+        f'error: {out} already exists; pass --overwrite to replace it, or write elsewhere'
+    assert run_tool('test_spotting.py', ann, *MODELS, '--out', ann, '--overwrite',
+                    monkeypatch=monkeypatch) == \
+        f'error: {ann} is also the input {ann}; write the output elsewhere'
 
 
 def test_annotation_file_errors(tmp_path):
@@ -142,7 +146,8 @@ def test_make_synth_scenes_refuses_existing_scenes(tmp_path, monkeypatch):
     assert sorted(p.name for p in (out / 'test').iterdir()) == \
         ['000000.jpg', '000001.jpg', '000002.jpg']
     assert run_tool('make_synth_scenes.py', *args, '--num', '1', monkeypatch=monkeypatch) == \
-        f'4 of the 4 test outputs in {out} already exist (e.g. {out}/textspotting_test.json); ' \
+        f'error: 4 of the 4 test outputs in {out} already exist (e.g. ' \
+        f'{out}/textspotting_test.json); ' \
         'pass --overwrite to replace them, or write elsewhere'
     assert run_tool('make_synth_scenes.py', *args, '--num', '1', '--overwrite',
                     monkeypatch=monkeypatch) == 0

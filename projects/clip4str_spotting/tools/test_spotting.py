@@ -21,12 +21,12 @@ from mmengine.utils import ProgressBar
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
+from clip4str_plugin.fileio import refuse_existing_output  # noqa: E402
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import (E2EHmeanMetric,  # noqa: E402
                                                           TextSpotter, read_image)
 from projects.clip4str_spotting.clip4str_spotting.annotations import (  # noqa: E402
     load_spotting_annotations)
-from projects.clip4str_spotting.clip4str_spotting.paths import refuse_existing  # noqa: E402
 
 
 def parse_args():
@@ -50,8 +50,8 @@ def parse_args():
 def main():
     args = parse_args()
     use_weights_only_loader()
-    if args.out and not args.overwrite:
-        refuse_existing([args.out])
+    if args.out:     # never the annotation file it reads
+        refuse_existing_output(args.out, args.overwrite, [args.ann_file])
     try:
         entries, skipped = load_spotting_annotations(args.ann_file)
     except ValueError as err:
@@ -76,10 +76,10 @@ def main():
         except FileNotFoundError:
             skipped.append(f'{entry["img_path"]}: image not found in {root}')
             continue
+            result = spotter(image)
         except (ValueError, OSError) as err:
             skipped.append(f'{entry["img_path"]}: {err}')
             continue
-        result = spotter(image)
         sample = dict(pred_instances=dict(polygons=result['polygons'], texts=result['texts']),
                       gt_instances=gt)
         for metric in metrics.values():

@@ -144,7 +144,9 @@ def test_export_tool(tmp_path, monkeypatch, capsys):
     assert state['token_embedding.weight'].shape == (49408, 32)
     assert int(state['token_embedding.weight'].ne(0).any(1).sum()) == 38
     assert run_tool('export_clip.py', ckpt, out, monkeypatch=monkeypatch) == \
-        f'error: {out} exists; pass --overwrite to replace it'
+        f'error: {out} already exists; pass --overwrite to replace it, or write elsewhere'
+    assert run_tool('export_clip.py', ckpt, ckpt, '--overwrite', monkeypatch=monkeypatch) == \
+        f'error: {ckpt} is also the input {ckpt}; write the output elsewhere'
     other = tmp_path / 'other.pth'
     torch.save(dict(state_dict=dict(weight=torch.zeros(2))), str(other))
     assert run_tool('export_clip.py', other, tmp_path / 'x.bin', monkeypatch=monkeypatch) == (
