@@ -43,6 +43,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.optim.scheduler import param_scheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .config_text import data_only_configs
 from .errors import MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError
 from .safe_pickle import is_torchscript_archive
 from .shape_checks import install_fit_check, remember_source
@@ -211,6 +212,8 @@ def check_checkpoint_file(filename: str) -> str:
 def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -> Any:
     """Load a torch checkpoint (or safetensors file) as data only, tensors on ``map_location``
     (default CPU). Raises :class:`~.errors.CheckpointReadError` (one line) when it cannot.
+    The configs it carries are read as data and re-written as literals, a config that is code
+    refused (:func:`~.config_text.data_only_configs`).
 
     ``mmap``: ``state_dict`` as views of a private map of the file where it is uncompressed (see
     the module doc); only for a caller that drops them before the file could be rewritten.
@@ -242,6 +245,7 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
     if mapped and 'state_dict' in checkpoint:
         checkpoint = {key: value if key == 'state_dict' else _in_memory(value)
                       for key, value in checkpoint.items()}
+    data_only_configs(checkpoint, filename)    # its config: data, re-written as literals
     remember_source(checkpoint, filename)
     return checkpoint
 
