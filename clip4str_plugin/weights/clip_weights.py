@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 
-from .errors import MALFORMED_PICKLE_ERRORS, CheckpointError
+from .errors import MALFORMED_PICKLE_ERRORS, CheckpointError, unpickling_reason
 from .named_weights import FORMS, WeightsNameError, resolve_weights
 from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
 from .shape_checks import listing, value_error, value_problems
@@ -76,8 +76,8 @@ def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
     except (pickle.UnpicklingError, zipfile.BadZipFile, OSError, SafetensorError,
             *MALFORMED_PICKLE_ERRORS) as err:
         raise CLIPWeightsError(f'cannot read CLIP weights from {path}: the file is corrupt, '
-                               f'truncated or not a weights file ({type(err).__name__}: {err})'
-                               ) from err
+                               'truncated or not a weights file ('
+                               f'{type(err).__name__}: {unpickling_reason(err)})') from err
     state = {}
     for key, value in tensors.items():
         if not isinstance(value, torch.Tensor):

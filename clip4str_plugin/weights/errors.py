@@ -1,11 +1,22 @@
 """Why a checkpoint cannot be used: one exception family, each message one line that names the
 file (when known) and says what to do. Tools print it as ``error: <message>`` and exit 1."""
+import re
 import struct
 
 # What an unpickler (torch's weights-only reader or the plugin's) raises on malformed bytes:
 # an opcode that pops an empty stack, a memo index never stored, an argument cut short ...
 MALFORMED_PICKLE_ERRORS = (EOFError, TypeError, ValueError, AttributeError, KeyError, IndexError,
                            RuntimeError, AssertionError, struct.error)
+
+
+def unpickling_reason(err: Exception) -> str:
+    """The one line of ``torch.load``'s weights-only error that says what was refused (its
+    message spans paragraphs of advice around it)."""
+    text = str(err)
+    reason = re.search(r'WeightsUnpickler error: ([^\n]+)', text) or \
+        re.search(r'\n\n([^\n]+)\n', text)
+    reason = (reason.group(1) if reason else text.split('\n')[0]).split(' Please use')[0]
+    return reason.strip().rstrip('.')    # (torch's advice to allow-list the global: not here)
 
 
 class CheckpointError(ValueError):

@@ -44,7 +44,8 @@ from mmengine.optim.scheduler import param_scheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .config_text import data_only_configs
-from .errors import MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError
+from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
+                     unpickling_reason)
 from .safe_pickle import is_torchscript_archive
 from .shape_checks import install_fit_check, remember_source
 from .unpickler import numpy_dtype_copy
@@ -143,11 +144,7 @@ def checkpoint_problem(path: str) -> Optional[str]:
 def _load_error(path: str, err: Exception) -> CheckpointReadError:
     """One line for what ``torch.load`` refused: a file that asks for more than data is
     refused, anything else is damaged."""
-    text = str(err)
-    reason = re.search(r'WeightsUnpickler error: ([^\n]+)', text) or \
-        re.search(r'\n\n([^\n]+)\n', text)
-    reason = (reason.group(1) if reason else text.split('\n')[0]).split(' Please use')[0]
-    reason = reason.strip().rstrip('.')    # (torch's advice to allow-list the global: not here)
+    reason = unpickling_reason(err)
     if not re.search(r'GLOBAL|reduce|Can only|refusing', reason):
         return CheckpointReadError(f'cannot read checkpoint {path}: damaged ({reason})')
     if re.search(r'lightning|omegaconf|strhub', reason):

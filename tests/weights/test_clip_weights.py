@@ -33,3 +33,18 @@ def test_finite_half_weights_and_integer_buffers_load():
                       'visual.position_ids': torch.arange(4) + 1}, 'visual.', 'clip.bin')
     assert torch.equal(tower.proj, torch.ones(4, 2))
     assert torch.equal(tower.position_ids, torch.arange(4) + 1)
+
+
+@pytest.mark.parametrize('pickle_bytes, why', [
+    (b'\x80\x02' + b'e' * 4 + b'.', 'IndexError: pop from empty list'),
+    (b'\x80\x020.', 'UnpicklingError: Unsupported operand 48')])
+def test_a_malformed_pickle_is_one_line(tmp_path, pickle_bytes, why):
+    """torch's weights-only reader on bytes that are no pickle: the reason in one line, not
+    torch's paragraphs of advice nor a raw IndexError."""
+    from clip4str_plugin.weights.clip_weights import load_clip_state_dict
+    path = tmp_path / 'clip.pt'
+    path.write_bytes(pickle_bytes)
+    with pytest.raises(CLIPWeightsError) as err:
+        load_clip_state_dict(str(path))
+    assert str(err.value) == (f'cannot read CLIP weights from {path}: the file is corrupt, '
+                              f'truncated or not a weights file ({why})')
