@@ -19,6 +19,16 @@ def flat_polygon(polygon) -> Tuple[Optional[List[float]], str]:
     return pts.tolist(), ''
 
 
+def ignore_flag(value) -> Tuple[Optional[bool], str]:
+    """``(flag, '')`` for a JSON boolean, 0 or 1 (absent: False), else ``(None, why)``: a
+    string such as ``"false"`` is refused rather than read as true."""
+    if isinstance(value, bool):
+        return value, ''
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value), ''
+    return None, f'ignore is {value!r}, not true/false (a JSON boolean, or 0/1)'
+
+
 def parse_entry(item) -> Tuple[Optional[dict], str]:
     """One ``data_list`` entry -> ``({img_path, polygons, texts, ignored}, '')`` or
     ``(None, why)``; an image with any unusable instance is skipped whole, as its scores would
@@ -37,7 +47,10 @@ def parse_entry(item) -> Tuple[Optional[dict], str]:
         polygons.append(polygon)
         text = instance.get('text')
         texts.append('' if text is None else str(text))
-        ignored.append(bool(instance.get('ignore', False)))
+        ignore, why = ignore_flag(instance.get('ignore', False))
+        if ignore is None:
+            return None, f'instance {k}: {why}'
+        ignored.append(ignore)
     return dict(img_path=item['img_path'], polygons=polygons, texts=texts,
                 ignored=ignored), ''
 

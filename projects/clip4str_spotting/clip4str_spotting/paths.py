@@ -1,6 +1,5 @@
 """The spotting tools' files: the input images, one output name per input that never collides,
 and no output replaced without ``--overwrite``."""
-import os
 import os.path as osp
 from typing import List, Sequence
 

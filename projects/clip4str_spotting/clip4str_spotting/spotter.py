@@ -1,8 +1,11 @@
 """A text detector followed by a recognizer, on MMOCR's inferencers."""
+import os
 from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
+
+from clip4str_plugin.datasets.image_io import ImageReadError, read_image_file
 
 from .crops import crop_text, polygon_points, to_bgr
 
@@ -11,13 +14,16 @@ def read_image(path: str) -> np.ndarray:
     """8-bit BGR; grey, alpha and 16-bit images are converted.
 
     Raises:
-        ValueError: naming the file, when it cannot be read as an image.
+        ValueError: naming the file and why, when it is not a regular file, cannot be read as
+            an image, or its header claims more pixels than the limit (40 megapixels, or
+            ``CLIP4STR_MAX_IMAGE_PIXELS``; :mod:`clip4str_plugin.datasets.image_io`).
     """
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None or image.size == 0:
-        raise ValueError(f'cannot read {path} as an image')
-    return to_bgr(image)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f'{path} not found')
+    try:
+        return to_bgr(read_image_file(path, flags=cv2.IMREAD_UNCHANGED))
+    except ImageReadError as err:
+        raise ValueError(f'cannot read {path} as an image: {err}') from None
 
 
 class TextSpotter:
@@ -49,8 +55,14 @@ class TextSpotter:
 
     def __call__(self, image: np.ndarray) -> Dict[str, List]:
         """``image`` (BGR) -> ``polygons``, ``det_scores``, ``texts``, ``rec_scores``; degenerate
-        or zero-size polygons are skipped (counted in ``skipped``)."""
-        det = self.detector(image, return_datasamples=True, progress_bar=False)
+        or zero-size polygons are skipped (counted in ``skipped``). Raises ``ValueError`` for an
+        image the detector's pipeline cannot resize (e.g. 100000 x 32 pixels: OpenCV refuses the
+        zero-pixel side it would get)."""
+        try:
+            det = self.detector(image, return_datasamples=True, progress_bar=False)
+        except cv2.error as err:
+            raise ValueError(f'the detector cannot take a {image.shape[1]} x {image.shape[0]} '
+                             f'image ({str(err).strip().splitlines()[-1]})') from None
         instances = det['predictions'][0].pred_instances
         polygons, det_scores, crops, skipped = [], [], [], 0
         for polygon, score in zip(instances.polygons, instances.scores.tolist()):

@@ -160,3 +160,13 @@ def test_spot_tool_processes_a_folder_with_awkward_images(scene, whole_image_det
         assert box.min(0).tolist() <= [1, 1] and box.max(0).tolist() >= [width - 2, height - 2]
         assert isinstance(result['texts'][0], str) and 0 < result['rec_scores'][0] <= 1
     assert len(list((out / 'vis').glob('*.jpg'))) == 6
+
+
+def test_read_image_refuses_a_huge_header_and_a_fifo(tmp_path):
+    from tests.hostile_images import claimed_png, fifo
+    (tmp_path / 'huge.png').write_bytes(claimed_png(40000, 40000))
+    with pytest.raises(ValueError, match='huge.png as an image: 1600000000 pixels, over the '
+                                         'limit'):
+        read_image(str(tmp_path / 'huge.png'))
+    with pytest.raises(ValueError, match='pipe.png as an image: not a regular file'):
+        read_image(str(fifo(tmp_path / 'pipe.png')))

@@ -154,3 +154,46 @@ def test_make_synth_scenes_refuses_existing_scenes(tmp_path, monkeypatch):
     assert [p.name for p in (out / 'test').iterdir()] == ['000000.jpg']     # no stale scenes
     ann = json.loads((out / 'textspotting_test.json').read_text())
     assert len(ann['data_list']) == 1
+
+
+def test_ignore_flags_are_booleans_or_0_1_and_nothing_else(tmp_path):
+    polygon = [0, 0, 9, 0, 9, 9]
+    flags = [True, False, 1, 0, 'false', 2, None]
+    (tmp_path / 'flags.json').write_text(json.dumps(dict(data_list=[
+        dict(img_path=f'{i}.jpg', instances=[dict(polygon=polygon, text='a', ignore=flag)])
+        for i, flag in enumerate(flags)])))
+    entries, skipped = load_spotting_annotations(str(tmp_path / 'flags.json'))
+    assert [entry['ignored'] for entry in entries] == [[True], [False], [True], [False]]
+    assert skipped == [
+        "4.jpg: instance 0: ignore is 'false', not true/false (a JSON boolean, or 0/1)",
+        '5.jpg: instance 0: ignore is 2, not true/false (a JSON boolean, or 0/1)',
+        '6.jpg: instance 0: ignore is None, not true/false (a JSON boolean, or 0/1)']
+
+
+def test_oversized_and_extreme_images_are_skipped_by_both_tools(scene, tmp_path, monkeypatch,
+                                                                 capsys):
+    import numpy as np
+
+    from tests.hostile_images import claimed_png, fifo
+    image, instances = scene
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'ok.jpg'), image)
+    (folder / 'huge.png').write_bytes(claimed_png(40000, 40000))
+    cv2.imwrite(str(folder / 'long.png'), np.full((32, 100000, 3), 200, np.uint8))
+    fifo(folder / 'pipe.png')                  # listed, it would block the tool
+    data_list = [dict(img_path=name, instances=instances)
+                 for name in ('ok.jpg', 'huge.png', 'long.png')]
+    ann = folder / 'ann.json'
+    ann.write_text(json.dumps(dict(metainfo={}, data_list=data_list)))
+    assert run_tool('test_spotting.py', ann, *MODELS, monkeypatch=monkeypatch) == 0
+    printed = capsys.readouterr().out
+    assert f'{ann}: 1 of 3 images evaluated, 2 skipped' in printed
+    assert 'huge.png as an image: 1600000000 pixels, over the limit of 40000000' in printed
+    assert 'skipped: long.png: the detector cannot take a 100000 x 32 image' in printed
+    out = tmp_path / 'spots'
+    assert run_tool('spot.py', folder, *MODELS, '--out-dir', out, '--det-score-thr', '1.01',
+                    monkeypatch=monkeypatch) == 1
+    printed = capsys.readouterr()
+    assert 'spotted 1 of 3 images -> 1 JSON files' in printed.out
+    assert 'long.png: the detector cannot take a 100000 x 32 image' in printed.err

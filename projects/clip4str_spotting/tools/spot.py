@@ -124,10 +124,10 @@ def main():
         progress.update()
         try:
             image = read_image(path)
+            result = spotter(image)
         except (ValueError, OSError) as err:
             failed.append(f'{path}: {err}')
             continue
-        result = spotter(image)
         os.makedirs(osp.dirname(outputs[index]), exist_ok=True)
         with open(outputs[index], 'w') as f:
             json.dump(dict(image=path, **result), f)

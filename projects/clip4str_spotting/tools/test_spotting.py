@@ -73,10 +73,10 @@ def main():
         gt = dict(polygons=entry['polygons'], texts=entry['texts'], ignored=entry['ignored'])
         try:
             image = read_image(osp.join(root, entry['img_path']))
+            result = spotter(image)
         except FileNotFoundError:
             skipped.append(f'{entry["img_path"]}: image not found in {root}')
             continue
-            result = spotter(image)
         except (ValueError, OSError) as err:
             skipped.append(f'{entry["img_path"]}: {err}')
             continue
