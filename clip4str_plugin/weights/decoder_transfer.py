@@ -15,14 +15,15 @@ from terminaltables import AsciiTable
 from ..engine.checkpoint_io import write_atomically
 from .errors import CheckpointError
 from .mmengine_loader import load_checkpoint_file
-from .shape_checks import value_error, value_problems
+from .shape_checks import listing, value_error, value_problems
 
 #: ``meta['format']`` of a decoder file: its keys are one network's, without prefix.
 DECODER_FILE_FORMAT = 'clip4str_plugin/parseq-network'
 
 
 class PretrainedDecoderError(CheckpointError):
-    """A pre-trained decoder that cannot be carried over: nothing loads, or another alphabet."""
+    """A pre-trained decoder that cannot be carried over: nothing or only part of it loads, or
+    another alphabet."""
 
 
 def save_decoder_file(network: torch.nn.Module, path: str, meta: Mapping) -> None:
@@ -70,16 +71,29 @@ def check_dictionary(meta: Mapping, tokens: Sequence[str], checkpoint: str) -> N
         'dict_file')
 
 
+def _status(source, value: torch.Tensor, key: str, skip: Sequence[str]) -> str:
+    if key.startswith(tuple(skip)):
+        return 'kept init: skipped'
+    if source is None:
+        return 'kept init: not in file'
+    if source.shape != value.shape:
+        return f'kept init: file has {tuple(source.shape)}'
+    return 'loaded'
+
+
 def transfer_decoder(networks: Mapping[str, torch.nn.Module], checkpoint: str, prefix: str,
-                     tokens: Sequence[str]) -> Tuple[List[Tuple[str, str, str]], str]:
+                     tokens: Sequence[str], skip: Sequence[str] = ()
+                     ) -> Tuple[List[Tuple[str, str, str]], str]:
     """Copy the source network (see :func:`read_decoder_source`) into every one of
-    ``networks`` (name -> module), tensor by tensor where name and shape agree; ``tokens``: the
-    model's dictionary (checked against a decoder file's, :func:`check_dictionary`).
+    ``networks`` (name -> module), tensor by tensor; ``tokens``: the model's dictionary
+    (checked against a decoder file's, :func:`check_dictionary`); ``skip``: the networks'
+    tensor names (or their starts, e.g. ``'head.'``) left at their initialisation on purpose.
 
     Returns rows ``(tensor, shape, status)``, status ``'loaded'`` or why the tensor stayed at
     its initialisation, and what was read (``'the decoder file'`` or ``"prefix '...'"``).
-    Raises :class:`PretrainedDecoderError` when no tensor loads, or when a tensor that would
-    load is not a finite float (NaN, integer, not a tensor), before any is copied.
+    Raises :class:`PretrainedDecoderError`, before any tensor is copied, when no tensor loads,
+    when a tensor not in ``skip`` would stay at its initialisation (missing from the file, or
+    of another shape), or when a tensor that would load is not a finite float.
     """
     picked, meta = read_decoder_source(checkpoint, prefix)
     check_dictionary(meta, tokens, checkpoint)
@@ -87,28 +101,32 @@ def transfer_decoder(networks: Mapping[str, torch.nn.Module], checkpoint: str, p
                 for problem in value_problems(network.state_dict(), picked)]
     if problems:
         raise value_error(checkpoint, sorted(set(problems)), PretrainedDecoderError)
-    rows, loaded = [], 0
-    for name, network in networks.items():
-        own = network.state_dict()
-        with torch.no_grad():
-            for key, value in own.items():
-                source = picked.get(key)
-                if source is None:
-                    status = 'kept init: not in file'
-                elif source.shape != value.shape:
-                    status = f'kept init: file has {tuple(source.shape)}'
-                else:
-                    value.copy_(source)
-                    status, loaded = 'loaded', loaded + 1
-                rows.append((f'{name}.{key}', str(tuple(value.shape)), status))
     where = ('the decoder file' if meta.get('format') == DECODER_FILE_FORMAT
              else f'prefix {prefix!r}')
+    plan = [(name, key, value, _status(picked.get(key), value, key, skip))
+            for name, network in networks.items() for key, value in network.state_dict().items()]
+    loaded = sum(status == 'loaded' for *_, status in plan)
     if not loaded:
         raise PretrainedDecoderError(
             f'no tensor of {checkpoint} ({where}) fits {", ".join(networks)}: the file holds '
             f'{_holds(checkpoint)}; give a DPTR pre-training checkpoint or decoder file of '
             'this geometry (and the prefix of its network)')
-    return rows, where
+    left = [f'{name}.{key} ({status[len("kept init: "):]})'
+            for name, key, _, status in plan if status.startswith('kept init: ')
+            and status != 'kept init: skipped']
+    if left:
+        raise PretrainedDecoderError(
+            f'{checkpoint} ({where}) covers {loaded} of {len(plan)} tensors of '
+            f'{", ".join(networks)}; {len(left)} would keep their initialisation: '
+            f'{listing(left, 4)}; give the whole network (an OpenOCR checkpoint: convert it '
+            "with tools/convert_openocr_dptr.py), or list what to leave in DecoderTransferHook's "
+            'skip')
+    with torch.no_grad():
+        for name, key, value, status in plan:
+            if status == 'loaded':
+                value.copy_(picked[key])
+    return [(f'{name}.{key}', str(tuple(value.shape)), status)
+            for name, key, value, status in plan], where
 
 
 def transfer_table(rows: Sequence[Tuple[str, str, str]]) -> str:

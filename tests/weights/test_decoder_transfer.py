@@ -22,25 +22,47 @@ def network(embed_dim=32, depth=2, seed=0, num_classes=9):
                          embed_dim=embed_dim, depth=depth, num_heads=4, max_length=6)
 
 
-def test_table_names_loaded_and_kept_tensors(tmp_path):
-    """A 1-layer source into a 2-layer network: the shared tensors load, layers.1 stays at its
-    initialisation, and the head whose shape differs stays too (with the file's shape)."""
-    source, target = network(depth=1, seed=1), network(depth=2, seed=2)
-    state = {f'decoder.decoder.{k}': v for k, v in source.state_dict().items()}
+def partial_source(tmp_path):
+    """A 1-layer network whose head has another alphabet's shape, as a checkpoint."""
+    state = {f'decoder.decoder.{k}': v for k, v in network(depth=1, seed=1).state_dict().items()}
     state['decoder.decoder.head.weight'] = torch.zeros(7, 32)        # another alphabet's head
     path = str(tmp_path / 'pretrain.pth')
     torch.save({'state_dict': state, 'meta': {}}, path)
+    return path
+
+
+def test_partial_transfer_is_refused_in_one_line_naming_what_is_missing(tmp_path):
+    path, target = partial_source(tmp_path), network(depth=2, seed=2)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(PretrainedDecoderError) as info:
+        transfer_decoder({'decoder.decoder': target}, path, 'decoder.decoder.', TOKENS,
+                         skip=['head.'])
+    message = str(info.value)
+    layer1 = sum(k.startswith('layers.1.') for k in before)          # 20; head.*: skipped
+    assert '\n' not in message and message.startswith(
+        f"{path} (prefix 'decoder.decoder.') covers {len(before) - layer1 - 2} of {len(before)} "
+        f'tensors of decoder.decoder; {layer1} would keep their initialisation: '
+        'decoder.decoder.layers.1.')
+    assert '(not in file)' in message and "DecoderTransferHook's skip" in message
+    assert all(torch.equal(v, before[k]) for k, v in target.state_dict().items())  # untouched
+
+
+def test_table_names_loaded_and_kept_tensors(tmp_path):
+    """A 1-layer source into a 2-layer network, layers.1 and the head (another shape) skipped:
+    the shared tensors load, the skipped ones stay at their initialisation."""
+    source, target, path = network(depth=1, seed=1), network(depth=2, seed=2), \
+        partial_source(tmp_path)
     before = {k: v.clone() for k, v in target.state_dict().items()}
     rows, where = transfer_decoder({'decoder.decoder': target}, path, 'decoder.decoder.',
-                                   TOKENS)
+                                   TOKENS, skip=['layers.1.', 'head.weight'])
     assert where == "prefix 'decoder.decoder.'"
     status = {name: s for name, _, s in rows}
     kept = sorted(name for name, s in status.items() if s != 'loaded')
     layer1 = sorted(f'decoder.decoder.{k}' for k in target.state_dict()
                     if k.startswith('layers.1.'))
     assert kept == sorted(layer1 + ['decoder.decoder.head.weight'])
-    assert status['decoder.decoder.head.weight'] == 'kept init: file has (7, 32)'
-    assert status['decoder.decoder.layers.1.norm1.weight'] == 'kept init: not in file'
+    assert status['decoder.decoder.head.weight'] == 'kept init: skipped'
+    assert status['decoder.decoder.layers.1.norm1.weight'] == 'kept init: skipped'
     now = target.state_dict()
     for key, value in source.state_dict().items():
         if f'decoder.decoder.{key}' not in kept:
@@ -50,9 +72,9 @@ def test_table_names_loaded_and_kept_tensors(tmp_path):
         assert torch.equal(now[key], before[key]), key
     table = transfer_table(rows)
     loaded = len(rows) - len(kept)
-    assert f'{loaded} loaded' in table and '1 kept init: file has (7, 32)' in table
+    assert f'{loaded} loaded' in table and f'{len(kept)} kept init: skipped' in table
     assert re.search(r'\| decoder\.decoder\.layers\.1\.norm1\.weight +\| \(32,\) +\| kept init: '
-                     r'not in file +\|', table)
+                     r'skipped +\|', table)
 
 
 def test_nothing_loads_is_one_line_naming_file_prefix_and_content(tmp_path):

@@ -1,6 +1,6 @@
 """Fine-tuning from a text-only pre-trained decoder: the PARSeq networks start from it, optionally
 frozen for the first iterations."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.hooks import Hook
@@ -25,7 +25,8 @@ class DecoderTransferHook(Hook):
     resume. A run whose weights came from a checkpoint (a resume or ``load_from``) is left as
     it is (logged). Logs a table of every tensor (loaded, or kept at its initialisation and
     why); raises :class:`~clip4str_plugin.weights.decoder_transfer.PretrainedDecoderError` (one
-    line: file, prefix, what the file holds) when none loads or the file's dictionary differs.
+    line: file, prefix, what the file holds or lacks) when none loads, when a tensor not named
+    in ``skip`` would keep its initialisation, or when the file's dictionary differs.
 
     ``freeze_iters`` N > 0 keeps the networks unchanged for iterations 0..N-1, then releases
     them (logged). While frozen their gradients are dropped before every optimiser step (a
@@ -41,15 +42,18 @@ class DecoderTransferHook(Hook):
         prefix: the network's key prefix in a checkpoint (DPTR pre-training:
             ``'decoder.decoder.'``); a decoder file needs none.
         freeze_iters: iterations during which the transferred networks stay unchanged.
+        skip: tensor names of the networks (or their starts, e.g. ``'head.'``) that keep their
+            initialisation on purpose; every other tensor must load.
     """
 
     priority = 'VERY_HIGH'
 
     def __init__(self, checkpoint: Optional[str], prefix: str = 'decoder.decoder.',
-                 freeze_iters: int = 0):
+                 freeze_iters: int = 0, skip: Sequence[str] = ()):
         if freeze_iters < 0:
             raise ValueError(f'DecoderTransferHook: freeze_iters must be >= 0, got {freeze_iters}')
         self.checkpoint, self.prefix, self.freeze_iters = checkpoint, prefix, freeze_iters
+        self.skip = tuple(skip)
         self._frozen: Dict[torch.nn.Parameter, bool] = {}   # parameter -> its requires_grad
         self._handles: list = []
 
@@ -83,7 +87,7 @@ class DecoderTransferHook(Hook):
 
     def _transfer(self, runner, networks: Dict[str, torch.nn.Module]) -> None:
         rows, where = transfer_decoder(networks, self.checkpoint, self.prefix,
-                                       self._decoder(runner).dictionary.dict)
+                                       self._decoder(runner).dictionary.dict, self.skip)
         runner.logger.info(f'DecoderTransferHook: {", ".join(networks)} from {self.checkpoint} '
                            f'({where})\n{transfer_table(rows)}')
 
