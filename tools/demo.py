@@ -9,9 +9,10 @@ one word crop (``recognizer alone``) or as a scene (``spotting``: an MMOCR text 
 words, projects/clip4str_spotting's TextSpotter crops them, boxes drawn). Per word the page shows
 the answer, the visual branch's text (CLIP4STR), the confidences and an attention grid: a panel
 per character, a row per branch (as tools/visualize_attention.py draws it). The model comes from
-``--config`` or the checkpoint's own config; checkpoints load weights-only. The paths can be
-changed in the page when it is served on the loopback address only (the default); on another
-``--host`` they are fixed by the command line. Needs the ``demo`` extra (gradio; docs/demo.md).
+``--config`` or the config the checkpoint carries (read as data, never run); checkpoints load
+weights-only. The paths can be changed in the page when it is served on the loopback address only
+(the default); on another ``--host`` they are fixed by the command line. Needs the ``demo`` extra
+(gradio; docs/demo.md).
 """
 import argparse
 import os
@@ -27,6 +28,7 @@ sys.path.insert(0, ROOT)       # projects.clip4str_spotting, as its tools do
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
 import clip4str_plugin  # noqa: E402,F401  (registers the plugin for the configs)
 from clip4str_plugin.apis import WordReader, build_recognizer  # noqa: E402
+from clip4str_plugin.weights.config_text import checkpoint_config  # noqa: E402
 
 SAMPLES = osp.join(ROOT, 'assets', 'samples')
 ALONE, SPOTTING = 'recognizer alone', 'spotting'
@@ -50,10 +52,8 @@ def parse_args(argv=None):
 
 
 def recognizer_config(checkpoint: str, config: str):
-    """``config``, or the config the checkpoint carries."""
-    if config:
-        return config
-    raise ValueError(f'give the config {checkpoint} was trained with (--config or the page)')
+    """``config``, or the config the checkpoint carries (read as data, never run)."""
+    return config or checkpoint_config(checkpoint)
 
 
 @lru_cache(maxsize=1)

@@ -170,3 +170,19 @@ def test_the_model_paths_are_fixed_off_the_loopback_address(tool):
         boxes = [b for b in page.blocks.values() if isinstance(b, gr.Textbox)]
         assert [b.value for b in boxes] == ['w.pth', None, None, None]
         assert all(b.interactive is editable for b in boxes), host
+
+
+def test_without_a_config_the_checkpoints_own_is_read(tool, model_files, tmp_path):  # noqa: F811
+    from mmengine.config import Config
+    config, weights = model_files
+    carrying, bare = tmp_path / 'carrying.pth', tmp_path / 'bare.pth'
+    state = torch.load(weights, weights_only=True)['state_dict']
+    torch.save(dict(state_dict=state, meta=dict(cfg=Config.fromfile(config).pretty_text)),
+               str(carrying))
+    torch.save(dict(state_dict=state, meta={}), str(bare))
+    image = cv2.imread(str(SAMPLE))[..., ::-1]
+    _, rows, _ = tool.read_words(image, tool.ALONE, str(carrying), '', '', '', device='cpu')
+    assert rows[0][1] == api_reading(config, weights, image[..., ::-1].copy())
+    with pytest.raises(ValueError, match=r"^.*bare.pth carries no config \(meta\['cfg'\]\): "
+                                         'give the config it was trained with$'):
+        tool.read_words(image, tool.ALONE, str(bare), None, '', '', device='cpu')
