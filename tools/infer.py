@@ -3,13 +3,14 @@
     python tools/infer.py b16.pth crops/ more/word.png
     python tools/infer.py work_dirs/x/iter_1000.pth crops/ --config configs/clip4str/clip4str_tiny.py
 
-The model comes from the checkpoint's own config (``meta['cfg']``, which the converter and the
-MMEngine Runner write) through MMOCR's ``TextRecInferencer(model=None, weights=...)``, or from
-``--config``. The checkpoint loads weights-only. Folders are searched recursively for image files
-(by extension); files named on the command line are read whatever their extension. Images are
-decoded by OpenCV and run ``--batch-size`` at a time under an MMEngine progress bar; a file that
-does not decode, or whose header claims more than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``),
-is named and skipped, and the skips are counted. Every run writes
+The model comes from ``--config`` or the checkpoint's own config (``meta['cfg']``, which the
+converter and the MMEngine Runner write), read as data and never run (:mod:`clip4str_plugin.
+weights.config_text`), through MMOCR's ``TextRecInferencer``. The checkpoint loads weights-only.
+Folders are searched recursively for image files (by extension); files named on the command line
+are read whatever their extension. Images are decoded by OpenCV and run ``--batch-size`` at a
+time under an MMEngine progress bar; a file that does not decode, or whose header claims more
+than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``), is named and skipped, and the skips are
+counted. Every run writes
 ``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
 score) into a folder of its own, so no run overwrites another.
 """
@@ -33,6 +34,7 @@ import clip4str_plugin  # noqa: F401  (registers the plugin for the checkpoint's
 from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_image_file
 from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_dir,
                                                check_positive)
+from clip4str_plugin.weights.config_text import config_in_checkpoint
 from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
                                                      use_weights_only_loader)
 
@@ -97,28 +99,21 @@ def new_run_dir(out_dir: str) -> str:
     raise SystemExit(f'error: cannot create a new run folder under {out_dir}')
 
 
-def carries_config(path: str) -> bool:
-    """Whether the checkpoint holds its config where MMEngine's inferencers look for it."""
-    checkpoint = load_checkpoint_file(path)
-    if not isinstance(checkpoint, dict):
-        return False
-    runtime = (checkpoint.get('message_hub') or {}).get('runtime_info') or {}
-    return bool(runtime.get('cfg') or (checkpoint.get('meta') or {}).get('cfg'))
-
-
 def build_inferencer(args):
-    """MMOCR's TextRecInferencer on the checkpoint (and --config); errors as one line."""
+    """MMOCR's TextRecInferencer on the checkpoint and --config, or the checkpoint's own config
+    read as data (never run); errors as one line."""
     from mmocr.apis import TextRecInferencer
     use_weights_only_loader()
     device = check_device(args.device)
     if args.config is not None:
         check_config(args.config, '--config')
     try:
-        if args.config is None and not carries_config(args.checkpoint):
+        model = args.config or config_in_checkpoint(load_checkpoint_file(args.checkpoint),
+                                                    args.checkpoint)
+        if model is None:
             raise SystemExit(f'error: {args.checkpoint} carries no config (meta["cfg"]): '
                              'give the config it was trained with, --config CONFIG')
-        inferencer = TextRecInferencer(model=args.config, weights=args.checkpoint,
-                                       device=device)
+        inferencer = TextRecInferencer(model=model, weights=args.checkpoint, device=device)
     except (OSError, ValueError, pickle.UnpicklingError) as err:
         raise SystemExit(f'error: {err}')
     inferencer.show_progress = False

@@ -13,7 +13,8 @@ import torch
 from mmengine.config import Config
 
 import clip4str_plugin.models.parseq.dictionary as dictionary_module
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.config_text import checkpoint_config
+from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import ROOT, fixture_model
 from test_convert_clip4str_ckpt import to_reference_layout, write_lightning_ckpt
 
@@ -73,6 +74,24 @@ def test_text_rec_inferencer_from_the_checkpoint_alone(converted, inferencer):
     with torch.no_grad():
         direct = model.eval().test_step(batch)
     assert [p['text'] for p in preds] == [d.pred_text.item for d in direct]
+
+
+def test_the_converted_checkpoint_through_the_safe_path(converted, inferencer, monkeypatch):
+    """With the weights-only loader, MMOCR's model=None reads the config text the loader
+    re-wrote as literals, and checkpoint_config (tools/infer.py's path) gives it as data: the
+    same config as MMEngine running the converter's text, the same words as before."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    from mmocr.apis import TextRecInferencer
+    _, ckpt = converted
+    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+    use_weights_only_loader()
+    written = torch.load(str(ckpt), weights_only=True)['meta']['cfg']     # the converter's text
+    assert load_checkpoint_file(str(ckpt))['meta']['cfg'] != written
+    config = checkpoint_config(str(ckpt))
+    assert config.to_dict() == Config.fromstring(written, '.py').to_dict()
+    image = crops(1, seed=3)[0]
+    rec = TextRecInferencer(model=None, weights=str(ckpt), device='cpu')
+    assert rec(image)['predictions'] == inferencer(image)['predictions']
 
 
 def test_an_old_checkpoint_with_a_foreign_dict_path_falls_back(converted, tmp_path,
