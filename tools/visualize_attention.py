@@ -9,8 +9,9 @@ with, for every decoded character, the last decoder layer's cross-attention over
 patches, averaged over heads: a row per branch (CLIP4STR: ``visual`` and ``cross``; the cross
 branch's attention to the caption tokens is left out), from the pass whose logits give the text
 (the last refinement pass; the autoregressive steps with ``refine_iters=0``). The model comes
-from ``--config`` or the checkpoint's own config; the checkpoint loads weights-only. Unreadable
-files are named and skipped (counted); existing PNGs are replaced only with ``--overwrite``.
+from ``--config`` or the checkpoint's own config, read as data (never run); the checkpoint loads
+weights-only. Unreadable files are named and skipped (counted); existing PNGs are replaced only
+with ``--overwrite``.
 """
 import argparse
 import os
