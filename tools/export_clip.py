@@ -20,7 +20,8 @@ import os
 import torch
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.fileio import refuse_existing_output
+from clip4str_plugin.engine.cli_checks import check_output_file
+from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
 from clip4str_plugin.models.clip.contrastive import clip_state_dict
 from clip4str_plugin.text import clip_tokenizer
 from clip4str_plugin.text.charsets import CHARSET_36
@@ -78,11 +79,12 @@ def export(checkpoint: str, out: str, fp16: bool = True, token_rows: str = 'all'
 
 def main():
     args = parse_args()
+    check_output_file(args.out, 'OUT')
     refuse_existing_output(args.out, args.overwrite, [args.checkpoint])
     try:
         report = export(args.checkpoint, args.out, fp16=not args.fp32,
                         token_rows=args.token_rows)
-    except CheckpointError as err:
+    except (CheckpointError, NoSpaceError) as err:
         raise SystemExit(f'error: {err}') from None
     print(f'wrote {args.out}: ' + json.dumps(report))
 

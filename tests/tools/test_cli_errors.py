@@ -95,7 +95,13 @@ def test_a_garbage_lmdb_is_one_line_and_overwrite_replaces_it(tmp_path, monkeypa
      'of the file to write'),
     ('test.py', [TINY_CONFIG, '{ckpt}', '--save-preds', '{file}/p.pkl'], '--save-preds '
      '{file}/p.pkl: {file} is a file, so no folder can be made in it'),
+    ('convert_clip4str_ckpt.py', ['{ckpt}', '{tmp}'], 'DST {tmp} is a folder: give the name '
+     'of the file to write'),
+    ('export_clip.py', ['{ckpt}', '{file}/clip.safetensors'], 'OUT {file}/clip.safetensors: '
+     '{file} is a file, so no folder can be made in it'),
     ('train.py', ['{tmp}/none.py'], 'config not found: {tmp}/none.py'),
+    ('convert_clip4str_ckpt.py', ['{ckpt}', '{tmp}/out.pth', '--config', '{tmp}/none.py'],
+     '--config not found: {tmp}/none.py'),
     ('test.py', ['{tmp}/none.py', '{ckpt}'], 'config not found: {tmp}/none.py'),
     ('benchmark.py', ['{tmp}/none.py'], 'config not found: {tmp}/none.py'),
     ('export_onnx.py', ['{tmp}/none.py', '{ckpt}', '{tmp}/out'], 'config not found: '
