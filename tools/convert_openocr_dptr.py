@@ -1,4 +1,4 @@
-"""Convert an OpenOCR DPTR pre-training checkpoint (``DptrParseq``) into a checkpoint of this plugin.
+"""Convert an OpenOCR DPTR pre-training checkpoint (``DptrParseq``) into one of this plugin.
 
     python tools/convert_openocr_dptr.py output/dptr_parseq/best.pth dptr_pretrained.pth
 

@@ -3,7 +3,8 @@
 # with permutation language modelling. Labels come from any recognition LMDB (images are never
 # read): by default those of Real's ArT LMDB, as the reference's config (train/real/ArT; the
 # variant dptr_pretrain_vitb16_real.py reads all of Real), 256 per GPU, DPTR's 20-epoch
-# schedule. Checkpoints hold the decoder only. The configs set the text tower, its ORP bank and the decoder's width and depth.
+# schedule. Checkpoints hold the decoder only. The configs set the text tower, its ORP bank and
+# the decoder's width and depth.
 # One command (tools/train.py): ORPBankHook builds the ORP bank from the images in ORP_IMAGES with
 # the CLIP image tower the config names, when the bank file is missing (reused otherwise, its
 # shape checked); SaveDecoderHook writes <work_dir>/decoder_pretrained.safetensors at the end,
