@@ -86,7 +86,8 @@ def word_rows(words) -> list:
 
 
 def read_words(image, mode, checkpoint, config, det, det_weights, device=None):
-    """The page's action: ``image`` (RGB) -> (the image with boxes or None, rows, gallery)."""
+    """The page's action: ``image`` (RGB) -> (the image with boxes or None, the table's rows,
+    the words' attention grids stacked or None)."""
     if image is None:
         raise ValueError('upload an image or pick a sample first')
     if not checkpoint:
@@ -106,9 +107,18 @@ def read_words(image, mode, checkpoint, config, det, det_weights, device=None):
     else:
         reader, crops = load_reader(checkpoint, config, device), [bgr]
     words = reader.read(crops)
-    gallery = [(w.attention, f'word {k}: {w.text}') for k, w in enumerate(words)
-               if w.attention is not None]
-    return boxes, word_rows(words), gallery
+    return boxes, word_rows(words), stack_pictures([w.attention for w in words])
+
+
+def stack_pictures(pictures, gap: int = 8):
+    """RGB pictures one under the other on white, ``gap`` rows apart; None for none."""
+    pictures = [p for p in pictures if p is not None]
+    if not pictures:
+        return None
+    width = max(p.shape[1] for p in pictures)
+    rows = [np.pad(p, ((0, gap), (0, width - p.shape[1]), (0, 0)), constant_values=255)
+            for p in pictures]
+    return np.concatenate(rows)[:-gap]
 
 
 def build_page(args, samples):
@@ -144,9 +154,9 @@ def build_page(args, samples):
                                  visible=args.mode == SPOTTING)
                 table = gr.Dataframe(headers=COLUMNS, label='words', elem_id='words',
                                      interactive=False)
-                grids = gr.Gallery(label='attention per character (a row per branch)',
-                                   elem_id='attention', columns=1, format='png',
-                                   preview=False, object_fit='contain', height='auto')
+                grids = gr.Image(label='attention per character: a grid per word in the '
+                                 "table's order, a row per branch", elem_id='attention',
+                                 format='png')
         mode.change(lambda chosen: gr.update(visible=chosen == SPOTTING), mode, boxes)
         button.click(action, [image, mode, *paths], [boxes, table, grids])
     return page

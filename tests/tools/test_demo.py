@@ -40,14 +40,21 @@ def api_reading(config, weights, image):
 
 def test_recognizer_alone_rows_and_picture(tool, model_files):  # noqa: F811
     image = cv2.imread(str(SAMPLE))
-    boxes, rows, gallery = tool.read_words(image[..., ::-1], tool.ALONE, model_files[1],
+    boxes, rows, picture = tool.read_words(image[..., ::-1], tool.ALONE, model_files[1],
                                            model_files[0], '', '', device='cpu')
     expected = api_reading(*model_files, image)
-    assert boxes is None and len(rows) == len(gallery) == 1 and expected
+    assert boxes is None and len(rows) == 1 and expected
     assert rows[0][:2] == [0, expected] and rows[0][3]               # the visual branch's text
     assert rows[0][5].startswith(f'{expected[0]}:0.')
-    picture, caption = gallery[0]
-    assert caption == f'word 0: {expected}' and picture.shape[1] > picture.shape[0] > 128
+    assert picture.dtype == np.uint8 and picture.shape[1] > picture.shape[0] > 128
+
+
+def test_the_words_grids_are_stacked_on_white(tool):
+    first, second = np.zeros((10, 30, 3), np.uint8), np.full((5, 20, 3), 7, np.uint8)
+    stacked = tool.stack_pictures([first, None, second], gap=2)
+    assert stacked.shape == (17, 30, 3) and (stacked[:10] == 0).all()
+    assert (stacked[10:12] == 255).all() and (stacked[12:, 20:] == 255).all()
+    assert (stacked[12:, :20] == 7).all() and tool.stack_pictures([None]) is None
 
 
 def test_spotting_draws_the_box_and_reads_its_crop(tool, model_files, tmp_path):  # noqa: F811
@@ -59,7 +66,7 @@ def test_spotting_draws_the_box_and_reads_its_crop(tool, model_files, tmp_path):
     det_weights = tmp_path / 'whole_image.pth'
     torch.save(dict(state_dict=state, meta={}), str(det_weights))
     image = cv2.imread(str(ROOT / 'assets' / 'samples' / 'scene0.png'))
-    boxes, rows, gallery = tool.read_words(image[..., ::-1].copy(), tool.SPOTTING,
+    boxes, rows, picture = tool.read_words(image[..., ::-1].copy(), tool.SPOTTING,
                                            model_files[1], model_files[0], str(DBNET),
                                            str(det_weights), device='cpu')
     spotter, _ = tool.load_spotter(model_files[1], model_files[0], str(DBNET),
@@ -67,7 +74,7 @@ def test_spotting_draws_the_box_and_reads_its_crop(tool, model_files, tmp_path):
     spotted = spotter(image)
     assert np.array_equal(boxes, draw(image, spotted)[..., ::-1])     # RGB for the page
     crop = crop_text(image, spotted['polygons'][0], rectify=True, pad=0.2)
-    assert len(rows) == len(gallery) == 1
+    assert len(rows) == 1 and picture.shape[1] > picture.shape[0] > 128
     assert rows[0][1] == spotted['texts'][0] == api_reading(*model_files, crop)
 
 
