@@ -154,9 +154,9 @@ def build_page(args, samples):
                                  visible=args.mode == SPOTTING)
                 table = gr.Dataframe(headers=COLUMNS, label='words', elem_id='words',
                                      interactive=False)
-                grids = gr.Image(label='attention per character: a grid per word in the '
-                                 "table's order, a row per branch", elem_id='attention',
-                                 format='png')
+        gr.Markdown("Attention per character: a grid per word in the table's order, a row per "
+                    'branch')
+        grids = gr.Image(show_label=False, elem_id='attention', format='png')
         mode.change(lambda chosen: gr.update(visible=chosen == SPOTTING), mode, boxes)
         button.click(action, [image, mode, *paths], [boxes, table, grids])
     return page
