@@ -3,7 +3,17 @@ or file and says what to do (a tool may print it as ``error: <message>`` and exi
 
 
 class DataError(ValueError):
-    """A dataset, LMDB, label file or dictionary file that cannot be used."""
+    """A dataset, LMDB, label file or dictionary file that cannot be used.
+
+    Raised in a DataLoader worker, it comes back re-made with the worker's traceback as its
+    message; ``str()`` gives the original one line."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.startswith('Caught ') and '\nOriginal Traceback' in text:
+            last = text.rstrip().splitlines()[-1]      # 'module.DataError: <the message>'
+            return last.split(': ', 1)[-1]
+        return text
 
 
 class DataNotFoundError(DataError, FileNotFoundError):

@@ -157,3 +157,16 @@ def test_labels_that_are_not_utf8_are_a_named_skip(tmp_path):
     data = STRLMDBDataset(ann_file=str(tmp_path / 'set'), charset=CHARSET_94)
     assert texts(data) == ['good', 'ok']
     assert data.label_stats == dict(total=3, kept=2, undecodable_label=1)
+
+
+def test_the_stop_stays_one_line_from_a_worker_process(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from clip4str_plugin.datasets.errors import DataError
+    write_lmdb(str(tmp_path / 'set'), [(b'junk', f'w{i}') for i in range(5)])
+    data = STRLMDBDataset(ann_file=str(tmp_path / 'set'), pipeline=pipeline())
+    with pytest.raises(DataError) as stopped:
+        next(iter(DataLoader(data, batch_size=1, num_workers=1)))
+    assert str(stopped.value).startswith(f'{tmp_path / "set"}: 50 samples in a row have no '
+                                         'usable image (latest ')
+    assert '\n' not in str(stopped.value)

@@ -90,3 +90,18 @@ def test_text_only_dataset_uses_openocr_dptr_order(tmp_path):
     words.write_text('x' * 24 + '\u00b4y\nhello\n', encoding='utf-8')
     data = TextOnlyDataset(str(words))
     assert [d['instances'][0]['text'] for d in data] == ['x' * 24 + 'y', 'hello']
+
+
+def test_lmdb_labels_that_are_not_utf8_are_a_named_skip(tmp_path):
+    import lmdb
+
+    from clip4str_plugin.datasets.lmdb_io import write_lmdb
+    write_lmdb(str(tmp_path / 'set'), [(b'', 'good'), (b'', 'Guidable'), (b'', 'ok')])
+    env = lmdb.open(str(tmp_path / 'set'), map_size=1 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b'label-000000002', 'Guidableé'.encode('latin-1'))
+    env.close()
+    data = TextOnlyDataset(ann_file=str(tmp_path / 'set'))
+    assert [data.get_data_info(i)['instances'][0]['text'] for i in range(len(data))] == \
+        ['good', 'ok']
+    assert data.undecodable == [f"{tmp_path / 'set'}/label-000000002 b'Guidable\\xe9'"]
