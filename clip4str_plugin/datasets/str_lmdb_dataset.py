@@ -33,8 +33,9 @@ class STRLMDBDataset(BaseDataset):
     counts it, logged at the 1st, 10th, 100th ...; :data:`MAX_CONSECUTIVE_UNREADABLE` in a row
     stop training with one line) and, with ``verify_images`` (default in test mode), scanned
     for and dropped at load time (counted, the first few named) so that evaluation sees only
-    readable images. A dataset left empty, an incomplete or damaged LMDB, and (with ``dictionary``) labels
-    using characters the recognizer's dictionary lacks are one-line errors naming the dataset, and
+    readable images. A dataset left empty, an incomplete or damaged LMDB, and (with
+    ``dictionary``) labels using characters the recognizer's dictionary lacks are one-line errors
+    naming the dataset, and
     so is a dataset whose rules drop more than half its labels (e.g. Greek labels under the
     default ASCII folding), with an example and the setting to change.
 
