@@ -12,10 +12,12 @@ MALFORMED_PICKLE_ERRORS = (EOFError, TypeError, ValueError, AttributeError, KeyE
 def unpickling_reason(err: Exception) -> str:
     """The one line of ``torch.load``'s weights-only error that says what was refused (its
     message spans paragraphs of advice around it)."""
-    text = str(err)
-    reason = re.search(r'WeightsUnpickler error: ([^\n]+)', text) or \
-        re.search(r'\n\n([^\n]+)\n', text)
-    reason = (reason.group(1) if reason else text.split('\n')[0]).split(' Please use')[0]
+    lines = [line.strip() for line in str(err).split('\n') if line.strip()]
+    # the line naming what was refused; its place and prefix vary with torch's version
+    reason = next((line for line in lines if re.search(
+        r'WeightsUnpickler error|GLOBAL|[Uu]nsupported|Can only|refus|reduce', line)),
+        lines[0] if lines else type(err).__name__)
+    reason = reason.split('WeightsUnpickler error: ')[-1].split(' Please use')[0]
     return reason.strip().rstrip('.')    # (torch's advice to allow-list the global: not here)
 
 

@@ -52,8 +52,8 @@ def test_loads_history_buffers_numpy_and_schedulers_without_the_global_switch(tm
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
     path = str(tmp_path / 'iter_4.pth')
     torch.save(mmengine_like_checkpoint(), path)
-    with pytest.raises(Exception):          # what plain torch.load does on torch >= 2.6
-        torch.load(path)
+    with pytest.raises(Exception):          # what plain weights-only torch.load does
+        torch.load(path, weights_only=True)   # (the default since torch 2.6)
     use_weights_only_loader()
     use_weights_only_loader()                               # idempotent
     assert CheckpointLoader._schemes[''] is load_mapped_checkpoint_file
