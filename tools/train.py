@@ -3,9 +3,9 @@
     python tools/train.py configs/clip4str/clip4str-b16_16e_real.py [--amp] [--resume [CKPT]]
     bash tools/dist_train.sh CONFIG NUM_GPUS [...]          # torchrun, several processes / nodes
 
-``--amp``: on GPU, autocast in the config's ``amp_dtype`` with dynamic loss scaling: fp16 by
-default (CLIP4STR's reference trains with precision=16), bf16 in the DPTR pre-training configs
-(OpenOCR trains DPTR under bf16 autocast, its GradScaler kept); bf16 autocast on CPU.
+``--amp``: fp16 autocast with dynamic loss scaling on GPU (CLIP4STR's reference trains with
+precision=16; OpenOCR's trainer ran DPTR under ``torch.cuda.amp.autocast()`` with a GradScaler
+when DPTR was released), bf16 autocast on CPU.
 ``--resume`` continues from the newest checkpoint of the work
 dir (the newest intact one: a damaged newest checkpoint is skipped with a warning), or from CKPT.
 Checkpoints are written crash-safe and load weights-only; a checkpoint that cannot be used stops
@@ -52,7 +52,6 @@ def setup_cfg(args) -> Config:
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
-            cfg.optim_wrapper.dtype = cfg.get('amp_dtype', 'float16')
         else:
             cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
     if args.resume == 'auto':

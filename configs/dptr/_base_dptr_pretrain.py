@@ -12,8 +12,6 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/models/parseq.py',
           '../_base_/schedules/dptr_adamw_onecycle.py']
 
-# tools/train.py --amp on GPU: bf16 autocast as OpenOCR (its use_amp), the text tower in fp16
-amp_dtype = 'bfloat16'
 orp_images = '{{$ORP_IMAGES:data/orp/natural_images}}'
 # the configs put it first (custom_hooks.0), with tower=dict(type='CLIPVisionBackbone', ...)
 orp_bank_hook = dict(type='ORPBankHook', images=orp_images, batch_size=32)

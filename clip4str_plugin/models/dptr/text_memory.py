@@ -32,9 +32,10 @@ class FrozenCLIPTextMemory(BaseModule):
     width must equal the text width (512 for ViT-B/16): the reference uses both as one memory.
 
     Precision as the reference: on a GPU the tower is held in fp16 (:func:`hold_in_fp16`) and
-    its ``ln_final`` states are rounded to fp16; under bf16 autocast (``tools/train.py --amp``
-    with the DPTR configs) its matrix products run in bf16. The memory is returned in fp32
-    (what the reference's mixed-precision concatenation gives).
+    its ``ln_final`` states are rounded to fp16, so under fp16 autocast (``tools/train.py
+    --amp``) the memory is fp16 as there; without autocast it is returned in fp32 (the decoder's
+    precision). Under bf16 autocast the projected feature is cast to fp16 and joined outside
+    autocast (OpenOCR's concatenation of bf16 and fp16 raises there).
 
     Args:
         pretrained: local CLIP weights (as for :class:`CLIPTextEncoder`); None = random.
@@ -83,4 +84,8 @@ class FrozenCLIPTextMemory(BaseModule):
         projection = self.clip.text.text_projection
         states = self.clip.encode(ids).to(projection.dtype)
         eot = states[torch.arange(len(ids), device=ids.device), ids.argmax(-1)]
-        return torch.cat([(eot @ projection)[:, None], states], dim=1).float()
+        projected = (eot @ projection).to(states.dtype)
+        autocast = torch.is_autocast_enabled(ids.device.type)
+        with torch.autocast(ids.device.type, enabled=False):   # bf16 autocast refuses fp16 here
+            memory = torch.cat([projected[:, None], states], dim=1)
+        return memory if autocast else memory.float()

@@ -179,7 +179,8 @@ def test_a_bank_records_the_tower_that_built_it(tmp_path):
 
 def test_text_memory_in_fp16_as_the_reference_on_gpu(tmp_path):
     """On a GPU the tower is held in fp16 but its LayerNorms (hold_in_fp16, run here on the CPU);
-    the memory is the fp16 computation, returned in fp32."""
+    the memory is the fp16 computation: fp16 under autocast (as OpenOCR's under fp16 autocast;
+    bf16 autocast works too), fp32 without."""
     from clip4str_plugin.models.dptr.text_memory import hold_in_fp16
     torch.manual_seed(0)
     reference = CLIPTextEncoder(**GEOMETRY, text_length=77, freeze_nlayer=-1)
@@ -196,3 +197,7 @@ def test_text_memory_in_fp16_as_the_reference_on_gpu(tmp_path):
     assert half.dtype == torch.float32
     assert torch.equal(half[:, 1:], half[:, 1:].half().float())     # rounded to fp16
     assert torch.allclose(half, full, atol=2e-2) and not torch.equal(half, full)
+    for dtype, atol in ((torch.float16, 2e-2), (torch.bfloat16, 1e-1)):
+        with torch.autocast('cpu', dtype=dtype):
+            mixed = memory(ids)
+        assert mixed.dtype == torch.float16 and torch.allclose(mixed.float(), half, atol=atol)
