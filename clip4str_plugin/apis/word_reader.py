@@ -1,7 +1,8 @@
 """Read word crops and show how: the answer, the visual branch's text, the confidences and each
 character's attention map (what tools/demo.py shows, usable from scripts as well).
 
-    reader = WordReader(build_recognizer('iter_3000.pth', 'configs/clip4str/clip4str_tiny_broad.py'))
+    reader = WordReader(build_recognizer('work_dirs/main_job/iter_3000.pth',
+                                         'configs/clip4str/clip4str_tiny_broad.py'))
     words = reader.read([crop_bgr, ...])     # a WordReading per crop
 """
 import math
