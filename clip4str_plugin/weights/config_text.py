@@ -8,9 +8,8 @@ str, int, float, bool and None literals (numbers with an optional minus), dict, 
 set displays, ``dict(key=value, ...)``, ``dict({...})``, ``set()`` and the non-finite floats
 (``inf`` and ``nan`` as MMEngine prints them, or ``float('inf')``). Anything else (other calls,
 names, attributes, operators, lambdas, imports, f-strings, ``_base_`` files, ``{{ ... }}``
-substitutions) is a one-line :class:`~.errors.ConfigTextError` naming the file, the line and
-the construct.
-``custom_imports`` may name only :data:`TRUSTED_IMPORTS`: importing a module runs its code.
+substitutions) is a one-line :class:`~.errors.ConfigTextError` naming the file, the line and the
+construct. ``custom_imports`` may name only :data:`TRUSTED_IMPORTS` (an import runs code).
 
 :func:`render_config_text` writes such a dict as text that parses back to the same dict and that
 MMEngine's ``Config.fromstring`` runs as nothing but literals. The weights-only loader passes
@@ -21,7 +20,6 @@ every config a checkpoint carries through both (:func:`data_only_configs`), so M
 import ast
 import math
 import pprint
-import re
 import textwrap
 from typing import Any, Mapping, Optional
 
@@ -33,8 +31,6 @@ from .errors import ConfigTextError
 TRUSTED_IMPORTS = ('clip4str_plugin', 'clip4str_mmcv_lite', 'clip4str_spotting',
                    'projects.clip4str_spotting.clip4str_spotting', 'mmocr', 'mmdet', 'mmengine')
 _NON_FINITE_NAMES = {'inf': math.inf, 'nan': math.nan}     # how pretty_text prints them
-_NON_FINITE_TEXTS = ('inf', '-inf', 'nan')                 # float('...') spellings
-_SUBSTITUTION = re.compile(r'\{\{.*\}\}', re.S)             # MMEngine fills these in textually
 _LAYOUT = dict(width=100, sort_dicts=False)                 # pprint's, keys in their order
 _KINDS = {ast.Call: 'a call', ast.Name: 'a name', ast.Attribute: 'an attribute',
           ast.Lambda: 'a lambda', ast.JoinedStr: 'an f-string', ast.Import: 'an import',
@@ -60,7 +56,7 @@ def _value(node: ast.AST) -> Any:
     """The data ``node`` spells, or :class:`_Refused`."""
     if isinstance(node, ast.Constant) and type(node.value) in (str, int, float, bool,
                                                                  type(None)):
-        if isinstance(node.value, str) and _SUBSTITUTION.search(node.value):
+        if isinstance(node.value, str) and '{{' in node.value:   # MMEngine fills these in
             raise _Refused(node, "a '{{ ... }}' substitution")
         return node.value
     if isinstance(node, ast.Name) and node.id in _NON_FINITE_NAMES:
@@ -91,7 +87,7 @@ def _value(node: ast.AST) -> Any:
         if name == 'set' and not args and not keywords:
             return set()
         if name == 'float' and not keywords and len(args) == 1 and \
-                isinstance(args[0], ast.Constant) and args[0].value in _NON_FINITE_TEXTS:
+                isinstance(args[0], ast.Constant) and args[0].value in ('inf', '-inf', 'nan'):
             return float(args[0].value)
     raise _Refused(node)
 
@@ -142,7 +138,7 @@ def parse_config_text(text: str, source: str) -> dict:
 
 
 class _Spelled:
-    """A value that prints as given (what pprint shows of it)."""
+    """A value pprint shows as ``text``."""
 
     def __init__(self, text: str):
         self.text = text
@@ -186,8 +182,7 @@ def render_config_text(data: Mapping, source: str) -> str:
     text = ''.join(f'{key} = {pprint.pformat(_printable(value, source), **_LAYOUT)}\n'
                    for key, value in data.items())
     if not _same(parse_config_text(text, source), data):
-        raise ConfigTextError(f'cannot write the config of {source} as data: it does not read '
-                              'back the same')
+        raise ConfigTextError(f'cannot write the config of {source} as data: it reads back changed')
     return text
 
 
@@ -202,10 +197,11 @@ def _config_holders(checkpoint: Mapping) -> list:
 
 
 def _config_data(value: Any, source: str) -> Mapping:
+    """The data of a config stored as text (parsed) or as a dict (checked alike)."""
     if isinstance(value, str):
         return parse_config_text(value, source)
     if isinstance(value, Mapping):
-        return value
+        return parse_config_text(render_config_text(value, source), source)
     raise ConfigTextError(f'cannot read the config in {source}: a {type(value).__name__}, '
                           'neither config text nor a dict')
 
@@ -213,9 +209,13 @@ def _config_data(value: Any, source: str) -> Mapping:
 def data_only_configs(checkpoint: Mapping, filename: str) -> None:
     """Rewrite in place every config ``checkpoint`` (read from ``filename``) carries as
     :func:`render_config_text` of its data; :class:`~.errors.ConfigTextError` if one is code."""
+    rewritten = {}                   # (the Runner writes the same text to both places)
     for holder, label in _config_holders(checkpoint):
-        source = f'{filename} ({label})'
-        holder['cfg'] = render_config_text(_config_data(holder['cfg'], source), source)
+        source, value = f'{filename} ({label})', holder['cfg']
+        key = value if isinstance(value, str) else id(value)
+        if key not in rewritten:
+            rewritten[key] = render_config_text(_config_data(value, source), source)
+        holder['cfg'] = rewritten[key]
 
 
 def config_in_checkpoint(checkpoint: Mapping, filename: str) -> Optional[Config]:
@@ -226,7 +226,7 @@ def config_in_checkpoint(checkpoint: Mapping, filename: str) -> Optional[Config]
     holders = _config_holders(checkpoint)
     if not holders:
         return None
-    holder, label = holders[0]
+    (holder, label), *_ = holders      # the one MMEngine would read
     source = f'{filename} ({label})'
     data = dict(_config_data(holder['cfg'], source))
     try:

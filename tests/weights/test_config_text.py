@@ -64,6 +64,7 @@ def test_non_finite_floats_sets_tuples_and_odd_keys_round_trip():
     ("x = dict(**y)", 1, 'a call: dict(**y)'),
     ("_base_ = ['base.py']", 1, "a base config file: _base_ = ['base.py']"),
     ("x = '{{ $HOME }}'", 1, "a '{{ ... }}' substitution: '{{ $HOME }}'"),
+    ("x = dict(a='{{ $HOME')", 1, "a '{{ ... }}' substitution: '{{ $HOME'"),
     ("__builtins__ = dict()", 1, 'a name starting with __: __builtins__ = dict()'),
     ("x = dict()\nprint(x)", 2, 'not data: print(x)'),
 ])
@@ -130,6 +131,18 @@ def test_the_loader_rewrites_every_config_as_literals(tmp_path, suffix):
         assert Config.fromstring(holder['cfg'], '.py').to_dict() == expected
     assert checkpoint_config(path).to_dict() == expected
     assert loaded['state_dict']['w'].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_config_stored_as_a_dict_is_checked_alike(tmp_path):
+    evil = write_checkpoint(tmp_path / 'evil.pth',
+                            dict(cfg=dict(custom_imports=dict(imports=['payload']))))
+    with pytest.raises(ConfigTextError, match=r"\(meta\['cfg'\]\), line 1: custom_imports "
+                                              "names 'payload', which is not a module"):
+        load_checkpoint_file(evil)
+    good = write_checkpoint(tmp_path / 'good.pth', dict(cfg=dict(model=dict(size=(1, 2)))))
+    assert checkpoint_config(good).model.size == (1, 2)
+    assert Config.fromstring(load_checkpoint_file(good)['meta']['cfg'], '.py').model.size == \
+        (1, 2)
 
 
 def test_a_checkpoint_config_refused_or_missing_is_one_line(tmp_path):
