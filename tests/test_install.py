@@ -113,10 +113,13 @@ def test_metadata_has_ranges_not_the_pinned_stack():
                                                           if ln and not ln.startswith('#')))}
     assert not {'mmcv', 'mmcv-lite', 'mmcv-full'} & set(reqs)
     assert all('==' not in str(r.specifier) for r in reqs.values())
-    for name, version in (('torch', '2.1.2'), ('torch', '2.14.1'), ('mmocr', '1.0.0'),
+    for name, version in (('torch', '2.6.0'), ('torch', '2.14.1'), ('mmocr', '1.0.0'),
                           ('mmocr', '1.0.1'), ('mmengine', '0.8.4'), ('mmdet', '3.3.0'),
                           ('numpy', '1.24.4')):
         assert reqs[name].specifier.contains(version), (name, version)
+    # the declared torch floor is the one CI tests (tools/run_floor_tests.sh), and it is real
+    floor = (ROOT / 'requirements' / 'constraints-floor.txt').read_text().splitlines()
+    assert 'torch==2.6.0' in floor and not reqs['torch'].specifier.contains('2.5.1')
     constraints = (ROOT / 'requirements' / 'constraints.txt').read_text()
     for pin in ('torch==2.14.1', 'mmcv-lite==2.0.1', 'mmocr==1.0.1', 'numpy<2'):
         assert pin in constraints.splitlines()
