@@ -3,6 +3,7 @@
     python tools/make_synth_lmdb.py data/synth/train --split train --num 50000 --seed 0
     python tools/make_synth_lmdb.py data/synth/test --split test --num 2000 --seed 0
     python tools/make_synth_lmdb.py data/broad/train --split train --num 60000 --preset broad
+    python tools/make_synth_lmdb.py data/scene/train --split train --num 60000 --preset scene
     python tools/make_synth_lmdb.py data/greek/train --split train --num 20000 --words el
 
 ``--words el``: Greek words (wordfreq) and random strings over the Greek letters of
@@ -10,8 +11,8 @@ clip4str_plugin/dicts/charset_greek.txt, drawn only with the fonts that have all
 (docs/charsets.md).
 
 ``--preset`` (clip4str_plugin.datasets.word_presets) replaces the rendering options (fonts,
-colours, lengths, distortions); a preset none of whose fonts is installed here (the optional
-held-out families) is skipped with a message.
+colours, lengths, distortions; ``scene``: scene-text crops, docs/synthetic_data.md); a preset
+none of whose fonts is installed here (the optional held-out families) is skipped with a message.
 Words of the val and test splits never occur in train (see clip4str_plugin.datasets.words).
 Rendering runs in ``--workers`` processes; the output is the same for any worker count. An
 existing LMDB in ``out`` is replaced only with ``--overwrite``; an interrupted run leaves an LMDB

@@ -13,6 +13,10 @@ Presets (``tools/make_synth_lmdb.py --preset NAME``, ``tools/main_job.py --prese
   (``faces``: always there), or other families entirely (``families``: Liberation, FreeFont,
   URW base35 from Debian's ``fonts-liberation``, ``fonts-freefont-ttf``, ``fonts-urw-base35``;
   optional: an empty set when none is installed, which the tools skip with a message).
+* ``scene`` -- the ``broad`` labels and fonts as scene-text crops
+  (:class:`~.scene_renderer.SceneRenderer`): photo and photo-like backgrounds in natural colours,
+  neighbouring text, font effects, curvature, perspective, tight and loose crops and camera
+  degradations, each effect with probability 0.4.
 
 Training fonts come from packages only, so that a preset means the same images on every machine:
 DejaVu and STIX ship with matplotlib; the other training families are PyPI ``fontpkg-*`` wheels
@@ -98,6 +102,7 @@ PRESETS: Dict[str, dict] = {
 }
 PRESETS['broad-faces'] = dict(PRESETS['broad'], fonts='heldout-faces')
 PRESETS['broad-families'] = dict(PRESETS['broad'], fonts='heldout-families')
+PRESETS['scene'] = dict(PRESETS['broad'], distort=0.4, scene=True)
 
 
 def resolve_fonts(fonts: Union[str, Sequence[str]]) -> Tuple[str, ...]:

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from .backgrounds import background, contrasting_colours
 from ..text.charsets import CHARSET_94, charset_of
 from .fonts import font_paths, fonts_drawing
+from .scene_renderer import SceneRenderer
 from .word_presets import resolve_fonts
 from .words import GREEK_LETTERS, SPLITS, WordSampler
 
@@ -112,13 +113,14 @@ def encode_image(rgb: np.ndarray, rng, jpeg: bool = True) -> bytes:
 def render_samples(split: str, num: int, seed: int, random_fraction: float = 0.2,
                    max_len: int = 12, distort: float = 0.25, gray: bool = False,
                    fonts: Union[str, Sequence[str]] = 'all', min_len: Optional[int] = None,
-                   random_charset: str = CHARSET_94,
-                   language: str = 'en') -> List[Tuple[bytes, str]]:
+                   random_charset: str = CHARSET_94, language: str = 'en',
+                   scene: bool = False) -> List[Tuple[bytes, str]]:
     """``num`` encoded (image, label) pairs of ``split``; deterministic for a seed. ``fonts``: a
     :func:`~.fonts.select_fonts` kind, a font set of :mod:`.word_presets` or font files; for
     ``language='el'`` (Greek words, random strings over Greek letters) only the fonts that draw
-    all of ``charset_greek.txt``. The other options are :class:`~.words.WordSampler`'s and
-    :class:`WordRenderer`'s."""
+    all of ``charset_greek.txt``. ``scene``: render scene-text crops
+    (:class:`~.scene_renderer.SceneRenderer`) instead of :class:`WordRenderer`'s. The other options
+    are :class:`~.words.WordSampler`'s and the renderer's."""
     font_files = resolve_fonts(fonts)
     if not font_files:
         raise ValueError(f'no font files to render with (fonts={fonts!r})')
@@ -126,8 +128,8 @@ def render_samples(split: str, num: int, seed: int, random_fraction: float = 0.2
         font_files = fonts_drawing(font_files, charset_of('charset_greek.txt'))
         random_charset = GREEK_LETTERS + string.digits
     words = WordSampler(split, seed, random_fraction, max_len, random_charset, min_len, language)
-    renderer = WordRenderer(seed=seed * 1000 + SPLITS.index(split), fonts=font_files,
-                            distort=distort, gray=gray)
+    renderer = (SceneRenderer if scene else WordRenderer)(
+        seed=seed * 1000 + SPLITS.index(split), fonts=font_files, distort=distort, gray=gray)
     samples = []
     for _ in range(num):
         label = words()
