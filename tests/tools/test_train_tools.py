@@ -61,63 +61,75 @@ def test_two_process_ddp_training_on_cpu(synth_root, tmp_path):
 
 def test_killed_run_resumes_from_its_newest_intact_checkpoint(synth_root, tmp_path):
     # a long run, killed with SIGKILL once a checkpoint exists
-    proc = subprocess.Popen(train_cmd(tmp_path, 'max_iters=1000',
+    first = tmp_path / 'run'
+    proc = subprocess.Popen(train_cmd(first, 'max_iters=1000',
                                       'train_cfg.val_interval=1000',
                                       'default_hooks.checkpoint.interval=2'),
                             env=env(synth_root), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, cwd=str(tmp_path))
-    last = tmp_path / 'last_checkpoint'
+    last = first / 'last_checkpoint'
     deadline = time.time() + 400
     while not (last.is_file() and 'iter_4' in last.read_text()) and time.time() < deadline:
         if proc.poll() is not None:
             pytest.fail('training stopped before it could be killed')
         time.sleep(0.5)
-    time.sleep(0.5)
+    # a second run into the same work dir while the first one trains: one line, exit 1
+    second = subprocess.run(train_cmd(first, 'max_iters=4'), env=env(synth_root),
+                            capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert second.returncode == 1 and 'Traceback' not in second.stderr, second.stderr[-3000:]
+    assert second.stderr.rstrip().splitlines()[-1] == (
+        f'error: {first} is in use by another training run (pid {proc.pid}); give another '
+        '--work-dir, or wait until that run ends')
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
+    # the work dir moved: its last_checkpoint names the old place, resume finds the files here
+    work = tmp_path / 'moved'
+    first.rename(work)
+    last = work / 'last_checkpoint'
     saved = int(re.search(r'iter_(\d+)\.pth', last.read_text()).group(1))
     assert saved >= 4
-    steps = sorted(int(p.stem[5:]) for p in tmp_path.glob('iter_*.pth'))
+    steps = sorted(int(p.stem[5:]) for p in work.glob('iter_*.pth'))
     for step in steps:                          # saved crash-safe: none damaged by the kill
-        assert checkpoint_problem(str(tmp_path / f'iter_{step}.pth')) is None, step
-    newest = tmp_path / f'iter_{saved}.pth'     # then damaged (a bad copy, a disk fault)
+        assert checkpoint_problem(str(work / f'iter_{step}.pth')) is None, step
+    newest = work / f'iter_{saved}.pth'     # then damaged (a bad copy, a disk fault)
     newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 2])
     older = max(step for step in steps if step != saved)   # kept: rotation waits for writes
     end = max(steps) + 2
-    out = subprocess.run(train_cmd(tmp_path, f'max_iters={end}', 'resume_rescale=True',
+    out = subprocess.run(train_cmd(work, f'max_iters={end}', 'resume_rescale=True',
                                    'train_cfg.val_interval=1000',
                                    'default_hooks.checkpoint.interval=2') + ['--resume'],
                          env=env(synth_root), capture_output=True, text=True, timeout=600,
-                         cwd=str(tmp_path))
+                         cwd=str(work))
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]
     assert f'not resuming from {newest}: truncated' in log
-    assert f'resuming from {tmp_path / f"iter_{older}.pth"}, the newest intact' in log
+    assert f'resuming from {work / f"iter_{older}.pth"}, the newest intact' in log
     assert f'resumed epoch: 0, iter: {older}' in log
     assert f'Iter(train) [{older + 1}/{end}]' in log
     assert 'Iter(train) [1/' not in log
-    assert (tmp_path / f'iter_{end}.pth').is_file()
+    assert (work / f'iter_{end}.pth').is_file()
 
     # tools/test.py loads the checkpoint (weights-only) and prints the table
     test = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test.py'), CONFIG,
-                           str(tmp_path / f'iter_{end}.pth'), '--work-dir', str(tmp_path),
+                           str(work / f'iter_{end}.pth'), '--work-dir', str(work),
                            '--cfg-options', *FAST],
                           env=env(synth_root), capture_output=True, text=True, timeout=600,
-                          cwd=str(tmp_path))
+                          cwd=str(work))
     assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
     assert re.search(r'\| synth-test \| \d+ \| [\d.]+ \|', test.stdout), test.stdout[-2000:]
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
     # ... and refuses a damaged copy in one line on stderr, exit status 1, no traceback
-    damaged = tmp_path / 'copied.pth'
-    final = (tmp_path / f'iter_{end}.pth').read_bytes()
+    damaged = work / 'copied.pth'
+    final = (work / f'iter_{end}.pth').read_bytes()
     damaged.write_bytes(final[:len(final) // 2])
     test = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test.py'), CONFIG, str(damaged),
-                           '--work-dir', str(tmp_path), '--cfg-options', *FAST],
+                           '--work-dir', str(work), '--cfg-options', *FAST],
                           env=env(synth_root), capture_output=True, text=True, timeout=600,
-                          cwd=str(tmp_path))
+                          cwd=str(work))
     assert test.returncode == 1 and 'Traceback' not in test.stderr, test.stderr[-3000:]
     assert test.stderr.rstrip().splitlines()[-1].startswith(
         f'error: cannot read checkpoint {damaged}: truncated')
+
 
 def exit_codes(runs, synth_root):
     """Run each ``{name: argv}`` tool main one after the other in one interpreter (as they run
