@@ -71,9 +71,10 @@ def warp(layer, word_mask: np.ndarray, rng, amplitude: float = 0.0, angle: float
 
 def crop_box(mask: np.ndarray, rng, loose: bool) -> Box:
     """A crop around the word of ``mask``: tight (margins 0-8 % of the word's height) or loose
-    (10-60 % of it at each side, showing neighbouring text), within the canvas."""
+    (10-80 % of it left and right, 10-50 % above and below, showing neighbouring text), within
+    the canvas."""
     h, w = mask.shape
     x0, y0, x1, y1 = mask_box(mask) or (0, 0, w, h)
-    low, high = (0.1, 0.6) if loose else (0.0, 0.08)
-    mx0, my0, mx1, my1 = (rng.uniform(low, high, 4) * (y1 - y0)).astype(int)
+    high = np.float32([0.8, 0.5, 0.8, 0.5]) if loose else np.full(4, 0.08, np.float32)
+    mx0, my0, mx1, my1 = (rng.uniform(0.1 if loose else 0.0, high) * (y1 - y0)).astype(int)
     return max(x0 - mx0, 0), max(y0 - my0, 0), min(x1 + mx1, w), min(y1 + my1, h)

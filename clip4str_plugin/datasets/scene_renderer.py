@@ -24,7 +24,7 @@ EFFECTS = ('stroke', 'shadow', 'extrude', 'outline', 'bevel', 'curve', 'perspect
 
 
 class SceneRenderer:
-    """Render a word as a scene-text crop: RGB ``uint8`` (h, w, 3), h about 25-110 px.
+    """Render a word as a scene-text crop: RGB ``uint8`` (h, w, 3), h about 20-160 px.
 
     Args:
         seed: random seed (the images depend on it only).
@@ -77,7 +77,7 @@ class SceneRenderer:
         glyphs = word.copy()
         if self._chance('neighbours'):
             draw = ImageDraw.Draw(glyphs)
-            gap = size * rng.uniform(0.25, 0.8)
+            gap = size * rng.uniform(0.1, 0.5)
             before = self._neighbour(text, int(rng.integers(2, 8)))
             draw.text((origin[0] - gap - font.getlength(before), origin[1]), before, font=font,
                       fill=255)
@@ -86,7 +86,7 @@ class SceneRenderer:
             for side in (-1, 1):
                 if rng.random() < 0.5:
                     line = self._neighbour(text, int(rng.integers(4, 4 + 2 * len(text))))
-                    y = origin[1] + side * size * rng.uniform(1.05, 1.5)
+                    y = origin[1] + side * size * rng.uniform(0.9, 1.25)
                     draw.text((rng.uniform(0, mx), y), line, font=font, fill=255)
         return (np.asarray(word, np.float32) / 255, np.asarray(glyphs, np.float32) / 255)
 
