@@ -63,13 +63,17 @@ class SceneRenderer:
     def _neighbour(self, text: str, length: int) -> str:
         return ''.join(self.rng.choice(list(text.replace(' ', '') or 'a'), length))
 
-    def _masks(self, text: str, font, size: int):
+    def _masks(self, text: str, font, size: int, tilted: bool):
         """The word's mask and the mask of all glyphs (word and neighbours) on a canvas with
-        margins; float32 (H, W) in [0, 1]."""
+        margins for a loose crop and a curve (``tilted``: for a rotation and perspective too);
+        float32 (H, W) in [0, 1]."""
         rng = self.rng
         left, top, right, bottom = font.getbbox(text)
         width, height = right - left, bottom - top
-        mx, my = int(0.1 * width + 0.7 * size), int(0.1 * width + 1.1 * size)
+        if tilted:
+            mx, my = int(0.1 * width + 0.7 * size), int(0.1 * width + 1.1 * size)
+        else:
+            mx, my = size, int(0.8 * size)
         canvas = (width + 2 * mx, height + 2 * my)
         word = Image.new('L', canvas)
         origin = (mx - left, my - top)
@@ -137,15 +141,15 @@ class SceneRenderer:
         rng = self.rng
         size = int(rng.integers(24, 57))
         font = self._font(self.fonts[int(rng.integers(len(self.fonts)))], size)
-        word, glyphs = self._masks(text, font, size)
+        curve = self._chance('curve')
+        tilted = self._chance('perspective')
+        word, glyphs = self._masks(text, font, size, tilted)
         if self._chance('stroke'):
             radius = int(rng.choice([-1, 1, 2] if size >= 36 else [1, 2]))
             word, glyphs = fx.stroke_width(word, radius), fx.stroke_width(glyphs, radius)
         background = scene_background(rng, word.shape[::-1], self.backgrounds)
         under = background[word > 0.5].mean(0) if (word > 0.5).any() else background.mean((0, 1))
         layer = self._text_layer(glyphs, contrasting_colour(rng, under), under, size)
-        curve = self._chance('curve')
-        tilted = self._chance('perspective')
         layer, word = warp(layer, word, rng, amplitude=rng.uniform(0.05, 0.2) * size * curve,
                            angle=rng.uniform(-10, 10) * tilted, tilt=rng.uniform(0, 0.3) * tilted)
         x0, y0, x1, y1 = crop_box(word, rng, self._chance('loose'))
