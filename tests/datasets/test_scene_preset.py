@@ -1,5 +1,6 @@
 """The scene rendering preset: deterministic scene-text crops with the broad preset's labels,
-and each effect doing what it says (font effects, geometry, degradations, textures)."""
+each effect doing what it says (font effects, geometry, degradations, textures), and
+make_synth_lmdb.py --preset scene."""
 import io
 
 import numpy as np
@@ -9,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from clip4str_plugin.datasets import font_effects as fx
 from clip4str_plugin.datasets import scene_degrade as degrade
 from clip4str_plugin.datasets.fonts import select_fonts
+from clip4str_plugin.datasets.lmdb_io import iter_labels
 from clip4str_plugin.datasets.photo_patches import (LUMA, PALETTE_SIZE, contrasting_colour,
                                                     natural_palette)
 from clip4str_plugin.datasets.scene_geometry import crop_box, mask_box, warp
@@ -16,6 +18,7 @@ from clip4str_plugin.datasets.scene_renderer import EFFECTS, SceneRenderer
 from clip4str_plugin.datasets.textures import BACKGROUNDS, fractal_noise, scene_background
 from clip4str_plugin.datasets.word_presets import preset_options
 from clip4str_plugin.datasets.word_renderer import render_samples
+from conftest import run_tool
 
 SANS = select_fonts('sans')
 
@@ -152,3 +155,12 @@ def test_backgrounds_and_natural_colours():
     for under in palette:
         colour = contrasting_colour(rng, under)
         assert abs(float((colour - under) @ LUMA)) > 55
+
+
+def test_make_synth_lmdb_scene_preset(tmp_path, monkeypatch, capsys):
+    out = tmp_path / 'scene'
+    assert run_tool('make_synth_lmdb.py', out, '--split', 'val', '--num', '3', '--workers', '1',
+                    '--preset', 'scene', monkeypatch=monkeypatch) == ''
+    assert 'preset scene: 18 font faces' in capsys.readouterr().out
+    assert [label for _, label in iter_labels(str(out))] == [
+        label for _, label in render_samples('val', 3, 0, **preset_options('scene'))]
