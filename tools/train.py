@@ -71,11 +71,16 @@ def main():
     use_weights_only_loader()
     try:
         cfg = setup_cfg(parse_args())
-        # held until the process ends; rank 0 holds it for all the processes of its launch
-        lock = lock_work_dir(cfg.work_dir) if first_process(cfg.launcher) else None  # noqa: F841
-        init_cpu_distributed(cfg.launcher)
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-        runner.train()
+        # held for the run (rank 0 holds it for all the processes of its launch); released
+        # however the run ends, also when main() is called in-process and raises
+        lock = lock_work_dir(cfg.work_dir) if first_process(cfg.launcher) else None
+        try:
+            init_cpu_distributed(cfg.launcher)
+            runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+            runner.train()
+        finally:
+            if lock is not None:
+                lock.close()
     except (CheckpointError, DataError, WorkDirBusyError, NoSpaceError) as err:
         sys.exit(f'error: {err}')
 

@@ -170,7 +170,7 @@ def test_hook_casts_the_weights_for_the_runner_test_loop(tmp_path):
         prec.InferencePrecisionHook('half')
 
 
-def test_tools_test_precision_option(monkeypatch):
+def test_tools_test_precision_option(monkeypatch, tmp_path):
     import importlib.util
     import sys
 
@@ -178,9 +178,11 @@ def test_tools_test_precision_option(monkeypatch):
     spec = importlib.util.spec_from_file_location('test_tool', ROOT / 'tools' / 'test.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    checkpoint = tmp_path / 'x.pth'          # the tool checks the file before it builds
+    torch.save(dict(state_dict={}), checkpoint)
 
     def hooks(*options):
-        monkeypatch.setattr(sys, 'argv', ['test.py', str(TINY_CONFIG), 'x.pth', *options])
+        monkeypatch.setattr(sys, 'argv', ['test.py', str(TINY_CONFIG), str(checkpoint), *options])
         return [h for h in tool.setup_cfg(tool.parse_args()).get('custom_hooks', [])
                 if h['type'] == 'InferencePrecisionHook']
 
