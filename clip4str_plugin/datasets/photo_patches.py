@@ -47,9 +47,8 @@ def natural_palette() -> np.ndarray:
     """(PALETTE_SIZE, 3) float32 RGB: k-means centres of 4096 random pixels of each photo
     (fixed seed, 15 Lloyd iterations), sorted by luma."""
     rng = np.random.default_rng(0)
-    pixels = np.concatenate([photo(n).reshape(-1, 3)[rng.integers(0, photo(n).shape[0]
-                                                                   * photo(n).shape[1], 4096)]
-                             for n in PHOTOS]).astype(np.float32)
+    flat = [photo(name).reshape(-1, 3) for name in PHOTOS]
+    pixels = np.concatenate([f[rng.integers(0, len(f), 4096)] for f in flat]).astype(np.float32)
     centres = pixels[rng.choice(len(pixels), PALETTE_SIZE, replace=False)]
     for _ in range(15):
         nearest = ((pixels[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
