@@ -11,7 +11,9 @@ keys (docs/model_zoo.md), checks them against the plugin model of the matching c
 ``meta['cfg']`` holds the full config, so the file alone rebuilds the
 model on any machine (``TextRecInferencer(model=None, weights=...)``, ``tools/infer.py``): the
 shipped dictionary is named, not located (``dict_file='charset_94.txt'``), and the original CLIP
-weights are not needed.
+weights are not needed. ``meta['normalization']`` records how the authors' ``read.py`` normalises
+crops (mean = std = 0.5), and the embedded config's data preprocessor uses the same statistics
+(the tools' ``--norm openai`` chooses the training ones; docs/model_zoo.md).
 
 ``--dict-file charset_greek.txt`` (a shipped dictionary's name, or a path) converts for
 fine-tuning on another charset: the classifier's and the token embedding's rows of characters in
@@ -34,7 +36,8 @@ from clip4str_plugin.fileio import atomic_path, file_sha256, refuse_existing_out
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
-from clip4str_plugin.weights.reference_checkpoint import (CheckpointLayoutError, convert,
+from clip4str_plugin.weights.reference_checkpoint import (READ_PY_NORMALIZATION,
+                                                          CheckpointLayoutError, convert,
                                                           variant_of)
 from clip4str_plugin.weights.reference_layout import DROPPED
 
@@ -79,6 +82,9 @@ def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -
         model.decoder.max_seq_len = d['max_length'] - 1
     model.backbone.pretrained = None
     model.decoder.text_encoder.pretrained = None
+    # Crops read as the authors' read.py reads them (tools' --norm openai: the training stats).
+    model.data_preprocessor.update(mean=list(READ_PY_NORMALIZATION['mean']),
+                                   std=list(READ_PY_NORMALIZATION['std']))
     if dict_file:
         shipped = not osp.dirname(dict_file) and (DICTS_DIR / dict_file).is_file()
         model.decoder.dictionary.dict_file = dict_file if shipped else osp.abspath(dict_file)
@@ -164,7 +170,8 @@ def main():
         sys.exit('error: the checkpoint does not match the config; nothing written')
     digest = file_sha256(src)
     meta = dict(cfg=cfg.pretty_text, config=args.config or variant or 'custom geometry',
-                geometry=geometry, converted_from=osp.basename(args.src), source_sha256=digest)
+                geometry=geometry, converted_from=osp.basename(args.src), source_sha256=digest,
+                normalization=READ_PY_NORMALIZATION)
     with atomic_path(args.dst) as temporary:      # a reader sees no half-written file
         if args.safetensors:
             from safetensors.torch import save_file

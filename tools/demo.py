@@ -28,6 +28,7 @@ sys.path.insert(0, ROOT)       # projects.clip4str_spotting, as its tools do
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
 import clip4str_plugin  # noqa: E402,F401  (registers the plugin for the configs)
 from clip4str_plugin.apis import WordReader, build_recognizer  # noqa: E402
+from clip4str_plugin.engine.norm_option import CHECKPOINT, add_norm_arg, apply_norm  # noqa: E402
 from clip4str_plugin.weights.config_text import checkpoint_config  # noqa: E402
 
 SAMPLES = osp.join(ROOT, 'assets', 'samples')
@@ -48,24 +49,31 @@ def parse_args(argv=None):
     parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda if available)')
     parser.add_argument('--host', default='127.0.0.1', help='address to serve on')
     parser.add_argument('--port', type=int, default=7860)
+    add_norm_arg(parser)
     return parser.parse_args(argv)
 
 
-def recognizer_config(checkpoint: str, config: str):
-    """``config``, or the config the checkpoint carries (read as data, never run)."""
-    return config or checkpoint_config(checkpoint)
+def recognizer_config(checkpoint: str, config: str, norm: str = CHECKPOINT):
+    """``config``, or the config the checkpoint carries (read as data, never run), its crops
+    normalised as ``--norm`` says."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config) if config else checkpoint_config(checkpoint)
+    apply_norm(cfg.model, norm, checkpoint)
+    return cfg
 
 
 @lru_cache(maxsize=1)
-def load_reader(checkpoint: str, config: str, device) -> WordReader:
-    return WordReader(build_recognizer(checkpoint, recognizer_config(checkpoint, config), device))
+def load_reader(checkpoint: str, config: str, device, norm: str = CHECKPOINT) -> WordReader:
+    return WordReader(build_recognizer(checkpoint, recognizer_config(checkpoint, config, norm),
+                                       device))
 
 
 @lru_cache(maxsize=1)
-def load_spotter(checkpoint: str, config: str, det: str, det_weights: str, device):
+def load_spotter(checkpoint: str, config: str, det: str, det_weights: str, device,
+                 norm: str = CHECKPOINT):
     """(TextSpotter, a WordReader on the spotter's own recognizer)."""
     from projects.clip4str_spotting.clip4str_spotting import TextSpotter
-    spotter = TextSpotter(det, recognizer_config(checkpoint, config), det_weights or None,
+    spotter = TextSpotter(det, recognizer_config(checkpoint, config, norm), det_weights or None,
                           checkpoint, device)
     return spotter, WordReader(spotter.recognizer)
 
@@ -85,7 +93,8 @@ def word_rows(words) -> list:
     return rows
 
 
-def read_words(image, mode, checkpoint, config, det, det_weights, device=None):
+def read_words(image, mode, checkpoint, config, det, det_weights, device=None,
+               norm=CHECKPOINT):
     """The page's action: ``image`` (RGB) -> (the image with boxes or None, the table's rows,
     the words' attention grids stacked or None)."""
     if image is None:
@@ -99,13 +108,13 @@ def read_words(image, mode, checkpoint, config, det, det_weights, device=None):
     boxes = None
     if mode == SPOTTING:
         from projects.clip4str_spotting.clip4str_spotting import crop_text, draw
-        spotter, reader = load_spotter(checkpoint, config, det, det_weights, device)
+        spotter, reader = load_spotter(checkpoint, config, det, det_weights, device, norm)
         result = spotter(bgr)
         crops = [crop_text(bgr, p, spotter.rectify, spotter.crop_pad)
                  for p in result['polygons']]
         boxes = draw(bgr, result)[..., ::-1]
     else:
-        reader, crops = load_reader(checkpoint, config, device), [bgr]
+        reader, crops = load_reader(checkpoint, config, device, norm), [bgr]
     words = reader.read(crops)
     return boxes, word_rows(words), stack_pictures([w.attention for w in words])
 
@@ -127,7 +136,7 @@ def build_page(args, samples):
 
     def action(*inputs):
         try:
-            return read_words(*inputs, device=args.device)
+            return read_words(*inputs, device=args.device, norm=args.norm)
         except Exception as err:   # shown in the page as one line; the trace on the console
             traceback.print_exc()
             raise gr.Error(str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -173,7 +182,7 @@ def main(argv=None):
                          ' (tools/install.sh installs it)')
     if args.checkpoint:            # a bad checkpoint or config fails here, not in the page
         try:
-            load_reader(args.checkpoint, args.config, args.device)
+            load_reader(args.checkpoint, args.config, args.device, args.norm)
         except Exception as err:
             raise SystemExit(f'error: {str(err).splitlines()[0] if str(err) else err!r}')
     samples = sorted(osp.join(SAMPLES, n) for n in

@@ -2,6 +2,7 @@
 
     python tools/infer.py b16.pth crops/ more/word.png
     python tools/infer.py work_dirs/x/iter_1000.pth crops/ --config configs/clip4str/clip4str_tiny.py
+    python tools/infer.py crops/ --rec CONFIG --rec-weights CKPT --print-result --save-vis
 
 The model comes from ``--config`` or the checkpoint's own config (``meta['cfg']``, which the
 converter and the MMEngine Runner write), read as data and never run (:mod:`clip4str_plugin.
@@ -12,7 +13,9 @@ time under an MMEngine progress bar; a file that does not decode, or whose heade
 than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``), is named and skipped, and the skips are
 counted. Every run writes
 ``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
-score) into a folder of its own, so no run overwrites another.
+score) into a folder of its own, so no run overwrites another; ``--save-vis`` adds each crop with
+its text drawn (``vis/``). Crops are normalised as ``--norm`` says (default: as the checkpoint
+records, :mod:`clip4str_plugin.engine.norm_option`).
 """
 import argparse
 import csv
@@ -26,14 +29,17 @@ import time
 import warnings
 from typing import Iterator, List, Optional, Tuple
 
+import cv2
 import numpy as np
+from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401  (registers the plugin for the checkpoint's config)
 from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_image_file
 from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_dir,
-                                               check_positive)
+                                               check_positive, fail)
+from clip4str_plugin.engine.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.weights.config_text import config_in_checkpoint
 from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
                                                      use_weights_only_loader)
@@ -43,15 +49,29 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('checkpoint', help='converted or trained checkpoint (.pth/.safetensors)')
-    parser.add_argument('inputs', nargs='+', help='image files and folders of word crops')
-    parser.add_argument('--config', help='build the model from this config instead of the '
-                        "checkpoint's own")
+    parser.add_argument('inputs', nargs='+', metavar='[CHECKPOINT] INPUT',
+                        help='the converted or trained checkpoint (.pth/.safetensors; unless '
+                        '--rec-weights names it), then image files and folders of word crops')
+    parser.add_argument('--config', '--rec', dest='config', help='build the model from this '
+                        "config instead of the checkpoint's own (--rec: MMOCR's name)")
+    parser.add_argument('--rec-weights', '--rec_weights', dest='rec_weights',
+                        help="the checkpoint, MMOCR's way (then every positional is an input)")
     parser.add_argument('--out-dir', default='work_dirs/infer',
                         help='each run writes into a new <timestamp> folder under it')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda if available)')
-    return parser.parse_args(argv)
+    parser.add_argument('--print-result', '--print_result', action='store_true',
+                        help='also print each prediction (path, text, score) as a JSON line')
+    parser.add_argument('--save-vis', '--save_vis', action='store_true',
+                        help='also write each crop with its text drawn into <run folder>/vis/')
+    add_norm_arg(parser)
+    args = parser.parse_args(argv)
+    if args.rec_weights is None:
+        if len(args.inputs) < 2:
+            fail('give the checkpoint, then the images (or --rec-weights CHECKPOINT)')
+        args.rec_weights, *args.inputs = args.inputs
+    args.checkpoint = args.rec_weights
+    return args
 
 
 def collect_images(inputs: List[str]) -> List[str]:
@@ -108,11 +128,14 @@ def build_inferencer(args):
     if args.config is not None:
         check_config(args.config, '--config')
     try:
-        model = args.config or config_in_checkpoint(load_checkpoint_file(args.checkpoint),
-                                                    args.checkpoint)
+        checkpoint = load_checkpoint_file(args.checkpoint, mmap=True)
+        model = Config.fromfile(args.config) if args.config else config_in_checkpoint(
+            checkpoint, args.checkpoint)
         if model is None:
             raise SystemExit(f'error: {args.checkpoint} carries no config (meta["cfg"]): '
                              'give the config it was trained with, --config CONFIG')
+        apply_norm(model.model, args.norm, checkpoint, args.checkpoint)
+        del checkpoint
         inferencer = TextRecInferencer(model=model, weights=args.checkpoint, device=device)
     except (OSError, ValueError, pickle.UnpicklingError) as err:
         raise SystemExit(f'error: {err}')
@@ -120,25 +143,31 @@ def build_inferencer(args):
     return inferencer
 
 
-def predict(inferencer, paths: List[str], batch_size: int):
-    """Rows ``{path, text, score}`` and skips ``{path, reason}``, in input order."""
+def predict(inferencer, paths: List[str], batch_size: int, vis_dir: Optional[str] = None):
+    """Rows ``{path, text, score}`` and skips ``{path, reason}``, in input order; with
+    ``vis_dir``, each crop with its text drawn (MMOCR's visualizer) is written there as
+    ``<input number>_<file name>.png``."""
     rows, skipped = [], []
     progress = ProgressBar(len(paths), file=sys.stderr)
-    for chunk in batches(paths, batch_size):
+    for first, chunk in zip(range(0, len(paths), batch_size), batches(paths, batch_size)):
         images, kept = [], []
-        for path in chunk:
+        for number, path in enumerate(chunk, first):
             image, why = read_image(path)
             if image is None:
                 skipped.append(dict(path=path, reason=why))
                 print(f'\nskipped {path}: {why}', file=sys.stderr)
             else:
                 images.append(image)
-                kept.append(path)
+                kept.append((number, path))
         if images:
             with warnings.catch_warnings():   # the mean score of an empty word is NaN
                 warnings.simplefilter('ignore', RuntimeWarning)
-                preds = inferencer(images, batch_size=len(images))['predictions']
-            for path, pred in zip(kept, preds):
+                result = inferencer(images, batch_size=len(images), return_vis=bool(vis_dir))
+            preds = result['predictions']
+            for (number, path), pred, drawn in zip(kept, preds, result['visualization'] or preds):
+                if vis_dir:   # the visualizer draws RGB
+                    name = f'{number:05d}_{osp.splitext(osp.basename(path))[0]}.png'
+                    cv2.imwrite(osp.join(vis_dir, name), drawn[..., ::-1])
                 score = pred['scores']
                 rows.append(dict(path=path, text=pred['text'],
                                  score=round(score, 6) if math.isfinite(score) else None))
@@ -169,8 +198,14 @@ def main(argv=None):
                          f'{" ".join(args.inputs)}')
     inferencer = build_inferencer(args)
     run_dir = new_run_dir(args.out_dir)
-    rows, skipped = predict(inferencer, paths, args.batch_size)
+    vis_dir = osp.join(run_dir, 'vis') if args.save_vis else None
+    if vis_dir:
+        os.makedirs(vis_dir)
+    rows, skipped = predict(inferencer, paths, args.batch_size, vis_dir)
     json_path, csv_path = write_outputs(run_dir, rows, skipped, args)
+    if args.print_result:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
     print(f'\n{len(rows)} images read, {len(skipped)} skipped (unreadable); '
           f'wrote {json_path} and {csv_path}')
 

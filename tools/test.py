@@ -1,9 +1,11 @@
 """Evaluate a checkpoint and print one table: a row per test set, a column per metric.
 
     python tools/test.py configs/clip4str/clip4str_b16.py work_dirs/x/best.pth
-    python tools/test.py CONFIG CKPT --reference-norm     # mean = std = 0.5, as the reference test
+    python tools/test.py CONFIG CKPT --norm openai        # OpenAI CLIP statistics (default: as
+                                                          # the checkpoint records, else CONFIG's)
     python tools/test.py CONFIG CKPT --precision auto     # bf16 / fp16 weights where that is faster
     python tools/test.py CONFIG CKPT --show-dir vis --save-preds preds.pkl   # drawings, predictions
+    python tools/test.py CONFIG CKPT --save-preds       # <work_dir>/predictions.pkl (and .json)
     python tools/test.py CONFIG EXPORT_DIR --backend onnxruntime   # tools/export_onnx.py's folder
     bash tools/dist_test.sh CONFIG CKPT NUM_PROCS [...]
 
@@ -28,28 +30,31 @@ from clip4str_plugin.deploy.recognizer import deployed_model_cfg
 from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.engine.cli_checks import check_output_file, check_positive
 from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.engine.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.engine.precision import CHOICES
 from clip4str_plugin.fileio import refuse_existing_output
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_PREDS = 'predictions.pkl'
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--reference-norm', action='store_true',
-                        help='normalise with mean = std = 0.5 like the reference test script')
+    add_norm_arg(parser)
+    parser.add_argument('--reference-norm', dest='norm', action='store_const', const='reference',
+                        help='the same as --norm reference')
     parser.add_argument('--show-dir', help='draw every test sample (image, gt, prediction, '
                         "visual branch) into <work_dir>/<timestamp>/SHOW_DIR (absolute: as is)")
     parser.add_argument('--show', action='store_true', help='display each drawing')
     parser.add_argument('--wait-time', type=float, default=2,
                         help='seconds each drawing is shown with --show (0: until a key)')
-    parser.add_argument('--save-preds', metavar='FILE.pkl',
+    parser.add_argument('--save-preds', metavar='FILE.pkl', nargs='?', const=True,
                         help="every sample's prediction: a pickle (MMEngine's DumpResults) and "
-                        'a readable .json beside it')
+                        f'a readable .json beside it (no FILE: <work_dir>/{DEFAULT_PREDS})')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing --save-preds files')
     parser.add_argument('--batch-size', type=int, help='override the test batch size')
@@ -66,9 +71,6 @@ def parse_args():
 def setup_cfg(args) -> Config:
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
-    if args.reference_norm:
-        cfg.model.data_preprocessor.mean = [127.5] * 3
-        cfg.model.data_preprocessor.std = [127.5] * 3
     if args.batch_size is not None:
         check_positive('--batch-size', args.batch_size)
         cfg.test_dataloader.batch_size = args.batch_size
@@ -81,6 +83,8 @@ def setup_cfg(args) -> Config:
             show=args.show, wait_time=args.wait_time, out_dir=args.show_dir)
         if cfg.visualizer.type == 'TextRecogLocalVisualizer':
             cfg.visualizer.type = 'BranchTextRecogVisualizer'
+    if args.save_preds is True:     # the flag alone, as MMOCR's
+        args.save_preds = osp.join(cfg.work_dir, DEFAULT_PREDS)
     if args.save_preds:
         if not args.save_preds.endswith(('.pkl', '.pickle')):
             sys.exit(f'error: --save-preds {args.save_preds}: give a .pkl file (the pickle of '
@@ -98,6 +102,11 @@ def setup_cfg(args) -> Config:
         else:
             metrics = evaluator.metrics
             evaluator.metrics = [*(metrics if isinstance(metrics, list) else [metrics]), dump]
+    local = args.backend == 'pytorch' and '://' not in args.checkpoint
+    try:   # after the argument checks; a record is read from a local PyTorch checkpoint only
+        apply_norm(cfg.model, args.norm, args.checkpoint if local else None)
+    except CheckpointError as err:
+        sys.exit(f'error: {err}')
     if args.backend != 'pytorch':   # the exported model in MMOCR's loop, the config's data
         if args.precision != 'fp32':
             sys.exit(f'error: --precision {args.precision} casts PyTorch weights; an exported '

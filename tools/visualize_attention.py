@@ -22,6 +22,7 @@ from mmengine.utils import ProgressBar
 
 from infer import build_inferencer, collect_images, read_image  # tools/infer.py
 from clip4str_plugin.engine.cli_checks import check_output_dir
+from clip4str_plugin.engine.norm_option import add_norm_arg
 from clip4str_plugin.models.parseq.attention_maps import predict_with_attention, patch_grid
 from clip4str_plugin.visualization import draw_attention_grid
 
@@ -34,6 +35,7 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', default='work_dirs/attention')
     parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda if available)')
     parser.add_argument('--overwrite', action='store_true', help='replace existing PNGs')
+    add_norm_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -56,7 +58,7 @@ def main(argv=None):
         raise SystemExit(f'error: {len(existing)} of the {len(outputs)} PNGs already exist (e.g. '
                          f'{existing[0]}); pass --overwrite to replace them, or another --out-dir')
     inferencer = build_inferencer(argparse.Namespace(config=args.config, checkpoint=args.weights,
-                                                     device=args.device))
+                                                     device=args.device, norm=args.norm))
     model = inferencer.model
     try:
         patch_grid(model)

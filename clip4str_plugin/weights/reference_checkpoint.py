@@ -36,6 +36,16 @@ VARIANTS = {
 }
 
 
+#: How the authors' ``read.py`` (and test script) normalise crops: torchvision's
+#: ``Normalize(0.5, 0.5)`` on 0-1 pixels, i.e. mean = std = 127.5 on the data preprocessor's 0-255
+#: RGB pixels. The converter records it in ``meta['normalization']`` and its embedded config.
+READ_PY_NORMALIZATION = dict(mean=[127.5] * 3, std=[127.5] * 3, source='official read.py')
+#: The OpenAI CLIP statistics (0-255, RGB) the authors train and validate with.
+OPENAI_NORMALIZATION = dict(mean=[122.770938, 116.7460125, 104.09373615],
+                            std=[68.5005327, 66.6321579, 70.32316305],
+                            source='OpenAI CLIP (official training and validation)')
+
+
 class CheckpointLayoutError(ValueError):
     """The file is not a CLIP4STR checkpoint in the reference layout."""
 

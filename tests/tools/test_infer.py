@@ -1,5 +1,6 @@
 """A converted checkpoint alone rebuilds the model (MMOCR's TextRecInferencer with model=None)
 on any machine, and tools/infer.py reads folders of crops into JSON and CSV."""
+import copy
 import csv
 import importlib.util
 import json
@@ -71,6 +72,10 @@ def test_text_rec_inferencer_from_the_checkpoint_alone(converted, inferencer):
     for key, value in model.state_dict().items():   # the checkpoint's weights, not random ones
         assert torch.equal(rebuilt.state_dict()[key], value), key
     batch = inferencer.collate_fn([inferencer.pipeline(img) for img in images])
+    model = copy.deepcopy(model)     # normalising as the converted checkpoint records (read.py)
+    assert rebuilt.data_preprocessor.std.flatten().tolist() == [127.5] * 3
+    model.data_preprocessor.mean.fill_(127.5)
+    model.data_preprocessor.std.fill_(127.5)
     with torch.no_grad():
         direct = model.eval().test_step(batch)
     assert [p['text'] for p in preds] == [d.pred_text.item for d in direct]
@@ -194,3 +199,39 @@ def test_infer_tool_clear_errors(converted, tmp_path):
                        'give the config it was trained with, --config CONFIG$'):
         infer.main([str(bare), str(tmp_path / 'w.png'), '--out-dir', str(tmp_path / 'o')])
     assert not (tmp_path / 'o').exists()
+
+
+def test_infer_tool_takes_mmocrs_flags(converted, tmp_path, capsys):
+    """``--rec CONFIG --rec-weights CKPT`` (every positional an input), ``--print-result`` (a
+    JSON line per image) and ``--save_vis`` (each crop with its text drawn), as MMOCR's tool."""
+    _, ckpt = converted
+    infer = load_tool('infer')
+    args = infer.parse_args(['crops/', 'w.png', '--rec', 'c.py', '--rec-weights', 'k.pth'])
+    assert (args.checkpoint, args.inputs, args.config) == ('k.pth', ['crops/', 'w.png'], 'c.py')
+    args = infer.parse_args(['k.pth', 'crops/', '--config', 'c.py'])     # the positional form
+    assert (args.checkpoint, args.inputs, args.config) == ('k.pth', ['crops/'], 'c.py')
+    with pytest.raises(SystemExit, match=r'^error: give the checkpoint, then the images \(or '
+                       r'--rec-weights CHECKPOINT\)$'):
+        infer.parse_args(['crops/'])
+    for n, img in enumerate(crops(2, seed=4)):
+        cv2.imwrite(str(tmp_path / f'w{n}.png'), img)
+    infer.main([str(tmp_path / 'w0.png'), str(tmp_path / 'w1.png'), '--rec-weights', str(ckpt),
+                '--out-dir', str(tmp_path / 'out'), '--print-result', '--save_vis',
+                '--device', 'cpu'])
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith('{')]
+    run_dir, = (tmp_path / 'out').iterdir()
+    written = json.loads((run_dir / 'predictions.json').read_text())['predictions']
+    assert printed == written and len(printed) == 2
+    drawn = sorted(p.name for p in (run_dir / 'vis').iterdir())
+    assert drawn == ['00000_w0.png', '00001_w1.png']
+    picture = cv2.imread(str(run_dir / 'vis' / drawn[1]))
+    assert picture.shape[0] > picture.shape[1] * 34 / 100   # the 100x34 crop (resized), text below
+
+
+def test_mmocr_model_names_reach_only_mmocrs_own_metafiles():
+    """README: MMOCR looks model names up in its installed package's metafiles only, so the
+    plugin's models are named by their config file (or checkpoint_config) instead."""
+    from mmocr.apis import TextRecInferencer
+    with pytest.raises(ValueError, match='^Cannot find model: clip4str_b16 in mmocr$'):
+        TextRecInferencer(model='clip4str_b16', device='cpu')

@@ -125,3 +125,21 @@ def test_save_preds_never_replaces_a_file(setup, tmp_path, monkeypatch):
     assert run_test_tool(monkeypatch, config, pickled, '--work-dir', tmp_path, '--save-preds',
                          pickled, '--overwrite') == (
         f'error: --save-preds: {pickled} is also the input {pickled}; write the output elsewhere')
+
+
+def test_save_preds_alone_writes_into_the_work_dir(setup, tmp_path, monkeypatch):
+    """MMOCR's habit: ``--save-preds`` as a flag, ``<work_dir>/predictions.pkl`` (and .json),
+    never replacing an existing file without --overwrite."""
+    from test_infer import load_tool
+    _, config, checkpoint, _ = setup
+    tool = load_tool('test')
+    monkeypatch.setattr('sys.argv', ['test.py', str(config), str(checkpoint), '--work-dir',
+                                     str(tmp_path), '--save-preds'])
+    evaluator = tool.setup_cfg(tool.parse_args()).test_evaluator
+    dumps = [m for m in evaluator.metrics if m['type'] == 'DumpTextPredictions']
+    assert [d['out_file_path'] for d in dumps] == [str(tmp_path / 'predictions.pkl')]
+    (tmp_path / 'predictions.json').write_text('mine')
+    assert run_test_tool(monkeypatch, config, checkpoint, '--work-dir', tmp_path,
+                         '--save-preds') == (
+        f"error: --save-preds: {tmp_path / 'predictions.json'} already exists; pass "
+        '--overwrite to replace it, or write elsewhere')
