@@ -124,20 +124,20 @@ def tool_writer(path: str, overwrite: bool) -> Iterator[LMDBWriter]:
     place, a full disk and Ctrl-C end the tool with one line (``SystemExit``) instead of a
     traceback."""
     if os.path.exists(path) and not os.path.isdir(path):
-        raise SystemExit(f'{path} is a file, not a folder: an LMDB is a folder (data.mdb, '
+        raise SystemExit(f'error: {path} is a file, not a folder: an LMDB is a folder (data.mdb, '
                          'lock.mdb); give a folder')
     try:
         writer = LMDBWriter(path, overwrite)
     except LMDBExistsError as err:
-        raise SystemExit(f'{err}: pass --overwrite to replace it') from None
+        raise SystemExit(f'error: {err}: pass --overwrite to replace it') from None
     try:
         with writer:
             yield writer
     except KeyboardInterrupt:
-        raise SystemExit(f'\ninterrupted: {path} is incomplete and will not load; run again '
+        raise SystemExit(f'\nerror: interrupted: {path} is incomplete and will not load; run again '
                          'with --overwrite') from None
     except lmdb.DiskError:    # LMDB's ENOSPC
-        raise SystemExit(f'no space left on device while writing {path}: it is incomplete and '
+        raise SystemExit(f'error: no space left on device while writing {path}: it is incomplete and '
                          'will not load; free space, then run again with --overwrite') from None
 
 

@@ -51,13 +51,14 @@ def test_a_garbage_lmdb_is_one_line_and_overwrite_replaces_it(tmp_path, monkeypa
     cv2.imwrite(str(images / '0.png'), np.full((20, 50, 3), 90, np.uint8))
     labels.write_text('0.png\thello\n')
     assert run_tool('make_lmdb.py', images, labels, bad, monkeypatch=monkeypatch) == \
-        f'{bad} already holds a damaged LMDB (its data.mdb does not open); not overwritten: ' \
+        f'error: {bad} already holds a damaged LMDB (its data.mdb does not open); not ' \
+        'overwritten: ' \
         'pass --overwrite to replace it'
     assert run_tool('make_lmdb.py', images, labels, bad, '--overwrite',
                     monkeypatch=monkeypatch) == ''
     assert list(iter_labels(str(bad))) == [(1, 'hello')]
     assert run_tool('make_lmdb.py', images, labels, tmp_path / 'labels.txt',
-                    monkeypatch=monkeypatch) == f'{labels} is a file, not a folder: an LMDB ' \
+                    monkeypatch=monkeypatch) == f'error: {labels} is a file, not a folder: an LMDB ' \
         'is a folder (data.mdb, lock.mdb); give a folder'
 
 
@@ -185,7 +186,8 @@ def test_a_full_disk_is_one_line(tmp_path, monkeypatch, files):
     labels.write_text('word.png\thello\n')
     assert run_tool('make_lmdb.py', tmp_path, labels, tmp_path / 'out',
                     monkeypatch=monkeypatch) == \
-        f'no space left on device while writing {tmp_path / "out"}: it is incomplete and ' \
+        f'error: no space left on device while writing {tmp_path / "out"}: it is incomplete ' \
+        'and ' \
         'will not load; free space, then run again with --overwrite'
 
 

@@ -55,7 +55,7 @@ def test_make_lmdb_refuses_an_existing_lmdb_unless_overwrite(images, tmp_path, m
     out = tmp_path / 'out'
     assert run_tool('make_lmdb.py', images, big, out, monkeypatch=monkeypatch) == ''
     message = run_tool('make_lmdb.py', images, small, out, monkeypatch=monkeypatch)
-    assert message == f'{out} already holds an LMDB of 200 samples; not overwritten: pass ' \
+    assert message == f'error: {out} already holds an LMDB of 200 samples; not overwritten: pass ' \
         '--overwrite to replace it'
     assert len(labels(out)) == 200
     assert run_tool('make_lmdb.py', images, small, out, '--overwrite',
@@ -72,7 +72,7 @@ def test_make_synth_lmdb_refuses_an_existing_lmdb_unless_overwrite(tmp_path, mon
     assert len(first) == 6
     message = run_tool('make_synth_lmdb.py', out, '--num', '3', *common,
                        monkeypatch=monkeypatch)
-    assert message == f'{out} already holds an LMDB of 6 samples; not overwritten: pass ' \
+    assert message == f'error: {out} already holds an LMDB of 6 samples; not overwritten: pass ' \
         '--overwrite to replace it'
     assert run_tool('make_synth_lmdb.py', out, '--num', '3', '--seed', '1', '--overwrite',
                     *common, monkeypatch=monkeypatch) == ''
