@@ -13,11 +13,18 @@ def unpickling_reason(err: Exception) -> str:
     """The one line of ``torch.load``'s weights-only error that says what was refused (its
     message spans paragraphs of advice around it)."""
     lines = [line.strip() for line in str(err).split('\n') if line.strip()]
-    # the line naming what was refused; its place and prefix vary with torch's version
-    reason = next((line for line in lines if re.search(
-        r'WeightsUnpickler error|GLOBAL|[Uu]nsupported|Can only|refus|reduce', line)),
-        lines[0] if lines else type(err).__name__)
-    reason = reason.split('WeightsUnpickler error: ')[-1].split(' Please use')[0]
+    # what was refused follows "WeightsUnpickler error:" (on its line or the next one) in some
+    # torch versions; others state it on a line of its own among paragraphs of advice
+    marked = [i for i, line in enumerate(lines) if 'WeightsUnpickler error:' in line]
+    if marked:
+        i = marked[0]
+        reason = lines[i].split('WeightsUnpickler error:', 1)[1].strip() or \
+            (lines[i + 1] if i + 1 < len(lines) else '')
+    else:
+        reason = next((line for line in lines if re.search(
+            r'GLOBAL|[Uu]nsupported|Can only|refus|reduce', line)),
+            lines[0] if lines else type(err).__name__)
+    reason = reason.split(' Please use')[0]
     return reason.strip().rstrip('.')    # (torch's advice to allow-list the global: not here)
 
 
