@@ -13,7 +13,7 @@ built, so a file can neither run code nor change shared objects. The file's byte
 first (empty, truncated, a record failing its CRC, not a checkpoint at all); every failure is one
 :class:`~.errors.CheckpointReadError` line naming the file.
 
-Loaded by MMEngine (:func:`load_mapped_checkpoint_file`), the weights of an uncompressed archive
+Loaded by MMEngine (:func:`load_from_weights_only`), the weights of an uncompressed archive
 (every ``torch.save`` file) are views of a private, copy-on-write map of the file
 (``torch.load(mmap=True)``), not heap copies: MMEngine copies them into the model and drops the
 checkpoint, and the map goes with it, leaving no freed-but-retained heap behind (glibc keeps large
@@ -27,7 +27,6 @@ which would pull the pages from under a map.
 Importing changes nothing in MMEngine: :func:`use_weights_only_loader` is the switch (the tools
 call it; configs list ``clip4str_plugin.weights.safe_loading`` in ``custom_imports``).
 """
-import copy
 import json
 import os
 import pickle
@@ -46,6 +45,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from .config_text import data_only_configs
 from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
                      unpickling_reason)
+from .file_map import in_memory, mappable
 from .safe_pickle import is_torchscript_archive
 from .shape_checks import install_fit_check, remember_source
 from .unpickler import numpy_dtype_copy
@@ -156,27 +156,6 @@ def _load_error(path: str, err: Exception) -> CheckpointReadError:
         'nothing in it is run (docs/refusals.md)')
 
 
-def _mappable(path: str) -> bool:
-    """True for a zip archive whose records are all stored uncompressed (mappable as they are)."""
-    if not zipfile.is_zipfile(path):
-        return False           # a legacy torch.save pickle
-    with zipfile.ZipFile(path) as archive:
-        return all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
-
-
-def _in_memory(obj: Any) -> Any:
-    """``obj`` with every tensor in its dicts, lists and tuples copied off the file's map."""
-    if isinstance(obj, torch.Tensor):
-        return obj.clone()
-    if isinstance(obj, dict):
-        out = copy.copy(obj)     # the same type (OrderedDict, defaultdict)
-        out.update((key, _in_memory(value)) for key, value in obj.items())
-        return out
-    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
-        return type(obj)(_in_memory(value) for value in obj)
-    return obj
-
-
 def _load_safetensors(filename: str) -> dict:
     """``{'state_dict', 'meta'}`` from a safetensors file (meta as JSON in its metadata), its
     sparse-row tables made dense (:mod:`.sparse_rows`)."""
@@ -226,7 +205,7 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
             'model.decoder.text_encoder.pretrained), or convert an official CLIP4STR file with '
             'tools/convert_clip4str_ckpt.py')
     else:
-        mapped = mmap and _mappable(filename)
+        mapped = mmap and mappable(filename)
         try:
             with _mmengine_globals():
                 checkpoint = torch.load(filename, map_location=map_location or 'cpu',
@@ -240,26 +219,29 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
         raise CheckpointReadError(f'{filename} holds a {type(checkpoint).__name__}, not a '
                                   'checkpoint (a dict of tensors, or one with a state_dict)')
     if mapped and 'state_dict' in checkpoint:
-        checkpoint = {key: value if key == 'state_dict' else _in_memory(value)
+        checkpoint = {key: value if key == 'state_dict' else in_memory(value)
                       for key, value in checkpoint.items()}
     data_only_configs(checkpoint, filename)    # its config: data, re-written as literals
     remember_source(checkpoint, filename)
     return checkpoint
 
 
-def load_mapped_checkpoint_file(filename: str, map_location=None) -> Any:
+def load_from_weights_only(filename: str, map_location=None) -> Any:
     """MMEngine's loader for local files: :func:`load_checkpoint_file` with ``mmap=True``
-    (MMEngine copies the weights into the model and drops the checkpoint)."""
+    (MMEngine copies the weights into the model and drops the checkpoint; it logs the name
+    after ``load_from_`` as the backend)."""
     return load_checkpoint_file(filename, map_location, mmap=True)
 
 
 def use_weights_only_loader() -> None:
-    """The switch, idempotent: :func:`load_mapped_checkpoint_file` becomes MMEngine's loader for
-    local paths (``load_from``, ``resume``, inferencer weights, ``init_cfg``); URLs and model-zoo
-    names are downloaded and read the same way (:mod:`.remote`); and every checkpoint loaded
-    into a model must fit it (:func:`~.shape_checks.check_checkpoint_fits`)."""
+    """The switch, idempotent and process-wide: :func:`load_from_weights_only` becomes
+    MMEngine's loader for local paths (``load_from``, ``resume``, inferencer weights,
+    ``init_cfg``), for every model; http(s) URLs and model-zoo names are downloaded and read the
+    same way (:mod:`.remote`); pavi / s3 / petrel keep MMEngine's loaders. Checkpoints loaded
+    into a model of this plugin must fit it (:func:`~.shape_checks.check_checkpoint_fits`);
+    other models load as MMEngine alone loads them."""
     from .remote import REMOTE_LOADERS
-    for prefixes, loader in [('', load_mapped_checkpoint_file), *REMOTE_LOADERS]:
+    for prefixes, loader in [('', load_from_weights_only), *REMOTE_LOADERS]:
         for prefix in (prefixes, ) if isinstance(prefixes, str) else prefixes:
             if CheckpointLoader._schemes.get(prefix) is not loader:
                 CheckpointLoader.register_scheme(prefixes=prefix, loader=loader, force=True)

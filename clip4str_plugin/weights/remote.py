@@ -4,9 +4,11 @@ MMEngine's ``http(s)://``, ``torchvision://``, ``open-mmlab://`` and ``mmcls://`
 ``torch.hub.load_state_dict_from_url``, which unpickles with ``weights_only=False``: a downloaded
 file could run code. Here the file goes into torch.hub's cache, in a folder of its own per URL
 (``<hub dir>/checkpoints/<URL hash>/``, by torch.hub's ``download_url_to_file``; rank 0 first in
-distributed runs, as MMEngine does) and is then read by :func:`~.mmengine_loader.load_checkpoint_file`. The
-zoo names resolve through MMEngine's own tables. ``pavi://`` and ``s3://`` / ``petrel://``
-checkpoints are refused (their loaders unpickle in place): copy such a file to a local path.
+distributed runs, as MMEngine does) and is then read by
+:func:`~.mmengine_loader.load_checkpoint_file`. The zoo names resolve through MMEngine's own
+tables. ``pavi://`` and ``s3://`` / ``petrel://`` keep MMEngine's own loaders (they need
+MMEngine's file clients, which this module cannot replace): such files are unpickled as MMEngine
+alone would; copy one to a local path to read it weights-only.
 """
 import hashlib
 import os
@@ -76,16 +78,9 @@ def load_from_zoo(name: str, map_location=None):
         else checkpoint
 
 
-def refuse_unpickling_backend(name: str, map_location=None):
-    raise CheckpointReadError(
-        f'{name}: checkpoints are read from local files, http(s) URLs and model-zoo names only '
-        '(the pavi / petrel loaders unpickle without weights_only): copy the file to a local path')
-
-
 #: (prefixes, loader) for CheckpointLoader.register_scheme; prefixes as MMEngine spells them.
 REMOTE_LOADERS = [
     (('http://', 'https://'), load_from_url),
     (('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://', 'mmcls://'),
      load_from_zoo),
-    (('pavi://', r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), refuse_unpickling_backend),
 ]

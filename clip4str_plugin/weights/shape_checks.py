@@ -2,24 +2,25 @@
 "do not match exactly" warning, after which a wrong file would run as garbage.
 
 Three checks of :func:`check_checkpoint_fits`, on every checkpoint MMEngine loads into a model
-once :func:`install_fit_check` ran (``load_from``, ``resume``, ``tools/test.py``, inferencer
-weights, ``init_cfg=Pretrained``):
+built by this plugin (one holding a module of ``clip4str_plugin``: :func:`is_plugin_model`) once
+:func:`install_fit_check` ran (``load_from``, ``resume``, ``tools/test.py``, inferencer weights,
+``init_cfg=Pretrained``). Other models in the process (an MMOCR detector next to our recognizer)
+are loaded by MMEngine's ``load_state_dict`` unchanged: partial coverage and resized heads give
+MMEngine's warning, as without the plugin.
 
 * **coverage**: the checkpoint's keys must cover at least :data:`MIN_COVERAGE` (half) of the
   model's tensors (parameters and persistent buffers). A detector's checkpoint given to a
   recognizer, or a file of unrelated tensors, covers next to nothing. Intended partial starts
   have their own path: a PARSeq decoder's ``pretrained=dict(checkpoint=..., prefix=...)``
   (DPTR decoder transfer), which reports what it loaded.
-* **shapes**, for models built by this plugin: every shared key must have the model's shape;
-  all differing tensors are counted. Other models (an MMOCR detector) keep MMEngine's behaviour
-  (a resized head is skipped with a warning, as in fine-tuning).
+* **shapes**: every shared key must have the model's shape; all differing tensors are counted.
 * **values**: a tensor that goes where the model has a floating-point parameter or buffer must
   be a floating-point tensor with finite values (:func:`value_problems`); a NaN, integer or numpy
   value would be copied in silently (or cast) and evaluate as garbage. Integer buffers
   (``num_batches_tracked``, position ids) are not checked.
 
-:func:`check_checkpoint_shapes` is the same shape and value check for one module, called from the plugin
-modules' ``_load_from_state_dict`` for loads that do not go through MMEngine.
+:func:`check_checkpoint_shapes` is the same shape and value check for one module, called from the
+plugin modules' ``_load_from_state_dict`` for loads that do not go through MMEngine.
 """
 import collections
 import weakref
@@ -130,8 +131,8 @@ def check_checkpoint_shapes(module: nn.Module, state_dict: Mapping[str, torch.Te
 def check_checkpoint_fits(model: nn.Module, state_dict: Mapping,
                           source: Optional[str] = None) -> None:
     """Raise :class:`CheckpointMismatchError` (one line, with counts) when ``state_dict``
-    covers less than :data:`MIN_COVERAGE` of ``model``'s tensors or, for a model built by this
-    plugin, when any of its tensors has another shape than the model's; and
+    covers less than :data:`MIN_COVERAGE` of ``model``'s tensors or when any of its tensors has
+    another shape than the model's; and
     :class:`CheckpointValueError` for values that are not finite floats
     (:func:`value_problems`)."""
     own = {k: v for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
@@ -144,23 +145,33 @@ def check_checkpoint_fits(model: nn.Module, state_dict: Mapping,
             f'({len(unexpected)} unexpected keys, e.g. {listing(unexpected, 3)}): wrong model '
             "or layout; give a checkpoint of this config's model (an official CLIP4STR file: "
             'convert it with tools/convert_clip4str_ckpt.py)')
-    if any(type(m).__module__.startswith('clip4str_plugin.') for m in model.modules()):
-        mismatched = _mismatches(own, state_dict, '')
-        if mismatched:
-            raise _mismatch_error(source, mismatched)
+    mismatched = _mismatches(own, state_dict, '')
+    if mismatched:
+        raise _mismatch_error(source, mismatched)
     problems = value_problems(own, state_dict)
     if problems:
         raise value_error(source, problems)
 
 
+def is_plugin_model(model: nn.Module) -> bool:
+    """True when ``model`` holds a module defined in ``clip4str_plugin`` (a model built from one
+    of this plugin's configs); an MMOCR detector, or any other model, is not."""
+    return any(type(m).__module__.startswith('clip4str_plugin.') for m in model.modules())
+
+
 def load_state_dict_checked(module: nn.Module, state_dict, strict: bool = False, logger=None):
-    """MMEngine's ``load_state_dict``, after :func:`check_checkpoint_fits`."""
-    check_checkpoint_fits(module.module if is_model_wrapper(module) else module, state_dict)
+    """MMEngine's ``load_state_dict``, after :func:`check_checkpoint_fits` for a model of this
+    plugin; any other model is loaded by MMEngine alone."""
+    model = module.module if is_model_wrapper(module) else module
+    if is_plugin_model(model):
+        check_checkpoint_fits(model, state_dict)
     return _MMENGINE_LOAD_STATE_DICT(module, state_dict, strict, logger)
 
 
 def install_fit_check() -> None:
-    """Check every checkpoint MMEngine loads into a model (idempotent). MMEngine resolves
-    ``load_state_dict`` in its checkpoint module at each load (``_load_checkpoint_to_model``,
-    used by the Runner, the inferencers and ``PretrainedInit``): that name is replaced."""
+    """Check every checkpoint MMEngine loads into a model of this plugin (idempotent). MMEngine
+    resolves ``load_state_dict`` in its checkpoint module at each load
+    (``_load_checkpoint_to_model``, used by the Runner, the inferencers and ``PretrainedInit``):
+    that name is replaced by :func:`load_state_dict_checked`, which hands every other model to
+    MMEngine's own function untouched."""
     mmengine_checkpoint.load_state_dict = load_state_dict_checked

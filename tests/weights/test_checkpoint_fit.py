@@ -25,7 +25,7 @@ def tensors(model) -> int:
     return sum(not k.endswith('num_batches_tracked') for k in model.state_dict())
 
 
-def test_another_models_checkpoint_is_refused_with_counts(tmp_path, fit_check):
+def test_another_models_checkpoint_is_refused_with_counts(tmp_path, fit_check, capsys):
     recognizer = tiny_model()
     dbnet_path = dbnet_checkpoint(tmp_path / 'dbnet_iter_400.pth')
     with pytest.raises(CheckpointMismatchError) as err:
@@ -35,13 +35,12 @@ def test_another_models_checkpoint_is_refused_with_counts(tmp_path, fit_check):
     assert message.startswith(f'{dbnet_path} covers 0 of {tensors(recognizer)} tensors of '
                               f'EncoderDecoderRecognizer ({unexpected} unexpected keys, e.g. ')
     assert 'wrong model or layout' in message and '\n' not in message
-    # the other way round: a recognizer's checkpoint given to the detector
+    # the other way round, a model not of this plugin: MMEngine's warning, as without it
     rec_path = tmp_path / 'iter_10.pth'
     torch.save(dict(meta={}, state_dict=recognizer.state_dict()), str(rec_path))
     detector = build_model(Config.fromfile(str(DBNET_CONFIG)).model)
-    with pytest.raises(CheckpointMismatchError,
-                       match=f'covers 0 of {tensors(detector)} tensors of DBNet'):
-        load_checkpoint(detector, str(rec_path))
+    load_checkpoint(detector, str(rec_path))
+    assert 'do not match exactly' in capsys.readouterr().out
 
 
 def test_every_differing_tensor_is_counted(tmp_path, fit_check):

@@ -10,7 +10,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 from broken_checkpoints import EXPECTED, unreadable_copies
 from clip4str_plugin.weights.errors import CheckpointNotFoundError, CheckpointReadError
 from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
-                                                     load_mapped_checkpoint_file,
+                                                     load_from_weights_only,
                                                      use_weights_only_loader)
 from clip4str_plugin.weights.safe_pickle import load_zip_pickle
 from conftest import Exploit, make_samples, run_python, tiny_model
@@ -56,7 +56,7 @@ def test_loads_history_buffers_numpy_and_schedulers_without_the_global_switch(tm
         torch.load(path, weights_only=True)   # (the default since torch 2.6)
     use_weights_only_loader()
     use_weights_only_loader()                               # idempotent
-    assert CheckpointLoader._schemes[''] is load_mapped_checkpoint_file
+    assert CheckpointLoader._schemes[''] is load_from_weights_only
     assert list(CheckpointLoader._schemes).count('') == 1
     loaded = _load_checkpoint(path, map_location='cpu')   # MMEngine's own entry point
     assert loaded['meta']['iter'] == 4 and torch.equal(loaded['state_dict']['w'], torch.ones(3))
@@ -160,10 +160,10 @@ def test_importing_the_plugin_changes_nothing_global():
                 checkpoint.load_state_dict) == before
         assert 'clip4str_plugin.weights.safe_loading' not in sys.modules
         import clip4str_plugin.weights.safe_loading
-        from clip4str_plugin.weights.mmengine_loader import load_mapped_checkpoint_file
+        from clip4str_plugin.weights.mmengine_loader import load_from_weights_only
         from clip4str_plugin.weights.remote import load_from_url
         from clip4str_plugin.weights.shape_checks import load_state_dict_checked
-        assert CheckpointLoader._schemes[''] is load_mapped_checkpoint_file
+        assert CheckpointLoader._schemes[''] is load_from_weights_only
         assert CheckpointLoader._schemes['https://'] is load_from_url
         assert checkpoint.load_state_dict is load_state_dict_checked
         print('ok')
