@@ -34,5 +34,6 @@ setup(
                     'onnxruntime': [r for r in DEPLOY if r.startswith('onnx')],
                     'openvino': [r for r in DEPLOY if r.startswith('openvino')],
                     'deploy': DEPLOY,
-                    'demo': DEMO},
+                    'demo': DEMO,
+                    'synth': read_requirements('synth.txt')},   # word lists, training fonts
 )

@@ -25,8 +25,10 @@ from conftest import ROOT, TINY_CONFIG
 SITE = Path(sysconfig.get_paths()['purelib'])
 PROJECT_FILES = ('setup.py', 'setup.cfg', 'requirements', 'clip4str_mmcv_lite.py',
                  'clip4str_plugin')
+#: The packages of the ``synth`` extra (word lists, training fonts), as site-packages names.
+SYNTH = ('english_words', 'wordfreq', 'fontpkg')
 #: Entries of this venv's site-packages the MMOCR environment does not get.
-HIDDEN = ('mmcv', 'mmcv_lite-', 'clip4str_plugin', '__editable__', '__pycache__')
+HIDDEN = ('mmcv', 'mmcv_lite-', 'clip4str_plugin', '__editable__', '__pycache__') + SYNTH
 FAKE_EXT = '''"""Stands for full mmcv's compiled ops in the install test."""
 FULL_MMCV_MARKER = True
 
@@ -89,7 +91,7 @@ def build_full_mmcv_wheel(out_dir: Path) -> Path:
 
 def make_mmocr_env(root: Path) -> Path:
     """A venv seeing this venv's packages, but with full mmcv instead of mmcv-lite and without
-    the plugin; returns its python."""
+    the plugin nor the ``synth`` extra; returns its python."""
     venv.create(root, with_pip=False, symlinks=True)
     python = root / 'bin' / 'python'
     site = Path(subprocess.check_output(
@@ -147,6 +149,9 @@ def test_installs_into_an_mmocr_env_with_full_mmcv_and_keeps_its_stack(tmp_path)
     requires = report['install'][0]['metadata']['requires_dist']
     assert [r for r in requires if r.startswith('mmcv')] == [
         'mmcv-lite<2.2.0,>=2.0.0rc4; extra == "lite"']
+    # the word lists and fonts are an extra: the core install (no index) pulled none of them
+    synth = [r for r in requires if r.replace('-', '_').startswith(SYNTH)]
+    assert len(synth) == 8 and all(r.endswith('extra == "synth"') for r in synth)
 
     run = subprocess.run([str(python), '-c', PREDICT, str(TINY_CONFIG)], capture_output=True,
                          text=True, timeout=600, cwd=tmp_path)
@@ -167,3 +172,44 @@ def test_a_missing_mmcv_is_one_clear_line(tmp_path):
     assert 'needs mmcv 2.x (full mmcv or mmcv-lite)' in out.stderr
     assert 'pip install "mmcv-lite' in out.stderr
 
+
+BLOCK_SYNTH = '''
+import sys
+# the synth extra is not installed: its packages can be neither imported nor found
+for name in ('english_words', 'wordfreq', 'fontpkg', 'fontpkg_pt_sans', 'fontpkg_pt_serif',
+             'fontpkg_fira_sans', 'fontpkg_ibm_plex_serif', 'fontpkg_ibm_plex_mono',
+             'fontpkg_space_mono'):
+    sys.modules[name] = None
+'''
+WITHOUT_SYNTH = BLOCK_SYNTH + '''
+import json
+import numpy as np
+import clip4str_mmcv_lite, clip4str_plugin
+from clip4str_plugin.datasets import word_presets, words
+from clip4str_plugin.datasets.errors import MissingExtraError
+from mmocr.apis import TextRecInferencer
+pred = TextRecInferencer(model=sys.argv[1], device='cpu')(np.zeros((32, 100, 3), 'uint8'))
+errors = []
+for call in (words.all_words, lambda: words.all_words('el'), word_presets.pypi_train_fonts):
+    try:
+        call()
+    except MissingExtraError as err:
+        errors.append(str(err))
+print(json.dumps(dict(text=pred['predictions'][0]['text'], errors=errors)))
+'''
+
+
+def test_the_plugin_works_without_the_synth_extra(tmp_path):
+    """Recognition needs no word list nor font package; rendering names the extra in one line."""
+    out = subprocess.run([sys.executable, '-c', WITHOUT_SYNTH, str(TINY_CONFIG)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert isinstance(got['text'], str)
+    assert got['errors'] == [
+        'English words need english-words (the synth extra, not installed): '
+        'pip install -e .[synth]',
+        'Greek words need wordfreq (the synth extra, not installed): pip install -e .[synth]',
+        'the training fonts need fontpkg-pt-sans, fontpkg-fira-sans, fontpkg-pt-serif, '
+        'fontpkg-ibm-plex-serif, fontpkg-ibm-plex-mono, fontpkg-space-mono (the synth extra, '
+        'not installed): pip install -e .[synth]']

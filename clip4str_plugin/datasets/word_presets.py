@@ -20,14 +20,14 @@ Presets (``tools/make_synth_lmdb.py --preset NAME``, ``tools/main_job.py --prese
 
 Training fonts come from packages only, so that a preset means the same images on every machine:
 DejaVu and STIX ship with matplotlib; the other training families are PyPI ``fontpkg-*`` wheels
-(requirements/runtime.txt; OFL fonts, static faces), found with importlib.
+(the ``synth`` extra, requirements/synth.txt; OFL fonts, static faces), found with importlib.
 """
 import importlib.util
 import os
 import string
-import warnings
 from typing import Dict, Sequence, Tuple, Union
 
+from .errors import missing_synth_extra
 from .fonts import package_fonts, select_fonts
 
 #: PyPI font packages -> training faces (regular and bold of each family).
@@ -69,8 +69,8 @@ def pypi_font_dir(package: str):
 
 
 def pypi_train_fonts() -> Tuple[str, ...]:
-    """The training faces of the PyPI font packages that are installed; a warning names the
-    missing packages (the broad preset then has fewer families)."""
+    """The training faces of the PyPI font packages (the ``synth`` extra); a
+    :class:`~.errors.MissingExtraError` names the missing packages."""
     paths, absent = [], []
     for package, faces in PYPI_TRAIN.items():
         folder = pypi_font_dir(package)
@@ -80,8 +80,7 @@ def pypi_train_fonts() -> Tuple[str, ...]:
             absent.append(package.replace('_', '-'))
         paths += found
     if absent:
-        warnings.warn(f'font packages not installed: {", ".join(absent)} '
-                      '(requirements/runtime.txt); the broad preset has fewer training families')
+        raise missing_synth_extra('the training fonts', ', '.join(absent))
     return tuple(paths)
 
 

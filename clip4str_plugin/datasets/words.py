@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..text.charsets import CHARSET_94, charset_of
+from .errors import missing_synth_extra
 
 SPLITS = ('train', 'val', 'test')
 #: Word-list languages: English (web2) and Greek (wordfreq).
@@ -48,13 +49,19 @@ def upper(word: str) -> str:
 def all_words(language: str = 'en') -> Tuple[str, ...]:
     """Every word of a language's list (:data:`LANGUAGES`), sorted."""
     if language == 'el':
-        from wordfreq import top_n_list
+        try:
+            from wordfreq import top_n_list
+        except ImportError:
+            raise missing_synth_extra('Greek words', 'wordfreq') from None
         letters = set(GREEK_LETTERS)
         return tuple(sorted({greek_word(w) for w in top_n_list('el', GREEK_TOP_N)
                              if set(w) <= letters}))
     if language != 'en':
         raise ValueError(f'words must be one of {", ".join(LANGUAGES)}, not {language!r}')
-    from english_words import get_english_words_set
+    try:
+        from english_words import get_english_words_set
+    except ImportError:
+        raise missing_synth_extra('English words', 'english-words') from None
     return tuple(sorted(get_english_words_set(['web2'], lower=False, alpha=True)))
 
 
