@@ -27,6 +27,7 @@ import time
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
+from clip4str_plugin.datasets.errors import MissingExtraError
 from clip4str_plugin.datasets.lmdb_io import tool_writer
 from clip4str_plugin.engine.cli_checks import check_positive
 from clip4str_plugin.datasets.word_presets import PRESETS, preset_options
@@ -107,12 +108,16 @@ def main():
     check_positive('--workers', args.workers)
     options = dict(random_fraction=args.random_fraction, max_len=args.max_len,
                    distort=args.distort, gray=args.gray, fonts=args.fonts)
-    if args.preset:
-        options = preset_render_options(args.preset, args.out)
-        if options is None:
-            return
-    options['language'] = args.words
-    render_lmdb(args.out, args.split, args.num, args.seed, options, args.workers, args.overwrite)
+    try:
+        if args.preset:
+            options = preset_render_options(args.preset, args.out)
+            if options is None:
+                return
+        options['language'] = args.words
+        render_lmdb(args.out, args.split, args.num, args.seed, options, args.workers,
+                    args.overwrite)
+    except MissingExtraError as err:     # word lists or fonts of the synth extra not installed
+        raise SystemExit(f'error: {err}') from None
 
 
 if __name__ == '__main__':

@@ -82,3 +82,15 @@ def test_make_synth_lmdb_skips_a_preset_without_fonts(tmp_path, monkeypatch, cap
         f'skipped {out}: none of the fonts of preset broad-families is installed here '
         '(optional; see clip4str_plugin/datasets/word_presets.py)')
     assert not out.exists()
+
+
+def test_make_synth_lmdb_without_the_synth_extra_is_one_line(tmp_path, monkeypatch):
+    from clip4str_plugin.datasets.errors import missing_synth_extra
+
+    def absent(*_, **__):
+        raise missing_synth_extra('English words', 'english-words')
+    monkeypatch.setattr(word_presets, 'preset_options', absent)
+    message = run_tool('make_synth_lmdb.py', tmp_path / 'out', '--num', '3', '--preset',
+                       'broad', monkeypatch=monkeypatch)
+    assert message.startswith('error: English words need english-words') and '\n' not in message
+    assert 'pip install -e .[synth]' in message and not (tmp_path / 'out').exists()
