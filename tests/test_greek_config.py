@@ -6,8 +6,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.datasets.word_renderer import render_samples
-from clip4str_plugin.engine.launch import apply_cfg_options
+from clip4str_plugin.synth.word_renderer import render_samples
+from clip4str_plugin.cli.launch import apply_cfg_options
 from clip4str_plugin.text.clip_tokenizer import tokenize
 from conftest import CONFIGS
 

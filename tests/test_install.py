@@ -185,8 +185,8 @@ WITHOUT_SYNTH = BLOCK_SYNTH + '''
 import json
 import numpy as np
 import clip4str_mmcv_lite, clip4str_plugin
-from clip4str_plugin.datasets import word_presets, words
-from clip4str_plugin.datasets.errors import MissingExtraError
+from clip4str_plugin.synth import word_presets, words
+from clip4str_plugin.synth.errors import MissingExtraError
 from mmocr.apis import TextRecInferencer
 pred = TextRecInferencer(model=sys.argv[1], device='cpu')(np.zeros((32, 100, 3), 'uint8'))
 errors = []

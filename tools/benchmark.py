@@ -48,7 +48,7 @@ from mmengine.utils import ProgressBar
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.sessions import BACKENDS
-from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_file,
+from clip4str_plugin.cli.checks import (check_config, check_device, check_output_file,
                                                check_positive, fail)
 from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
     set_inference_precision

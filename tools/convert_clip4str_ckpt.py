@@ -31,7 +31,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.engine.cli_checks import check_config, check_output_file
+from clip4str_plugin.cli.checks import check_config, check_output_file
 from clip4str_plugin.fileio import atomic_path, file_sha256, refuse_existing_output
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model

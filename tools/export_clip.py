@@ -20,7 +20,7 @@ import os
 import torch
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.engine.cli_checks import check_output_file
+from clip4str_plugin.cli.checks import check_output_file
 from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
 from clip4str_plugin.models.clip.contrastive import clip_state_dict
 from clip4str_plugin.text import clip_tokenizer

@@ -33,7 +33,7 @@ from clip4str_plugin.deploy.manifest import MANIFEST
 from clip4str_plugin.deploy.quantize import quantize_folder, string_agreement
 from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.fileio import staged_folder
-from clip4str_plugin.engine.cli_checks import check_config, check_output_dir
+from clip4str_plugin.cli.checks import check_config, check_output_dir
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
 

@@ -12,7 +12,7 @@ of the weights file), and ``ORPBankHook`` refuses to reuse it with another. Unre
 images whose header claims more than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``) and files
 that are not regular files (a FIFO) are skipped; the first two are counted.
 Pre-training with ``ORPBankHook`` builds the same bank itself when it is missing
-(clip4str_plugin/models/dptr/orp_bank.py does the work for both). An existing OUT is replaced
+(clip4str_plugin/datasets/orp_bank.py does the work for both). An existing OUT is replaced
 only with ``--overwrite``.
 """
 import argparse
@@ -26,10 +26,10 @@ from mmengine.registry import init_default_scope
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401
 from clip4str_plugin.datasets.errors import DataError
-from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_file,
+from clip4str_plugin.cli.checks import (check_config, check_device, check_output_file,
                                                check_positive)
 from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
-from clip4str_plugin.models.dptr.orp_bank import (build_tower, extract_bank, list_images,
+from clip4str_plugin.datasets.orp_bank import (build_tower, extract_bank, list_images,
                                                   tower_fingerprint, write_bank)
 from clip4str_plugin.weights.errors import CheckpointError
 

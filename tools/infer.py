@@ -15,7 +15,7 @@ counted. Every run writes
 ``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
 score) into a folder of its own, so no run overwrites another; ``--save-vis`` adds each crop with
 its text drawn (``vis/``). Crops are normalised as ``--norm`` says (default: as the checkpoint
-records, :mod:`clip4str_plugin.engine.norm_option`).
+records, :mod:`clip4str_plugin.cli.norm_option`).
 """
 import argparse
 import csv
@@ -37,9 +37,9 @@ from mmengine.utils import ProgressBar
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401  (registers the plugin for the checkpoint's config)
 from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_image_file
-from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_dir,
+from clip4str_plugin.cli.checks import (check_config, check_device, check_output_dir,
                                                check_positive, fail)
-from clip4str_plugin.engine.norm_option import add_norm_arg, apply_norm
+from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.weights.config_text import config_in_checkpoint
 from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
                                                      use_weights_only_loader)

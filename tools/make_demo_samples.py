@@ -1,5 +1,5 @@
 """Render the demo's sample images (assets/samples): word crops of the test split in the broad
-main job's style (clip4str_plugin.datasets.word_renderer) and one scene of several words
+main job's style (clip4str_plugin.synth.word_renderer) and one scene of several words
 (projects/clip4str_spotting's scene renderer), as PNGs named ``word<k>_<label>.png`` and
 ``scene0.png``. Deterministic for a seed; existing files are replaced only with ``--overwrite``.
 
@@ -15,8 +15,8 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))   # projects.*
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
-from clip4str_plugin.datasets.word_presets import preset_options  # noqa: E402
-from clip4str_plugin.datasets.word_renderer import render_samples  # noqa: E402
+from clip4str_plugin.synth.word_presets import preset_options  # noqa: E402
+from clip4str_plugin.synth.word_renderer import render_samples  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import render_scenes  # noqa: E402
 
 

@@ -10,10 +10,10 @@
 clip4str_plugin/dicts/charset_greek.txt, drawn only with the fonts that have all its glyphs
 (docs/charsets.md).
 
-``--preset`` (clip4str_plugin.datasets.word_presets) replaces the rendering options (fonts,
+``--preset`` (clip4str_plugin.synth.word_presets) replaces the rendering options (fonts,
 colours, lengths, distortions; ``scene``: scene-text crops, docs/synthetic_data.md); a preset
 none of whose fonts is installed here (the optional held-out families) is skipped with a message.
-Words of the val and test splits never occur in train (see clip4str_plugin.datasets.words).
+Words of the val and test splits never occur in train (see clip4str_plugin.synth.words).
 Rendering runs in ``--workers`` processes; the output is the same for any worker count. An
 existing LMDB in ``out`` is replaced only with ``--overwrite``; an interrupted run leaves an LMDB
 that does not load (it is marked incomplete).
@@ -27,12 +27,12 @@ import time
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.datasets.errors import MissingExtraError
+from clip4str_plugin.synth.errors import MissingExtraError
 from clip4str_plugin.datasets.lmdb_io import tool_writer
-from clip4str_plugin.engine.cli_checks import check_positive
-from clip4str_plugin.datasets.word_presets import PRESETS, preset_options
-from clip4str_plugin.datasets.word_renderer import render_samples
-from clip4str_plugin.datasets.words import LANGUAGES, SPLITS
+from clip4str_plugin.cli.checks import check_positive
+from clip4str_plugin.synth.word_presets import PRESETS, preset_options
+from clip4str_plugin.synth.word_renderer import render_samples
+from clip4str_plugin.synth.words import LANGUAGES, SPLITS
 
 CHUNK = 500
 
@@ -95,7 +95,7 @@ def preset_render_options(preset: str, out: str):
     options = preset_options(preset)
     if not options['fonts']:
         print(f'skipped {out}: none of the fonts of preset {preset} is installed here '
-              '(optional; see clip4str_plugin/datasets/word_presets.py)')
+              '(optional; see clip4str_plugin/synth/word_presets.py)')
         return None
     print(f'preset {preset}: {len(options["fonts"])} font faces: '
           + ', '.join(sorted(os.path.basename(f) for f in options['fonts'])))

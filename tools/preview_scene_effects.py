@@ -3,7 +3,7 @@ rows of the full ``scene`` preset: the picture of docs/synthetic_data.md.
 
     python tools/preview_scene_effects.py docs/images/scene_preset.png --overwrite
 
-Rows show each effect of clip4str_plugin.datasets.scene_renderer alone (probability 1, the others
+Rows show each effect of clip4str_plugin.synth.scene_renderer alone (probability 1, the others
 0; ``neighbours`` with a loose crop, or they would be cut away), the background kinds, and the
 ``scene`` preset as rendered into LMDBs. Words are training words of the preset. The PNG is
 quantised to 256 colours to stay small; an existing one is replaced only with ``--overwrite``.
@@ -14,11 +14,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.datasets.scene_renderer import EFFECTS, SceneRenderer
-from clip4str_plugin.datasets.textures import BACKGROUNDS
-from clip4str_plugin.datasets.word_presets import PRESETS, preset_options
-from clip4str_plugin.datasets.words import WordSampler
-from clip4str_plugin.engine.cli_checks import check_output_file, check_positive
+from clip4str_plugin.synth.scene_renderer import EFFECTS, SceneRenderer
+from clip4str_plugin.synth.textures import BACKGROUNDS
+from clip4str_plugin.synth.word_presets import PRESETS, preset_options
+from clip4str_plugin.synth.words import WordSampler
+from clip4str_plugin.cli.checks import check_output_file, check_positive
 from clip4str_plugin.fileio import atomic_path, refuse_existing_output
 
 TILE_H, ROW_W, LABEL_W, GAP = 40, 720, 92, 4

@@ -28,9 +28,9 @@ from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg
 from clip4str_plugin.deploy.sessions import BACKENDS
-from clip4str_plugin.engine.cli_checks import check_output_file, check_positive
-from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
-from clip4str_plugin.engine.norm_option import add_norm_arg, apply_norm
+from clip4str_plugin.cli.checks import check_output_file, check_positive
+from clip4str_plugin.cli.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.engine.precision import CHOICES
 from clip4str_plugin.fileio import refuse_existing_output
 from clip4str_plugin.weights.errors import CheckpointError

@@ -25,8 +25,8 @@ from mmengine.runner import Runner
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.engine.checkpoint_io import find_resumable_checkpoint
 from clip4str_plugin.datasets.errors import DataError
-from clip4str_plugin.engine.launch import add_launch_args, init_cpu_distributed, load_config
-from clip4str_plugin.engine.run_lock import WorkDirBusyError, first_process, lock_work_dir
+from clip4str_plugin.cli.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.cli.run_lock import WorkDirBusyError, first_process, lock_work_dir
 from clip4str_plugin.fileio import NoSpaceError
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader

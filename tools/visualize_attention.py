@@ -21,9 +21,9 @@ import sys
 from mmengine.utils import ProgressBar
 
 from infer import build_inferencer, collect_images, read_image  # tools/infer.py
-from clip4str_plugin.engine.cli_checks import check_output_dir
-from clip4str_plugin.engine.norm_option import add_norm_arg
-from clip4str_plugin.models.parseq.attention_maps import predict_with_attention, patch_grid
+from clip4str_plugin.cli.checks import check_output_dir
+from clip4str_plugin.cli.norm_option import add_norm_arg
+from clip4str_plugin.visualization.attention_maps import predict_with_attention, patch_grid
 from clip4str_plugin.visualization import draw_attention_grid
 
 

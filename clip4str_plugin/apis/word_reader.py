@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from ..models.parseq.attention_maps import patch_grid, predict_with_attention
+from ..visualization.attention_maps import patch_grid, predict_with_attention
 from ..visualization import draw_attention_grid
 from ..weights.mmengine_loader import use_weights_only_loader
 

@@ -1,4 +1,4 @@
-"""Recognition data: STR LMDBs, DPTR's text-only data, RandAugment, the word renderer."""
+"""Recognition data: STR LMDBs, DPTR's text-only data and ORP feature bank, RandAugment."""
 from .image_arrays import CheckImageArray
 from .str_lmdb_dataset import STRLMDBDataset
 from .text_only import PackCLIPPrompt, TextOnlyDataset

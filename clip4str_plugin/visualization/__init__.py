@@ -1,7 +1,6 @@
 """What the model sees and says: attention grids, and test-time drawings of LMDB samples
-(``STRVisualizationHook``, ``BranchTextRecogVisualizer``, registered in MMOCR's registries)."""
+(``BranchTextRecogVisualizer``; the hook that draws them: ``engine.hooks``)."""
 from .attention_grid import draw_attention_grid
 from .recog_visualizer import BranchTextRecogVisualizer
-from .vis_hook import STRVisualizationHook
 
-__all__ = ['draw_attention_grid', 'BranchTextRecogVisualizer', 'STRVisualizationHook']
+__all__ = ['draw_attention_grid', 'BranchTextRecogVisualizer']

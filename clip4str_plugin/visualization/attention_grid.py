@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from ..models.parseq.attention_maps import BranchMaps
+from .attention_maps import BranchMaps
 
 #: how a few invisible characters are titled
 VISIBLE = {' ': '␣', '\t': '⇥'}

@@ -1,4 +1,4 @@
-# The tiny CLIP4STR of the main job on the broad rendering preset (datasets/word_presets.py),
+# The tiny CLIP4STR of the main job on the broad rendering preset (synth/word_presets.py),
 # started from the small CLIP trained here (configs/clip/clip_tiny_words.py, shipped as
 # assets/clip/clip_tiny_words.safetensors) as the paper starts from OpenAI's, its two decoders
 # from the DPTR decoder pre-trained here on text only (configs/dptr/dptr_pretrain_tiny_broad.py,

@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from clip4str_plugin.datasets.transforms import STRLabelRules
-from clip4str_plugin.datasets.word_renderer import WordRenderer
+from clip4str_plugin.synth.word_renderer import WordRenderer
 from conftest import CONFIGS
 
 RECIPE = CONFIGS / 'clip4str' / 'clip4str-b16_16e_mmocr-real.py'

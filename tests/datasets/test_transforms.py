@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import Compose
 from PIL import Image
 
-from clip4str_plugin.datasets.word_renderer import WordRenderer
+from clip4str_plugin.synth.word_renderer import WordRenderer
 from clip4str_plugin.datasets.transforms import PARSeqRandAugment
 from test_str_lmdb_dataset import pipeline
 

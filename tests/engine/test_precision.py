@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from torch import nn
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.datasets.word_renderer import WordRenderer
+from clip4str_plugin.synth.word_renderer import WordRenderer
 from clip4str_plugin.engine import precision as prec
 from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
 from conftest import TINY_CONFIG, fixture_model, load_config, make_samples

@@ -16,7 +16,7 @@ from clip4str_plugin import fileio
 from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.datasets.lmdb_io import LMDBWriter, iter_labels
 from clip4str_plugin.datasets.str_lmdb_dataset import STRLMDBDataset
-from clip4str_plugin.engine.launch import load_config
+from clip4str_plugin.cli.launch import load_config
 from conftest import CONFIGS, ROOT, TINY_CONFIG, run_tool
 
 GARBAGE = bytes(range(256)) * 40      # 10 KiB that LMDB does not take for a database

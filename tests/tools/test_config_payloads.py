@@ -128,7 +128,7 @@ def runner_checkpoint(tmp_path_factory):
     on 8 rendered words (pretty_text without yapf's layout, which takes seconds per call and
     changes no token)."""
     from clip4str_plugin.datasets.lmdb_io import write_lmdb
-    from clip4str_plugin.datasets.word_renderer import render_samples
+    from clip4str_plugin.synth.word_renderer import render_samples
     tmp = tmp_path_factory.mktemp('runner')
     write_lmdb(str(tmp / 'synth' / 'train'), render_samples('train', 8, seed=0))
     pretty_text = Config.pretty_text.fget

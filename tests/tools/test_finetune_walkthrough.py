@@ -25,7 +25,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from PIL import Image
 
 from clip4str_plugin.datasets.lmdb_io import iter_labels
-from clip4str_plugin.datasets.word_renderer import render_samples
+from clip4str_plugin.synth.word_renderer import render_samples
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
 from conftest import CONFIGS, ROOT, build_model, load_config, run_tool
 from fixtures.make_official_tiny import load_official_tiny

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from clip4str_plugin.datasets import word_presets
+from clip4str_plugin.synth import word_presets
 from clip4str_plugin.datasets.lmdb_io import iter_labels, write_lmdb
-from clip4str_plugin.datasets.word_presets import preset_options
-from clip4str_plugin.datasets.word_renderer import render_samples
+from clip4str_plugin.synth.word_presets import preset_options
+from clip4str_plugin.synth.word_renderer import render_samples
 from conftest import ROOT
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from clip4str_plugin.engine.norm_option import NORMS
+from clip4str_plugin.cli.norm_option import NORMS
 from clip4str_plugin.weights.config_text import checkpoint_config
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
 from conftest import ROOT, run_tool

@@ -3,8 +3,8 @@
 import numpy as np
 from PIL import Image
 
-from clip4str_plugin.datasets.scene_renderer import EFFECTS
-from clip4str_plugin.datasets.textures import BACKGROUNDS
+from clip4str_plugin.synth.scene_renderer import EFFECTS
+from clip4str_plugin.synth.textures import BACKGROUNDS
 from conftest import run_tool
 
 

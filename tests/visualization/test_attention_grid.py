@@ -2,7 +2,7 @@
 stretched over the image where the attention was."""
 import numpy as np
 
-from clip4str_plugin.models.parseq.attention_maps import BranchMaps
+from clip4str_plugin.visualization.attention_maps import BranchMaps
 from clip4str_plugin.visualization.attention_grid import (attention_mosaic, draw_attention_grid,
                                                           panel_origin)
 

@@ -5,7 +5,8 @@ import numpy as np
 from mmengine.structures import LabelData
 from mmocr.structures import TextRecogDataSample
 
-from clip4str_plugin.visualization import BranchTextRecogVisualizer, STRVisualizationHook
+from clip4str_plugin.engine.hooks import STRVisualizationHook
+from clip4str_plugin.visualization import BranchTextRecogVisualizer
 
 
 def sample(**texts):

@@ -1,10 +1,14 @@
-"""The pre-training hooks of DPTR and its fine-tuning: the ORP bank built when missing, the
-decoder network written at the end, and carried into a fine-tuning run (optionally frozen); and
-a stop on a NaN or infinite loss (every training config)."""
-from .decoder_export_hook import SaveDecoderHook
+"""Every hook this plugin registers: training length (``TimeBudgetHook``, ``ScheduleCheckHook``),
+a stop on a non-finite loss, DPTR's pre-training (ORP bank, decoder file, decoder transfer) and
+test-time drawings of LMDB samples."""
 from .decoder_transfer_hook import DecoderTransferHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .orp_bank_hook import ORPBankHook
+from .save_decoder_hook import SaveDecoderHook
+from .schedule_check_hook import ScheduleCheckHook, ScheduleError
+from .time_budget_hook import TimeBudgetHook
+from .visualization_hook import STRVisualizationHook
 
 __all__ = ['DecoderTransferHook', 'FiniteLossHook', 'NonFiniteLossError', 'ORPBankHook',
-           'SaveDecoderHook']
+           'SaveDecoderHook', 'ScheduleCheckHook', 'ScheduleError', 'TimeBudgetHook',
+           'STRVisualizationHook']

@@ -8,7 +8,7 @@ from mmocr.registry import HOOKS
 
 from ...datasets.errors import DataError
 from ...models.dptr.orp import ORPPerturbation
-from ...models.dptr.orp_bank import (ORPBankError, bank_shape, bank_tower, build_tower,
+from ...datasets.orp_bank import (ORPBankError, bank_shape, bank_tower, build_tower,
                                      check_bank, extract_bank, list_images, tower_fingerprint,
                                      write_bank)
 

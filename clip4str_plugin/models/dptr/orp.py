@@ -6,7 +6,7 @@ from mmengine.dist import get_rank
 from mmengine.model import BaseModule
 from mmocr.registry import MODELS
 
-from .orp_bank import load_bank
+from ...datasets.orp_bank import load_bank
 
 
 @MODELS.register_module()

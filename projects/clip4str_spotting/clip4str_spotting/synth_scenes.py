@@ -4,7 +4,7 @@ Each scene: a random background (flat, gradient, noise, lines, plus random shape
 with 1..``max_words`` words, each in its own font, size and colour, rotated (up to +-30 deg) and
 sometimes perspective-warped, never overlapping. Annotations are the words' quadrilaterals and
 texts in MMOCR's text detection / spotting format. Words follow the splits of
-:mod:`clip4str_plugin.datasets.words` (held-out words for the test split).
+:mod:`clip4str_plugin.synth.words` (held-out words for the test split).
 """
 from typing import Dict, List, Tuple
 
@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from clip4str_plugin.datasets.backgrounds import background, contrasting_colours
-from clip4str_plugin.datasets.fonts import select_fonts
-from clip4str_plugin.datasets.words import WordSampler
+from clip4str_plugin.synth.backgrounds import background, contrasting_colours
+from clip4str_plugin.synth.fonts import select_fonts
+from clip4str_plugin.synth.words import WordSampler
 
 CATEGORY = [dict(id=0, name='text')]
 

@@ -23,7 +23,7 @@ from mmengine.utils import ProgressBar
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
-from clip4str_plugin.datasets.words import SPLITS  # noqa: E402
+from clip4str_plugin.synth.words import SPLITS  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import CATEGORY, render_scenes  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting.paths import refuse_existing  # noqa: E402
 

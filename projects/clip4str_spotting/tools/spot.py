@@ -35,7 +35,7 @@ from clip4str_plugin.deploy import DeployError  # noqa: E402
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg  # noqa: E402
 from clip4str_plugin.deploy.sessions import BACKENDS  # noqa: E402
 from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
-from clip4str_plugin.models.parseq.attention_maps import (patch_grid,  # noqa: E402
+from clip4str_plugin.visualization.attention_maps import (patch_grid,  # noqa: E402
                                                           predict_with_attention)
 from clip4str_plugin.visualization import draw_attention_grid  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import (TextSpotter, crop_text,  # noqa: E402

@@ -127,7 +127,7 @@ def test_pretraining_loss_through_text_memory(tmp_path):
 
 def test_bank_files_round_trip_and_refusals(tmp_path):
     from clip4str_plugin.datasets.errors import DataError
-    from clip4str_plugin.models.dptr.orp_bank import (ORPBankError, bank_shape, build_tower,
+    from clip4str_plugin.datasets.orp_bank import (ORPBankError, bank_shape, build_tower,
                                                       check_bank, load_bank, write_bank)
     bank = torch.randn(3, 5, 4)
     for name in ('bank.npy', 'bank.safetensors'):
@@ -158,7 +158,7 @@ def test_a_bank_records_the_tower_that_built_it(tmp_path):
     import hashlib
 
     from clip4str_plugin.datasets.errors import DataNotFoundError
-    from clip4str_plugin.models.dptr.orp_bank import bank_tower, tower_fingerprint, write_bank
+    from clip4str_plugin.datasets.orp_bank import bank_tower, tower_fingerprint, write_bank
     tower = dict(type='CLIPVisionBackbone', width=32, layers=1)
     (tmp_path / 'a.safetensors').write_bytes(b'weights a')
     (tmp_path / 'b.safetensors').write_bytes(b'weights b')

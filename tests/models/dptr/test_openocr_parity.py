@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from clip4str_plugin.models.dptr.orp_bank import clip_preprocess, cover_geometry
+from clip4str_plugin.datasets.orp_bank import clip_preprocess, cover_geometry
 
 FIXTURES = Path(__file__).resolve().parents[2] / 'fixtures' / 'openocr_dptr'
 

@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from .backgrounds import background, contrasting_colours
-from ..text.charsets import CHARSET_94, charset_of
-from .fonts import font_paths, fonts_drawing
-from .scene_renderer import SceneRenderer
-from .word_presets import resolve_fonts
-from .words import GREEK_LETTERS, SPLITS, WordSampler
+from clip4str_plugin.synth.backgrounds import background, contrasting_colours
+from clip4str_plugin.text.charsets import CHARSET_94, charset_of
+from clip4str_plugin.synth.fonts import font_paths, fonts_drawing
+from clip4str_plugin.synth.scene_renderer import SceneRenderer
+from clip4str_plugin.synth.word_presets import resolve_fonts
+from clip4str_plugin.synth.words import GREEK_LETTERS, SPLITS, WordSampler
 
 
 def _curve(img: np.ndarray, rng) -> np.ndarray:

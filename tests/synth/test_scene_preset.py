@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from clip4str_plugin.datasets import font_effects as fx
-from clip4str_plugin.datasets import scene_degrade as degrade
-from clip4str_plugin.datasets.fonts import select_fonts
+from clip4str_plugin.synth import font_effects as fx
+from clip4str_plugin.synth import scene_degrade as degrade
+from clip4str_plugin.synth.fonts import select_fonts
 from clip4str_plugin.datasets.lmdb_io import iter_labels
-from clip4str_plugin.datasets.photo_patches import (LUMA, PALETTE_SIZE, contrasting_colour,
+from clip4str_plugin.synth.photo_patches import (LUMA, PALETTE_SIZE, contrasting_colour,
                                                     natural_palette)
-from clip4str_plugin.datasets.scene_geometry import crop_box, mask_box, warp
-from clip4str_plugin.datasets.scene_renderer import EFFECTS, SceneRenderer
-from clip4str_plugin.datasets.textures import BACKGROUNDS, fractal_noise, scene_background
-from clip4str_plugin.datasets.word_presets import preset_options
-from clip4str_plugin.datasets.word_renderer import render_samples
+from clip4str_plugin.synth.scene_geometry import crop_box, mask_box, warp
+from clip4str_plugin.synth.scene_renderer import EFFECTS, SceneRenderer
+from clip4str_plugin.synth.textures import BACKGROUNDS, fractal_noise, scene_background
+from clip4str_plugin.synth.word_presets import preset_options
+from clip4str_plugin.synth.word_renderer import render_samples
 from conftest import run_tool
 
 SANS = select_fonts('sans')

@@ -15,8 +15,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..text.charsets import CHARSET_94, charset_of
-from .errors import missing_synth_extra
+from clip4str_plugin.text.charsets import CHARSET_94, charset_of
+from clip4str_plugin.synth.errors import missing_synth_extra
 
 SPLITS = ('train', 'val', 'test')
 #: Word-list languages: English (web2) and Greek (wordfreq).

@@ -8,7 +8,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-from .photo_patches import palette_colour, photo_patch
+from clip4str_plugin.synth.photo_patches import palette_colour, photo_patch
 
 
 def fractal_noise(rng, h: int, w: int, octaves: int = 5, base: int = 4) -> np.ndarray:

@@ -9,7 +9,7 @@ import glob
 import os
 from typing import Sequence, Tuple
 
-from ..text.charsets import CHARSET_94
+from clip4str_plugin.text.charsets import CHARSET_94
 
 
 @functools.lru_cache(maxsize=None)

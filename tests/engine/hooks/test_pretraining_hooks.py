@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 
 import clip4str_plugin.engine.hooks.orp_bank_hook as orp_bank_hook
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.datasets.word_renderer import render_samples
+from clip4str_plugin.synth.word_renderer import render_samples
 from clip4str_plugin.weights.decoder_transfer import DECODER_FILE_FORMAT
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
@@ -324,7 +324,7 @@ def test_a_bank_of_nan_or_integers_is_refused_before_training(data, tmp_path, fe
 
 def test_a_nan_loss_stops_pretraining_without_writing_a_decoder(data, tmp_path):
     """The NaN bank let through (as before its check): the first NaN loss stops the run."""
-    import clip4str_plugin.models.dptr.orp_bank as orp_bank
+    import clip4str_plugin.datasets.orp_bank as orp_bank
     save_file({'features': torch.full((5, 129, 128), float('nan'), dtype=torch.float16)},
               str(tmp_path / 'bank.safetensors'))
     with pytest.MonkeyPatch.context() as patch:

@@ -8,7 +8,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from clip4str_plugin.models.parseq.attention import CachedMultiheadAttention
-from clip4str_plugin.models.parseq.attention_maps import (final_pass, patch_grid,
+from clip4str_plugin.visualization.attention_maps import (final_pass, patch_grid,
                                                           predict_with_attention, recording)
 from conftest import build_model, load_config, make_samples, tiny_model
 

@@ -21,8 +21,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch.utils.data import DataLoader
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.datasets.word_renderer import render_samples
-from clip4str_plugin.engine.schedule_check import ScheduleError
+from clip4str_plugin.synth.word_renderer import render_samples
+from clip4str_plugin.engine.hooks.schedule_check_hook import ScheduleError
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
 

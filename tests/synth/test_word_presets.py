@@ -4,11 +4,11 @@ import os
 
 import pytest
 
-from clip4str_plugin.datasets import word_presets
+from clip4str_plugin.synth import word_presets
 from clip4str_plugin.datasets.lmdb_io import iter_labels
-from clip4str_plugin.datasets.word_presets import FONT_SETS, PRESETS, preset_options
-from clip4str_plugin.datasets.word_renderer import render_samples
-from clip4str_plugin.datasets.words import WordSampler
+from clip4str_plugin.synth.word_presets import FONT_SETS, PRESETS, preset_options
+from clip4str_plugin.synth.word_renderer import render_samples
+from clip4str_plugin.synth.words import WordSampler
 from conftest import run_tool
 
 
@@ -80,12 +80,12 @@ def test_make_synth_lmdb_skips_a_preset_without_fonts(tmp_path, monkeypatch, cap
                     'broad-families', monkeypatch=monkeypatch) == ''
     assert capsys.readouterr().out.strip() == (
         f'skipped {out}: none of the fonts of preset broad-families is installed here '
-        '(optional; see clip4str_plugin/datasets/word_presets.py)')
+        '(optional; see clip4str_plugin/synth/word_presets.py)')
     assert not out.exists()
 
 
 def test_make_synth_lmdb_without_the_synth_extra_is_one_line(tmp_path, monkeypatch):
-    from clip4str_plugin.datasets.errors import missing_synth_extra
+    from clip4str_plugin.synth.errors import missing_synth_extra
 
     def absent(*_, **__):
         raise missing_synth_extra('English words', 'english-words')

@@ -7,7 +7,7 @@ from mmengine.optim.scheduler import OneCycleParamScheduler
 from mmengine.runner import EpochBasedTrainLoop
 from mmocr.registry import HOOKS
 
-from .schedules import rescale_one_cycle, scheduler_entries
+from clip4str_plugin.engine.schedules import rescale_one_cycle, scheduler_entries
 
 
 class ScheduleError(SystemExit):

@@ -11,12 +11,12 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import font_effects as fx
-from . import scene_degrade as degrade
-from .fonts import font_paths
-from .photo_patches import LUMA, contrasting_colour
-from .scene_geometry import crop_box, warp
-from .textures import BACKGROUNDS, scene_background
+from clip4str_plugin.synth import font_effects as fx
+from clip4str_plugin.synth import scene_degrade as degrade
+from clip4str_plugin.synth.fonts import font_paths
+from clip4str_plugin.synth.photo_patches import LUMA, contrasting_colour
+from clip4str_plugin.synth.scene_geometry import crop_box, warp
+from clip4str_plugin.synth.textures import BACKGROUNDS, scene_background
 
 #: Optional effects, each applied with its own probability (``distort`` unless given).
 EFFECTS = ('stroke', 'shadow', 'extrude', 'outline', 'bevel', 'curve', 'perspective',

@@ -5,8 +5,8 @@ import os
 import matplotlib
 import pytest
 
-from clip4str_plugin.datasets.fonts import font_paths, fonts_drawing
-from clip4str_plugin.datasets.words import WordSampler, greek_word, upper, word_list
+from clip4str_plugin.synth.fonts import font_paths, fonts_drawing
+from clip4str_plugin.synth.words import WordSampler, greek_word, upper, word_list
 from clip4str_plugin.text.charsets import charset_of
 
 GREEK = set(charset_of('charset_greek.txt'))

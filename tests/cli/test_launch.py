@@ -6,7 +6,7 @@ import uuid
 import pytest
 from mmengine.logging import MMLogger
 
-from clip4str_plugin.engine.launch import add_launch_args, load_config
+from clip4str_plugin.cli.launch import add_launch_args, load_config
 from conftest import CONFIGS
 
 SYNTH = 'configs/clip4str/clip4str_tiny_synth.py'

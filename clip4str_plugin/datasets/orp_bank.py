@@ -16,9 +16,9 @@ import torch
 from mmengine.utils import track_iter_progress
 from PIL import Image
 
-from ...datasets.errors import DataError, DataNotFoundError
-from ...datasets.image_io import ImageReadError, list_image_files, read_pil_image
-from ...engine.checkpoint_io import file_sha256, write_atomically
+from clip4str_plugin.datasets.errors import DataError, DataNotFoundError
+from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_pil_image
+from clip4str_plugin.fileio import file_sha256, write_atomically
 
 TOWER_KEY = 'tower'     # the metadata entry naming the tower that built the bank
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from clip4str_plugin.engine.run_lock import LOCK_FILE, WorkDirBusyError, first_process, \
+from clip4str_plugin.cli.run_lock import LOCK_FILE, WorkDirBusyError, first_process, \
     lock_work_dir
 
 
@@ -20,7 +20,7 @@ def test_a_second_holder_is_refused_until_the_first_lets_go(tmp_path):
 
 def test_a_killed_holder_leaves_the_work_dir_free(tmp_path):
     child = subprocess.Popen([sys.executable, '-c', (
-        'import time, clip4str_mmcv_lite; from clip4str_plugin.engine.run_lock import '
+        'import time, clip4str_mmcv_lite; from clip4str_plugin.cli.run_lock import '
         'lock_work_dir; '
         f'h = lock_work_dir({str(tmp_path)!r}); print("held", flush=True); time.sleep(60)')],
         stdout=subprocess.PIPE, text=True)

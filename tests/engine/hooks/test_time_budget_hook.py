@@ -19,11 +19,11 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch.utils.data import Dataset
 
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.datasets.word_presets import preset_options
-from clip4str_plugin.datasets.word_renderer import render_samples
-from clip4str_plugin.engine.schedule_check import ScheduleCheckHook
-from clip4str_plugin.engine import time_budget
-from clip4str_plugin.engine.time_budget import TimeBudgetHook
+from clip4str_plugin.synth.word_presets import preset_options
+from clip4str_plugin.synth.word_renderer import render_samples
+from clip4str_plugin.engine.hooks.schedule_check_hook import ScheduleCheckHook
+from clip4str_plugin.engine.hooks import time_budget_hook as time_budget
+from clip4str_plugin.engine.hooks.time_budget_hook import TimeBudgetHook
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
 

@@ -27,8 +27,8 @@ import os
 import string
 from typing import Dict, Sequence, Tuple, Union
 
-from .errors import missing_synth_extra
-from .fonts import package_fonts, select_fonts
+from clip4str_plugin.synth.errors import missing_synth_extra
+from clip4str_plugin.synth.fonts import package_fonts, select_fonts
 
 #: PyPI font packages -> training faces (regular and bold of each family).
 PYPI_TRAIN = {

@@ -1,8 +1,8 @@
-"""clip4str_plugin.engine.cli_checks: each refused value is one ``error:`` line (SystemExit)."""
+"""clip4str_plugin.cli.checks: each refused value is one ``error:`` line (SystemExit)."""
 import pytest
 import torch
 
-from clip4str_plugin.engine.cli_checks import (check_config, check_device, check_output_dir,
+from clip4str_plugin.cli.checks import (check_config, check_device, check_output_dir,
                                                check_output_file, check_positive)
 
 

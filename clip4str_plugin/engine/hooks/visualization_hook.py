@@ -8,7 +8,7 @@ import mmengine.fileio as fileio
 from mmocr.engine.hooks import VisualizationHook
 from mmocr.registry import HOOKS
 
-from ..datasets.str_lmdb_dataset import STRLMDBDataset
+from clip4str_plugin.datasets.str_lmdb_dataset import STRLMDBDataset
 
 #: ``img_path`` of an :class:`STRLMDBDataset` sample: ``<lmdb folder>/image-%09d``
 LMDB_KEY = re.compile(r'^(?P<lmdb>.+)[/\\]image-(?P<index>\d{9})$')

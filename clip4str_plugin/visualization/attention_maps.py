@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List, NamedTuple, Tuple
 import numpy as np
 import torch
 
-from .attention import CachedMultiheadAttention
+from clip4str_plugin.models.parseq.attention import CachedMultiheadAttention
 
 #: decoder attribute of a network -> (branch name, the data-sample field holding its text)
 BRANCHES = {'visual_decoder': ('visual', 'visual_pred_text'),

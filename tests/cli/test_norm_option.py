@@ -3,7 +3,7 @@ data preprocessor; a malformed record is refused in one line."""
 import pytest
 from mmengine.config import ConfigDict
 
-from clip4str_plugin.engine.norm_option import NORMS, apply_norm
+from clip4str_plugin.cli.norm_option import NORMS, apply_norm
 from clip4str_plugin.weights.errors import CheckpointError
 
 OPENAI = NORMS['openai']

@@ -21,8 +21,8 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-from .cli_checks import check_config, check_output_dir, check_positive
-from .schedules import LENGTH_NAMES, set_training_length
+from clip4str_plugin.cli.checks import check_config, check_output_dir, check_positive
+from clip4str_plugin.engine.schedules import LENGTH_NAMES, set_training_length
 
 # Top-level keys read after parsing: by MMEngine's Runner / FlexibleRunner (from_cfg and
 # self.cfg), by tools/train.py, and by ScheduleCheckHook (resume_rescale).
