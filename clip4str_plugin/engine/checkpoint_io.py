@@ -25,7 +25,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
-from ..fileio import file_sha256, write_atomically  # noqa: F401  (re-exported)
+from ..fileio import write_atomically
 from ..weights.errors import CheckpointReadError
 from ..weights.mmengine_loader import checkpoint_problem
 
@@ -67,9 +67,9 @@ def _step(path: str) -> int:
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``--resume`` continues from: the one ``last_checkpoint`` names (taken from
     ``work_dir`` wherever it is now, by the file's name) if it is intact, else the newest intact
-    ``iter_*.pth`` / ``epoch_*.pth`` of the run (warning which file was skipped and why). None when the work dir has no ``last_checkpoint`` (a fresh
-    start, as in MMEngine); :class:`~..weights.errors.CheckpointReadError` when no checkpoint
-    is intact."""
+    ``iter_*.pth`` / ``epoch_*.pth`` of the run (warning which file was skipped and why). None
+    when the work dir has no ``last_checkpoint`` (a fresh start, as in MMEngine);
+    :class:`~..weights.errors.CheckpointReadError` when no checkpoint is intact."""
     if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         return find_latest_checkpoint(work_dir)     # None, with MMEngine's message
     latest = find_latest_checkpoint(work_dir)

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 from terminaltables import AsciiTable
 
-from ..engine.checkpoint_io import write_atomically
+from ..fileio import write_atomically
 from .errors import CheckpointError
 from .mmengine_loader import load_checkpoint_file
 from .shape_checks import listing, value_error, value_problems

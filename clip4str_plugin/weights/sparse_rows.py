@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from ..engine.checkpoint_io import write_atomically
+from ..fileio import write_atomically
 from .errors import CheckpointReadError
 
 #: The metadata entry listing the tables stored as rows (JSON: name -> dense shape).
