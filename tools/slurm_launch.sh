@@ -22,6 +22,12 @@ for pair in "GPUS=$GPUS" "GPUS_PER_NODE=$GPUS_PER_NODE" "CPUS_PER_TASK=$CPUS_PER
     exit 1
   fi
 done
+# train.py and test.py take the config first: a missing one is refused here in one line, not
+# by every process and then by the launcher's traceback.
+if [[ $(basename "$SCRIPT") =~ ^(train|test)\.py$ && $# -gt 0 ]]; then
+  if [ -d "$1" ]; then echo "error: config $1 is a folder, not a config file" >&2; exit 1; fi
+  if [ ! -f "$1" ]; then echo "error: config not found: $1" >&2; exit 1; fi
+fi
 read -r -a EXTRA <<< "${SRUN_ARGS:-}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLIP4STR_VENV:-$ROOT/.venv}"

@@ -163,8 +163,13 @@ def launch_script(*args, **env):
      "positive whole number, got '0'"),
     (['slurm_test.sh', 'p', 'job', TINY_CONFIG, 'k.pth'], {'GPUS_PER_NODE': '1.5'},
      "GPUS_PER_NODE must be a positive whole number, got '1.5'"),
+    (['dist_train.sh', 'none.py', '2'], {}, 'config not found: none.py'),
+    (['dist_test.sh', CONFIGS, 'k.pth', '2'], {}, f'config {CONFIGS} is a folder, not a config '
+     'file'),
+    (['slurm_train.sh', 'p', 'job', 'none.py', 'work'], {}, 'config not found: none.py'),
+    (['slurm_test.sh', 'p', 'job', 'none.py', 'k.pth'], {}, 'config not found: none.py'),
 ])
-def test_launch_scripts_refuse_process_counts(args, env, message):
+def test_launch_scripts_refuse_counts_and_missing_configs(args, env, message):
     assert launch_script(*args, **env) == (1, f'error: {message}\n')
 
 

@@ -11,7 +11,10 @@ FAKE_SRUN = '#!/usr/bin/env bash\nprintf "%s\\0" "$@"\n'
 
 
 def run(tmp_path, name, *args, **env):
-    """The arguments srun would get from ``tools/<name> args``."""
+    """The arguments srun would get from ``tools/<name> args`` (run in ``tmp_path``, where
+    the configs ``x.py`` and ``c.py`` exist)."""
+    for config in ('x.py', 'c.py'):
+        (tmp_path / config).write_text('')
     srun = tmp_path / 'bin' / 'srun'
     srun.parent.mkdir(exist_ok=True)
     srun.write_text(FAKE_SRUN)
@@ -19,7 +22,7 @@ def run(tmp_path, name, *args, **env):
     base = {k: v for k, v in os.environ.items()
             if k not in ('GPUS', 'GPUS_PER_NODE', 'CPUS_PER_TASK', 'SRUN_ARGS', 'PYTHON')}
     out = subprocess.run(['bash', str(ROOT / 'tools' / name), *args], capture_output=True,
-                         text=True, timeout=60,
+                         text=True, timeout=60, cwd=tmp_path,
                          env={**base, 'PATH': f'{srun.parent}{os.pathsep}{base["PATH"]}', **env})
     assert out.returncode == 0, out.stderr
     return out.stdout.split('\0')[:-1]
@@ -31,20 +34,20 @@ def srun_options(partition, job, gpus, per_node, cpus):
 
 
 def test_slurm_train_defaults(tmp_path):
-    got = run(tmp_path, 'slurm_train.sh', 'gpu', 'b16', 'configs/x.py', 'work_dirs/b16',
+    got = run(tmp_path, 'slurm_train.sh', 'gpu', 'b16', 'x.py', 'work_dirs/b16',
               '--amp', '--cfg-options', 'a=b c', PYTHON='/opt/py/bin/python')
     assert got == [*srun_options('gpu', 'b16', '8', '8', '5'), '/opt/py/bin/python', '-u',
-                   str(ROOT / 'tools' / 'train.py'), 'configs/x.py', '--work-dir',
+                   str(ROOT / 'tools' / 'train.py'), 'x.py', '--work-dir',
                    'work_dirs/b16', '--launcher', 'slurm', '--amp', '--cfg-options', 'a=b c']
 
 
 def test_slurm_test_with_the_environment(tmp_path):
-    got = run(tmp_path, 'slurm_test.sh', 'p1', 'eval', 'configs/x.py', 'ckpt.pth',
+    got = run(tmp_path, 'slurm_test.sh', 'p1', 'eval', 'x.py', 'ckpt.pth',
               '--reference-norm', GPUS='16', GPUS_PER_NODE='4', CPUS_PER_TASK='2',
               SRUN_ARGS='--quotatype=auto --time=10', PYTHON='python')
     assert got == [*srun_options('p1', 'eval', '16', '4', '2'), '--quotatype=auto',
                    '--time=10', 'python', '-u', str(ROOT / 'tools' / 'test.py'),
-                   'configs/x.py', 'ckpt.pth', '--launcher', 'slurm', '--reference-norm']
+                   'x.py', 'ckpt.pth', '--launcher', 'slurm', '--reference-norm']
 
 
 def test_one_gpu_job_and_the_project_venv(tmp_path):
