@@ -15,7 +15,7 @@ from clip4str_plugin.text.charsets import DICTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
-TINY_CONFIG = CONFIGS / 'clip4str' / 'clip4str_tiny.py'
+TINY_CONFIG = CONFIGS / 'clip4str' / 'clip4str-tiny.py'
 DICT_94 = str(DICTS_DIR / 'charset_94.txt')
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))

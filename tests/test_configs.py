@@ -28,14 +28,14 @@ RUNNABLE = [p for p in ALL_CONFIGS if not is_base(p)] + [CONFIGS / 'clip4str' / 
 
 # total / trainable parameters of the reference (scripts' parameter summaries), and the training
 # recipes that build each released geometry
-REFERENCE_SIZES = {'clip4str_b16.py': (158e6, 114e6), 'clip4str_b32.py': (159e6, 115e6),
-                   'clip4str_l14.py': (446e6, 366e6), 'clip4str_h14.py': (1.0e9, 893e6)}
-RECIPE_GEOMETRY = {'clip4str-b16_16e_real.py': 'clip4str_b16.py',
-                   'clip4str-b16_11e_rbu.py': 'clip4str_b16.py',
-                   'clip4str-b16_7e_mjst.py': 'clip4str_b16.py',
-                   'clip4str-b16_dptr-init_16e_real.py': 'clip4str_b16.py',
-                   'clip4str-l14_10e_real.py': 'clip4str_l14.py',
-                   'clip4str-h14_4e_rbu.py': 'clip4str_h14.py'}
+REFERENCE_SIZES = {'clip4str-b16.py': (158e6, 114e6), 'clip4str-b32.py': (159e6, 115e6),
+                   'clip4str-l14.py': (446e6, 366e6), 'clip4str-h14.py': (1.0e9, 893e6)}
+RECIPE_GEOMETRY = {'clip4str-b16_16e_real.py': 'clip4str-b16.py',
+                   'clip4str-b16_11e_rbu.py': 'clip4str-b16.py',
+                   'clip4str-b16_7e_mjst.py': 'clip4str-b16.py',
+                   'clip4str-b16_dptr-init_16e_real.py': 'clip4str-b16.py',
+                   'clip4str-l14_10e_real.py': 'clip4str-l14.py',
+                   'clip4str-h14_4e_rbu.py': 'clip4str-h14.py'}
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,8 +45,8 @@ def config(path):
 
 def test_every_config_is_collected():
     names = {p.name for p in RUNNABLE}
-    assert {'clip4str_b16.py', 'clip4str_tiny_synth.py', 'clip4str-b16_16e_real.py',
-            'clip4str-h14_4e_rbu.py', 'dptr_pretrain_vitb16.py',
+    assert {'clip4str-b16.py', 'clip4str-tiny_3k_synth.py', 'clip4str-b16_16e_real.py',
+            'clip4str-h14_4e_rbu.py', 'dptr_pretrain_clip-b16_art.py',
             'dptr_finetune_vit-4x8_20e_real.py', 'dbnet_resnet18_fpnc_synth-scenes.py'} <= names
     assert set(RECIPE_GEOMETRY) <= names and set(REFERENCE_SIZES) <= names
 
@@ -79,7 +79,7 @@ def test_config_builds(path, tmp_path, monkeypatch):
         assert total > 0
 
 
-@pytest.mark.parametrize('name', ['clip4str_tiny.py', 'clip4str_tiny_synth.py'])
+@pytest.mark.parametrize('name', ['clip4str-tiny.py', 'clip4str-tiny_3k_synth.py'])
 def test_tiny_models_run(name):
     model = build_model(config(CONFIGS / 'clip4str' / name).model).eval()
     with torch.no_grad():
@@ -90,7 +90,7 @@ def test_tiny_models_run(name):
 
 def test_h14_runs_twenty_vision_heads():
     with torch.device('meta'):
-        model = build_model(config(CONFIGS / 'clip4str' / 'clip4str_h14.py').model)
+        model = build_model(config(CONFIGS / 'clip4str' / 'clip4str-h14.py').model)
     assert model.backbone.visual.transformer.resblocks[0].attn.num_heads == 20
 
 
@@ -144,7 +144,8 @@ def test_label_length_is_one_value(path):
                 continue
             assert dataset.get('max_label_length', max_len) == max_len, (split, dataset)
     dict_file = cfg.model.decoder.dictionary.dict_file
-    if path.name == 'clip4str_tiny_greek.py':       # a shipped dictionary named (docs/charsets.md)
+    # a shipped dictionary named (docs/charsets.md)
+    if path.name == 'clip4str-tiny_3k_synth-greek.py':
         assert dict_file == 'charset_greek.txt'
     else:
         assert dict_file.endswith('clip4str_plugin/dicts/charset_94.txt')

@@ -1,4 +1,5 @@
-"""configs/clip4str/clip4str_tiny_greek.py end to end on Greek words rendered in the test: the
+"""configs/clip4str/clip4str-tiny_3k_synth-greek.py end to end on Greek words rendered in the
+test: the
 MMEngine Runner trains a few iterations and tests; every Greek test label is scored (none folded
 away), and the cross branch's captions reach CLIP as Greek."""
 import torch
@@ -11,7 +12,7 @@ from clip4str_plugin.cli.launch import apply_cfg_options
 from clip4str_plugin.text.clip_tokenizer import tokenize
 from conftest import CONFIGS
 
-CONFIG = str(CONFIGS / 'clip4str' / 'clip4str_tiny_greek.py')
+CONFIG = str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth-greek.py')
 
 
 def test_greek_config_trains_and_scores_every_greek_word(tmp_path, monkeypatch):

@@ -3,8 +3,8 @@
 Runs the model's own ``test_step`` (preprocessing, CLIP image tower, dual decode-and-refine,
 postprocessing) on random images of the model's input size, for each batch size and precision.
 
-    python tools/benchmark.py configs/clip4str/clip4str_tiny.py --batch-sizes 1 8 32
-    python tools/benchmark.py configs/clip4str/clip4str_b16.py --device cuda --precision fp32 fp16
+    python tools/benchmark.py configs/clip4str/clip4str-tiny.py --batch-sizes 1 8 32
+    python tools/benchmark.py configs/clip4str/clip4str-b16.py --device cuda --precision fp32 fp16
 
 Precisions: fp32; bf16 / fp16 with the weights cast once (a copy of the model; LayerNorm kept
 fp32: ``clip4str_plugin.engine.precision``, as ``tools/test.py --precision``); auto (what that

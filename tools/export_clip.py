@@ -1,6 +1,6 @@
 """Export the CLIP of a ContrastiveCLIP training checkpoint as a CLIP weights file.
 
-    python tools/export_clip.py work_dirs/clip_tiny_words/best_retrieval_top1_iter_N.pth \\
+    python tools/export_clip.py work_dirs/clip-tiny_synth-broad/best_retrieval_top1_iter_N.pth \\
         assets/clip/clip_tiny_words.safetensors [--fp32] [--token-rows spelled] [--overwrite]
 
 The output holds the OpenAI-layout keys only (``visual.*``, ``token_embedding.weight``,

@@ -1,7 +1,7 @@
 """Export a CLIP4STR checkpoint to ONNX graphs for ONNX Runtime and OpenVINO.
 
-    python tools/export_onnx.py configs/clip4str/clip4str_b16.py b16.pth deploy/b16 [--int8]
-    python tools/test.py configs/clip4str/clip4str_b16.py deploy/b16 --backend onnxruntime
+    python tools/export_onnx.py configs/clip4str/clip4str-b16.py b16.pth deploy/b16 [--int8]
+    python tools/test.py configs/clip4str/clip4str-b16.py deploy/b16 --backend onnxruntime
 
 OUT_DIR gets the graphs (the two CLIP towers and, per decoder, its memory keys/values, the first
 and the cached AR step, the teacher-forced refinement), ``dict.txt`` and ``manifest.json``

@@ -1,7 +1,7 @@
 """Encode a folder of natural images into a DPTR ORP feature bank.
 
     python tools/extract_orp_bank.py IMAGE_DIR data/orp/bank.safetensors \\
-        --config configs/dptr/dptr_pretrain_vitb16.py [--clip-weights data/clip/ViT-B-16.pt]
+        --config configs/dptr/dptr_pretrain_clip-b16_art.py [--clip-weights data/clip/ViT-B-16.pt]
 
 The CLIP image tower is the config's ``ORPBankHook`` tower (DPTR pre-training configs) or its
 ``model.backbone`` (a CLIP4STR config). Every image (.jpg, .jpeg, .png, .bmp, .webp; searched

@@ -1,7 +1,8 @@
 """Read the words in image crops with a checkpoint: files and folders in, one JSON and one CSV out.
 
     python tools/infer.py b16.pth crops/ more/word.png
-    python tools/infer.py work_dirs/x/iter_1000.pth crops/ --config configs/clip4str/clip4str_tiny.py
+    python tools/infer.py work_dirs/x/iter_1000.pth crops/ \
+        --config configs/clip4str/clip4str-tiny.py
     python tools/infer.py crops/ --rec CONFIG --rec-weights CKPT --print-result --save-vis
 
 The model comes from ``--config`` or the checkpoint's own config (``meta['cfg']``, which the

@@ -15,15 +15,15 @@ Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
 
 * ``broad`` (the default) -- colour words of 3-12 letters and letter-digit strings in 9 font
   families, tested also in held-out faces and families (docs/benchmarks.md);
-  clip4str_tiny_broad.py on 60 000 rendered images (data/broad_job), started from the small CLIP
-  shipped in assets/clip and its decoders from the DPTR decoder shipped in assets/dptr
+  clip4str-tiny_20min_synth-broad.py on 60 000 rendered images (data/broad_job), started from the
+  small CLIP shipped in assets/clip and its decoders from the DPTR decoder shipped in assets/dptr
   (``--from-scratch``: random towers and decoders). The whole job has ``--budget-min`` minutes: the
   config's TimeBudgetHook measures the first iterations (and which torch thread count is faster),
   sets the iteration count that ends training in time for the evaluation, and the evaluation runs
   with that thread count. It trains under bf16 autocast where that is faster (``amp='auto'``: a GPU,
   or a CPU with AMX / AVX-512 BF16, where a bf16 training step is about 2x fp32), else in fp32 (bf16
   is emulated on AVX2 CPUs and several times slower).
-* ``sans`` -- the easy job: DejaVu Sans, grey levels, 2-6 letter words; clip4str_tiny_synth.py
+* ``sans`` -- the easy job: DejaVu Sans, grey levels, 2-6 letter words; clip4str-tiny_3k_synth.py
   from scratch, 3 000 iterations with bf16 autocast (docs/benchmarks.md#main-job).
 
 Each step is an ordinary command, printed before it runs.
@@ -40,6 +40,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 from make_synth_lmdb import preset_render_options, render_lmdb  # noqa: E402
 
+from clip4str_plugin.cli.checks import check_at_most, check_positive  # noqa: E402
 from clip4str_plugin.fileio import write_atomically  # noqa: E402
 
 SEED = 0
@@ -50,12 +51,12 @@ MARKER = 'made_with.json'
 # reads the data root from data_env and, with test_sets_env, which test sets exist
 JOBS = {
     'sans': dict(
-        config='configs/clip4str/clip4str_tiny_synth.py', data_env='SYNTH_DATA_ROOT',
+        config='configs/clip4str/clip4str-tiny_3k_synth.py', data_env='SYNTH_DATA_ROOT',
         data_root='data/synth', prefix='synth-', amp=True, budget=False, clip=None,
         sets=[('train', 'train', 60000, 'sans'), ('val', 'val', 500, 'sans'),
               ('test', 'test', 2000, 'sans')]),
     'broad': dict(
-        config='configs/clip4str/clip4str_tiny_broad.py', data_env='BROAD_DATA_ROOT',
+        config='configs/clip4str/clip4str-tiny_20min_synth-broad.py', data_env='BROAD_DATA_ROOT',
         data_root='data/broad_job', prefix='broad-', amp='auto', budget=True, clip='shipped',
         test_sets_env='BROAD_TEST_SETS',
         sets=[('train', 'train', 60000, 'broad'), ('val', 'val', 500, 'broad'),
@@ -65,6 +66,9 @@ JOBS = {
 #: The job of ``tools/run_main.sh`` (86 % of held-out words in 19 minutes on a 2-core AVX-512 BF16
 #: CPU: docs/benchmarks.md, "Main job").
 DEFAULT_PRESET = 'broad'
+# the largest counts and budgets taken (a larger one is a typo, not a job)
+LIMITS = {'--train-images': 10_000_000, '--test-images': 1_000_000,
+          '--budget-min': 7 * 24 * 60, '--train-budget-s': 7 * 24 * 3600}
 # seconds a budgeted job keeps for the evaluation (tools/test.py: start-up, 6 000 images) and
 # the start-up of training before its first iteration
 EVAL_RESERVE_S = 75
@@ -98,7 +102,19 @@ def parse_args(argv=None):
                      'budget needs --preset broad')
     if job['budget'] and args.budget_min is None:
         args.budget_min = 20.0
+    check_counts(args)
     return args
+
+
+def check_counts(args) -> None:
+    """Image counts and time budgets: positive and at most :data:`LIMITS` (one line, exit 1)."""
+    for option, limit in LIMITS.items():
+        value = getattr(args, option[2:].replace('-', '_'))
+        if value is not None and option.endswith('-images'):
+            check_positive(option, value)
+            check_at_most(option, value, limit, 'each image is rendered before training starts')
+        elif value is not None:
+            check_at_most(option, value, limit, 'one week')
 
 
 def training_amp(job: dict) -> bool:

@@ -1,6 +1,6 @@
 """Draw where the decoders look: one PNG per word image, a panel per decoded character.
 
-    python tools/visualize_attention.py word.png crops/ --config configs/clip4str/clip4str_b16.py \\
+    python tools/visualize_attention.py word.png crops/ --config configs/clip4str/clip4str-b16.py \\
         --weights b16.pth --out-dir attention
 
 Each ``<out-dir>/<image path>.png`` (the image's path relative to the deepest folder holding all

@@ -2,7 +2,7 @@
 # text tower reads "a photo of a '<label>'"; its memory, perturbed by ORP, trains a PARSeq decoder
 # with permutation language modelling. Labels come from any recognition LMDB (images are never
 # read): by default those of Real's ArT LMDB, as the reference's config (train/real/ArT; the
-# variant dptr_pretrain_vitb16_real.py reads all of Real), 256 per GPU, DPTR's 20-epoch
+# variant dptr_pretrain_clip-b16_real.py reads all of Real), 256 per GPU, DPTR's 20-epoch
 # schedule. Checkpoints hold the decoder only. The configs set the text tower, its ORP bank and
 # the decoder's width and depth.
 # One command (tools/train.py): ORPBankHook builds the ORP bank from the images in ORP_IMAGES with

@@ -9,7 +9,7 @@ from mmengine.logging import MMLogger
 from clip4str_plugin.cli.launch import add_launch_args, load_config
 from conftest import CONFIGS
 
-SYNTH = 'configs/clip4str/clip4str_tiny_synth.py'
+SYNTH = 'configs/clip4str/clip4str-tiny_3k_synth.py'
 
 
 def new_logger():
@@ -41,7 +41,8 @@ def test_max_iters_re_derives_the_schedule_and_logs_it(capsys):
 
 
 def test_a_child_config_that_restates_the_budget():
-    cfg = load('configs/dptr/dptr_finetune_tiny.py', 'max_iters=7')   # 800 over the demo's 3000
+    # 800 over the demo's 3000
+    cfg = load('configs/dptr/dptr_finetune_vit-tiny_synth.py', 'max_iters=7')
     assert cfg.train_cfg.max_iters == cfg.param_scheduler[0].total_steps == 7
     assert cfg.train_cfg.val_interval == cfg.default_hooks.checkpoint.interval == 7
 
@@ -59,7 +60,7 @@ def test_runtime_keys_pass():
     assert cfg.model.decoder.refine_iters == 0 and cfg.experiment_name == 'x'
 
 
-PATH = str(CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py')
+PATH = str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py')
 
 
 @pytest.mark.parametrize('option,message', [
@@ -101,4 +102,4 @@ def test_a_dict_written_on_the_command_line_is_refused():
 
 def test_a_budget_for_a_config_without_a_training_loop():
     with pytest.raises(SystemExit, match='max_iters=5: the config has no training loop'):
-        load('configs/clip4str/clip4str_b16.py', 'max_iters=5')
+        load('configs/clip4str/clip4str-b16.py', 'max_iters=5')

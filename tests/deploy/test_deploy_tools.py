@@ -22,7 +22,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from conftest import CONFIGS, ROOT, build_model, load_config
 
-SYNTH = CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py'
+SYNTH = CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py'
 
 
 def run_tool(name, *argv):

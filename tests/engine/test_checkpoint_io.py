@@ -77,8 +77,8 @@ def _umask() -> int:
 
 
 def test_the_shipped_configs_write_checkpoints_atomically():
-    for config in ('clip4str/clip4str_tiny_synth.py', 'clip4str/clip4str-b16_16e_real.py',
-                   'dptr/dptr_pretrain_tiny.py'):
+    for config in ('clip4str/clip4str-tiny_3k_synth.py', 'clip4str/clip4str-b16_16e_real.py',
+                   'dptr/dptr_pretrain_tiny_synth.py'):
         hook = Config.fromfile(str(CONFIGS / config)).default_hooks.checkpoint
         assert hook.backend_args == dict(backend='atomic_local'), config
 

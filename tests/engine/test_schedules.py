@@ -131,7 +131,7 @@ def test_refused_totals():
 # ------------------------------------------------------------------ set_training_length
 
 def test_iteration_budget_of_the_demo_config():
-    cfg = Config.fromfile(str(CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py'))
+    cfg = Config.fromfile(str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py'))
     changes = set_training_length(cfg, 'max_iters', 5)
     assert changes == ['train_cfg.max_iters 3000 -> 5', 'train_cfg.val_interval 3000 -> 5',
                        'param_scheduler.0.total_steps 3000 -> 5',

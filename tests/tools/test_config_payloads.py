@@ -132,7 +132,7 @@ def runner_checkpoint(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('runner')
     write_lmdb(str(tmp / 'synth' / 'train'), render_samples('train', 8, seed=0))
     pretty_text = Config.pretty_text.fget
-    argv = ['tools/train.py', str(CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py'),
+    argv = ['tools/train.py', str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py'),
             '--work-dir', str(tmp / 'run'), '--cfg-options', 'max_iters=1',
             'train_dataloader.batch_size=2', 'model.decoder.refine_iters=0', 'val_cfg=None',
             'val_dataloader=None', 'val_evaluator=None', 'default_hooks.checkpoint.save_best=None']

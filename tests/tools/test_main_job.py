@@ -26,20 +26,20 @@ def main_job(monkeypatch):
 def test_default_job_is_the_broad_one(main_job, capsys):
     args = main_job.parse_args([])
     job = main_job.JOBS[args.preset]
-    assert job['config'] == 'configs/clip4str/clip4str_tiny_broad.py'
+    assert job['config'] == 'configs/clip4str/clip4str-tiny_20min_synth-broad.py'
     assert job['budget'] and args.budget_min == 20.0 and job['clip'] == 'shipped'
     assert job['data_root'] == 'data/broad_job' and job['amp'] == 'auto'
     assert job['sets'][:2] == [('train', 'train', 60000, 'broad'), ('val', 'val', 500, 'broad')]
     assert [s[0] for s in job['sets'][2:]] == ['test', 'test_faces', 'test_families']
     sans = main_job.JOBS['sans']
-    assert sans['config'] == 'configs/clip4str/clip4str_tiny_synth.py'
+    assert sans['config'] == 'configs/clip4str/clip4str-tiny_3k_synth.py'
     assert sans['amp'] and not sans['budget'] and sans['clip'] is None
     assert sans['sets'] == [('train', 'train', 60000, 'sans'), ('val', 'val', 500, 'sans'),
                             ('test', 'test', 2000, 'sans')]
     with pytest.raises(SystemExit):
         main_job.parse_args(['--preset', 'sans', '--train-budget-s', '300'])
     assert ('error: --budget-min / --train-budget-s: the sans job trains '
-            'clip4str_tiny_synth.py for its fixed iteration count; a time budget needs '
+            'clip4str-tiny_3k_synth.py for its fixed iteration count; a time budget needs '
             '--preset broad') in capsys.readouterr().err
 
 
@@ -86,13 +86,14 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
                                      '--data-root', str(tmp_path / 'data')])
     main_job.main()
     (train, train_env), (test, test_env) = calls
-    assert train[2:] == [str(ROOT / 'configs/clip4str/clip4str_tiny_broad.py'), '--work-dir',
+    broad = ROOT / 'configs/clip4str/clip4str-tiny_20min_synth-broad.py'
+    assert train[2:] == [str(broad), '--work-dir',
                          str(work), '--cfg-options', 'custom_hooks.0.budget_s=90.0',
                          train[-1]] and train[-1].startswith('custom_hooks.0.start_time=')
     assert train_env['CLIP_PRETRAINED'] == train_env['DPTR_DECODER'] == 'none'
     assert train_env['BROAD_TEST_SETS'] == \
         'test,test_faces' and train_env['BROAD_DATA_ROOT'] == str(tmp_path / 'data')
-    assert test[2:] == [str(ROOT / 'configs/clip4str/clip4str_tiny_broad.py'),
+    assert test[2:] == [str(ROOT / 'configs/clip4str/clip4str-tiny_20min_synth-broad.py'),
                         str(work / 'iter_7.pth'), '--work-dir', str(work)]
     assert test_env['OMP_NUM_THREADS'] == '1'
     out = capsys.readouterr().out
@@ -101,7 +102,7 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
             '25.00 %)\n  broad-test-faces: word accuracy 12.50 % (36-character protocol)') in out
     demo = ROOT / 'tools' / 'demo.py'   # the command that opens the model in the browser demo
     assert out.endswith(f"{demo} --checkpoint {work / 'iter_7.pth'} --config "
-                        f"{ROOT / 'configs/clip4str/clip4str_tiny_broad.py'}\n")
+                        f"{ROOT / 'configs/clip4str/clip4str-tiny_20min_synth-broad.py'}\n")
 
 
 @pytest.mark.parametrize('native', [True, False])
@@ -137,3 +138,19 @@ def test_make_data_never_replaces_data_it_did_not_make(main_job, tmp_path, capsy
     assert 'reusing' not in capsys.readouterr().out and len(list(iter_labels(str(own)))) == 3
     main_job.make_data(job, str(tmp_path))
     assert f'reusing {own}' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--train-images', '0'], '--train-images must be a positive whole number, got 0'),
+    (['--test-images', '-3'], '--test-images must be a positive whole number, got -3'),
+    (['--train-images', '100000000'], '--train-images 100000000 is more than 10000000 (each '
+     'image is rendered before training starts)'),
+    (['--budget-min', '0'], '--budget-min must be a positive number, got 0.0'),
+    (['--budget-min', 'nan'], '--budget-min must be a positive number, got nan'),
+    (['--train-budget-s', '1e9'], '--train-budget-s 1000000000.0 is more than 604800 (one '
+     'week)'),
+])
+def test_counts_and_budgets_are_checked(main_job, args, message):
+    with pytest.raises(SystemExit) as done:
+        main_job.parse_args(args)
+    assert str(done.value.code) == f'error: {message}'

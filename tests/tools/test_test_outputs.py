@@ -17,7 +17,7 @@ from mmengine.visualization import Visualizer
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from conftest import CONFIGS, build_model, load_config, run_tool
 
-SYNTH = CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py'
+SYNTH = CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py'
 
 
 def word_lmdb(path, words, seed):

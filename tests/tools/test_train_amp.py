@@ -18,8 +18,8 @@ def setup_cfg(config, monkeypatch):
     return tool.setup_cfg(tool.parse_args())
 
 
-@pytest.mark.parametrize('config', [CONFIGS / 'dptr' / 'dptr_pretrain_vitb16.py',
-                                    CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py'])
+@pytest.mark.parametrize('config', [CONFIGS / 'dptr' / 'dptr_pretrain_clip-b16_art.py',
+                                    CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py'])
 def test_amp_is_fp16_autocast_with_loss_scaling(config, monkeypatch):
     wrapper = setup_cfg(config, monkeypatch).optim_wrapper
     assert (wrapper.type, wrapper.loss_scale, wrapper.get('dtype')) == ('AmpOptimWrapper',

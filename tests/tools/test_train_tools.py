@@ -16,7 +16,7 @@ from broken_checkpoints import EXPECTED, broken_checkpoints
 from clip4str_plugin.weights.mmengine_loader import checkpoint_problem
 from conftest import ROOT, run_python
 
-CONFIG = str(ROOT / 'configs' / 'clip4str' / 'clip4str_tiny_synth.py')
+CONFIG = str(ROOT / 'configs' / 'clip4str' / 'clip4str-tiny_3k_synth.py')
 FAST = ['train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
         'test_dataloader.num_workers=0', 'default_hooks.logger.interval=1',

@@ -27,8 +27,9 @@ def pretty_text(path) -> str:
     return Config(cfg.to_dict(), format_python_code=False).pretty_text
 
 
-@pytest.mark.parametrize('path', [CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py',
-                                  CONFIGS / 'dptr' / 'dptr_pretrain_vitb16.py', SPOTTING_DBNET])
+@pytest.mark.parametrize('path', [CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py',
+                                  CONFIGS / 'dptr' / 'dptr_pretrain_clip-b16_art.py',
+                                  SPOTTING_DBNET])
 def test_pretty_text_of_shipped_configs_reads_back_as_data(path):
     expected = Config.fromfile(str(path), import_custom_modules=False).to_dict()
     data = parse_config_text(pretty_text(path), 'x.pth')

@@ -113,7 +113,7 @@ def test_shipped_clip_is_sparse_and_loads_its_38_spelled_rows():
     assert TABLE not in keys and json.loads(meta['sparse_rows']) == {TABLE: [49408, 128]}
     assert SHIPPED.stat().st_size < 2_500_000
     spelled = sorted({i for char in CHARSET_36 for i in clip_tokenizer.encode(char, 3)})
-    text_cfg = Config.fromfile(str(CONFIGS / 'clip' / 'clip_tiny_words.py')).model.text
+    text_cfg = Config.fromfile(str(CONFIGS / 'clip' / 'clip-tiny_synth-broad.py')).model.text
     text_cfg = {k: v for k, v in text_cfg.items() if k != 'type'}
     encoder = CLIPTextEncoder(**dict(text_cfg, pretrained=str(SHIPPED)))
     encoder.init_weights()

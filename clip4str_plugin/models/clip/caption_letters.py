@@ -13,4 +13,4 @@ def check_caption_letters(chars: Sequence[str], caption_chars: Sequence[str]) ->
         raise DataError(f"text_charset keeps none of the dictionary's {len(letters)} letters "
                          f"({''.join(letters[:10])}...): the cross branch would read empty "
                          'captions; set text_charset to the letters CLIP should read (as '
-                         'configs/clip4str/clip4str_tiny_greek.py does)')
+                         'configs/clip4str/clip4str-tiny_3k_synth-greek.py does)')

@@ -21,7 +21,7 @@ from projects.clip4str_spotting.clip4str_spotting import (TextSpotter, axis_alig
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT = PROJECT.parents[1]
 DBNET = PROJECT / 'configs' / 'dbnet_resnet18_fpnc_synth-scenes.py'
-TINY_CONFIG = ROOT / 'configs' / 'clip4str' / 'clip4str_tiny.py'
+TINY_CONFIG = ROOT / 'configs' / 'clip4str' / 'clip4str-tiny.py'
 
 
 class KnownTextMap(nn.Module):

@@ -18,7 +18,7 @@ from projects.clip4str_spotting.clip4str_spotting.paths import collect_images, o
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT = PROJECT.parents[1]
 MODELS = ['--det', str(PROJECT / 'configs' / 'dbnet_resnet18_fpnc_synth-scenes.py'),
-          '--rec', str(ROOT / 'configs' / 'clip4str' / 'clip4str_tiny.py'), '--device', 'cpu']
+          '--rec', str(ROOT / 'configs' / 'clip4str' / 'clip4str-tiny.py'), '--device', 'cpu']
 
 
 def run_tool(name, *args, monkeypatch):

@@ -2,10 +2,10 @@
 
     python projects/clip4str_spotting/tools/spot.py IMAGES_OR_DIR \\
         --det DET_CFG --det-weights DET.pth \\
-        --rec configs/clip4str/clip4str_b16.py --rec-weights REC.pth --out-dir spots \\
+        --rec configs/clip4str/clip4str-b16.py --rec-weights REC.pth --out-dir spots \\
         [--vis [--attention]]
     python projects/clip4str_spotting/tools/spot.py IMAGES_OR_DIR --det DET_CFG \\
-        --det-weights DET.pth --rec configs/clip4str/clip4str_b16.py --rec-weights EXPORT_DIR \\
+        --det-weights DET.pth --rec configs/clip4str/clip4str-b16.py --rec-weights EXPORT_DIR \\
         --backend onnxruntime      # the recognizer exported by tools/export_onnx.py
 
 Writes ``<out-dir>/<image path>.json`` (polygons, det_scores, texts, rec_scores) per image and,

@@ -15,12 +15,13 @@ from clip4str_plugin.engine.hooks import DecoderTransferHook, ORPBankHook
 from clip4str_plugin.datasets.orp_bank import ORPBankError
 from conftest import CONFIGS, build_model, load_config
 
-PRETRAIN = {'dptr_pretrain_tiny.py': 128, 'dptr_pretrain_vitb16.py': 512,
-            'dptr_pretrain_clip4str-b16.py': 512, 'dptr_pretrain_tiny_broad.py': 128}
-FINETUNE = {'dptr/dptr_finetune_tiny.py': 'dptr_pretrain_tiny',
-            'dptr/dptr_finetune_vit-4x8_20e_real.py': 'dptr_pretrain_vitb16',
-            'clip4str/clip4str-b16_dptr-init_16e_real.py': 'dptr_pretrain_clip4str-b16',
-            'dptr/dptr_finetune_tiny_broad.py': 'dptr_pretrain_tiny_broad'}
+PRETRAIN = {'dptr_pretrain_tiny_synth.py': 128, 'dptr_pretrain_clip-b16_art.py': 512,
+            'dptr_pretrain_clip4str-b16-decoder_art.py': 512,
+            'dptr_pretrain_tiny_synth-broad.py': 128}
+FINETUNE = {'dptr/dptr_finetune_vit-tiny_synth.py': 'dptr_pretrain_tiny_synth',
+            'dptr/dptr_finetune_vit-4x8_20e_real.py': 'dptr_pretrain_clip-b16_art',
+            'clip4str/clip4str-b16_dptr-init_16e_real.py': 'dptr_pretrain_clip4str-b16-decoder_art',
+            'dptr/dptr_finetune_vit-tiny_synth-broad.py': 'dptr_pretrain_tiny_synth-broad'}
 
 
 @pytest.mark.parametrize('name', sorted(PRETRAIN))
@@ -52,15 +53,15 @@ def test_finetuning_configs_start_from_the_pretraining_decoder_file(name, monkey
 
 
 def test_broad_job_decoders_start_from_the_shipped_dptr_decoder(monkeypatch):
-    """clip4str_tiny_broad.py: both networks from assets/dptr (every tensor loaded, the
+    """clip4str-tiny_20min_synth-broad.py: both networks from assets/dptr (every tensor loaded, the
     pre-training's geometry); DPTR_DECODER=none keeps them random."""
     from clip4str_plugin.weights.decoder_transfer import transfer_decoder
     monkeypatch.delenv('DPTR_DECODER', raising=False)
-    cfg = load_config(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py')
+    cfg = load_config(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-broad.py')
     transfer = cfg.custom_hooks[1]
     assert transfer.type == 'DecoderTransferHook'
     assert transfer.checkpoint.endswith('assets/dptr/dptr_decoder_tiny_broad.safetensors')
-    pre = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_broad.py').model.decoder.decoder
+    pre = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_synth-broad.py').model.decoder.decoder
     assert {k: cfg.model.decoder.decoder[k] for k in ('embed_dim', 'depth', 'num_heads')} == \
         {k: pre[k] for k in ('embed_dim', 'depth', 'num_heads')}
     decoder = build_model(cfg.model).decoder
@@ -71,13 +72,14 @@ def test_broad_job_decoders_start_from_the_shipped_dptr_decoder(monkeypatch):
     assert torch.equal(networks['decoder.visual_decoder'].head.weight,
                        networks['decoder.cross_decoder'].head.weight)
     monkeypatch.setenv('DPTR_DECODER', 'none')
-    assert load_config(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py').custom_hooks[1] \
+    broad = CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-broad.py'
+    assert load_config(broad).custom_hooks[1] \
         .checkpoint is None
 
 
 def test_no_bank_and_no_images_says_what_to_give(tmp_path, monkeypatch):
     monkeypatch.setenv('ORP_BANK', str(tmp_path / 'bank.safetensors'))
-    cfg = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny.py')
+    cfg = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_synth.py')
     cfg.model.backbone.layers = 1
     hook = ORPBankHook(images=str(tmp_path / 'none'), tower=cfg.custom_hooks[0].tower)
     runner = SimpleNamespace(model=build_model(cfg.model), logger=logging.getLogger('bank'),

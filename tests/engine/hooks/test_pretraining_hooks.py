@@ -26,8 +26,8 @@ from clip4str_plugin.weights.decoder_transfer import DECODER_FILE_FORMAT
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
-PRETRAIN = str(CONFIGS / 'dptr' / 'dptr_pretrain_tiny.py')
-FINETUNE = str(CONFIGS / 'dptr' / 'dptr_finetune_tiny.py')
+PRETRAIN = str(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_synth.py')
+FINETUNE = str(CONFIGS / 'dptr' / 'dptr_finetune_vit-tiny_synth.py')
 QUIET = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
          'default_hooks.checkpoint.save_best=None']

@@ -26,7 +26,7 @@ from clip4str_plugin.engine.hooks.schedule_check_hook import ScheduleError
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
-CONFIG = str(CONFIGS / 'clip4str' / 'clip4str_tiny_synth.py')
+CONFIG = str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py')
 FAST = ['train_dataloader.batch_size=2', 'model.decoder.refine_iters=0', 'val_cfg=None',
         'val_dataloader=None', 'val_evaluator=None', 'default_hooks.checkpoint.save_best=None']
 LR = 1e-3                                         # the demo config's lr, every group

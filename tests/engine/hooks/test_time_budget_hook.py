@@ -239,7 +239,8 @@ def test_broad_config_trains_within_a_short_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(Config, 'pretty_text', property(lambda cfg: '# config elided (tests)'))
     work_dir = tmp_path / 'work'
     monkeypatch.setattr(sys, 'argv', [
-        'tools/train.py', str(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py'), '--work-dir',
+        'tools/train.py', str(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-broad.py'),
+        '--work-dir',
         str(work_dir), '--cfg-options', 'train_dataloader.batch_size=2',
         'val_dataloader.batch_size=4', 'model.decoder.refine_iters=0',
         'custom_hooks.0.budget_s=6', 'custom_hooks.0.warmup_iters=6',

@@ -159,12 +159,12 @@ def test_clip_config_exports_into_the_broad_clip4str_config(tmp_path, monkeypatc
     """The CLIP config's model, exported in fp16, is a ``clip_pretrained`` of the broad
     CLIP4STR config: same image embedding (first backbone token), same text tower."""
     from mmengine.config import Config
-    clip = build_model(Config.fromfile(str(CONFIGS / 'clip' / 'clip_tiny_words.py')).model)
+    clip = build_model(Config.fromfile(str(CONFIGS / 'clip' / 'clip-tiny_synth-broad.py')).model)
     clip.eval().text.text.token_embedding.weight.normal_(0, 0.02)
     path = tmp_path / 'clip.safetensors'
     save_file(clip_state_dict(clip.state_dict(), torch.float16), str(path))
     monkeypatch.setenv('CLIP_PRETRAINED', str(path))
-    cfg = Config.fromfile(str(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py'))
+    cfg = Config.fromfile(str(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-broad.py'))
     recognizer = build_model(cfg.model)
     recognizer.init_weights()
     recognizer.eval()
@@ -189,7 +189,7 @@ def test_shipped_clip_is_the_broad_configs_default(monkeypatch):
     rows = torch.nonzero(shipped['token_embedding.weight'].float().abs().sum(1)).flatten()
     assert len(rows) == 38     # start, end and the 36 characters of spelled captions
     recognizer = build_model(
-        Config.fromfile(str(CONFIGS / 'clip4str' / 'clip4str_tiny_broad.py')).model)
+        Config.fromfile(str(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-broad.py')).model)
     recognizer.init_weights()
     torch.testing.assert_close(recognizer.backbone.visual.conv1.weight,
                                shipped['visual.conv1.weight'].float())

@@ -98,7 +98,7 @@ def test_fmu_shapes_and_size():
 
 
 def pretrain_model():
-    cfg = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny.py')
+    cfg = load_config(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_synth.py')
     return build_model(cfg.model)
 
 

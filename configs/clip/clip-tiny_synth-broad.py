@@ -1,12 +1,12 @@
 # A small CLIP trained here on rendered words (the broad preset) with open_clip's ClipLoss: the
-# image and text towers of the tiny CLIP4STR (configs/clip4str/clip4str_tiny_synth.py, whose
+# image and text towers of the tiny CLIP4STR (configs/clip4str/clip4str-tiny_3k_synth.py, whose
 # geometry, data preprocessor and image pipeline it takes), so that its weights load there as
 # clip_pretrained (shipped: assets/clip/clip_tiny_words.safetensors; docs/benchmarks.md).
 #   python tools/make_synth_lmdb.py data/broad_clip/train --num 150000 --seed 1 --preset broad
-#   python tools/train.py configs/clip/clip_tiny_words.py --work-dir work_dirs/clip_tiny_words
-#   python tools/export_clip.py work_dirs/clip_tiny_words/best_retrieval_top1_iter_N.pth \
+#   python tools/train.py configs/clip/clip-tiny_synth-broad.py
+#   python tools/export_clip.py work_dirs/clip-tiny_synth-broad/best_retrieval_top1_iter_N.pth \
 #       clip.safetensors --token-rows spelled
-_base_ = ['../clip4str/clip4str_tiny_synth.py']
+_base_ = ['../clip4str/clip4str-tiny_3k_synth.py']
 
 broad_root = '{{$BROAD_DATA_ROOT:data/broad}}'
 clip_train_root = '{{$CLIP_DATA_ROOT:data/broad_clip}}'

@@ -3,16 +3,17 @@
 # reads every label spelled out (`h e l l o`: the captions it was trained on, at most 16 tokens),
 # and ORP perturbs its memory with that CLIP's image features of rendered scenes (ORP_IMAGES, a
 # folder; the bank is built once). The labels are those of the broad training set (images never
-# read). The decoder has the geometry of clip4str_tiny_broad.py's two decoders (1 layer, 4 heads
-# of 32), so its file starts those and dptr_finetune_tiny_broad.py's decoder.
-_base_ = ['dptr_pretrain_tiny.py']
+# read). The decoder has the geometry of clip4str-tiny_20min_synth-broad.py's two decoders (1 layer,
+# 4 heads
+# of 32), so its file starts those and dptr_finetune_vit-tiny_synth-broad.py's decoder.
+_base_ = ['dptr_pretrain_tiny_synth.py']
 
 clip_weights = '{{ fileDirname }}/../../assets/clip/clip_tiny_words.safetensors'
 broad_data_root = '{{$BROAD_DATA_ROOT:data/broad}}'
 orp_bank = '{{$ORP_BANK:data/orp/broad_bank.safetensors}}'
 text_length = 16
 embed_dim = 128
-# the small CLIP's image tower (clip4str_tiny_broad.py's backbone)
+# the small CLIP's image tower (clip4str-tiny_20min_synth-broad.py's backbone)
 clip_image_tower = dict(type='CLIPVisionBackbone', embed_dim=embed_dim, image_size=(32, 128),
                         patch_size=(8, 8), width=128, layers=3, heads=2, pos_embed_init='sincos',
                         pretrained=clip_weights)

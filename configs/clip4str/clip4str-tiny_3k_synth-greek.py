@@ -1,7 +1,7 @@
-# The tiny CLIP4STR of clip4str_tiny_synth.py on rendered Greek words (docs/charsets.md).
+# The tiny CLIP4STR of clip4str-tiny_3k_synth.py on rendered Greek words (docs/charsets.md).
 # Data: tools/make_synth_lmdb.py DIR --words el (Greek words from wordfreq; val / test words
 # never occur in train), under GREEK_DATA_ROOT (default data/greek).
-_base_ = ['clip4str_tiny_synth.py']
+_base_ = ['clip4str-tiny_3k_synth.py']
 
 greek_data_root = '{{$GREEK_DATA_ROOT:data/greek}}'
 # The output alphabet: 90 characters (Greek letters of both cases with tonos, dialytika and

@@ -1,11 +1,11 @@
 # The main job: the tiny CLIP4STR trained from scratch on rendered words, on CPU, in minutes.
 # Data: tools/make_synth_lmdb.py (see tools/run_main.sh); val / test words never occur in train.
-_base_ = ['clip4str_tiny.py', '../_base_/schedules/clip4str_adamw_onecycle.py']
+_base_ = ['clip4str-tiny.py', '../_base_/schedules/clip4str_adamw_onecycle.py']
 
 synth_data_root = '{{$SYNTH_DATA_ROOT:data/synth}}'
 
 # Sized to train from scratch in under 20 minutes on 2 CPU cores (docs/benchmarks.md): a lighter
-# image tower than clip4str_tiny (8x8 patches: 64 tokens, sine-cosine positions), decoders with
+# image tower than clip4str-tiny (8x8 patches: 64 tokens, sine-cosine positions), decoders with
 # 4 heads of 32 dimensions (instead of 8 of 16), no dropout, K=2 permutations (forward and
 # reverse) instead of 6; otherwise the CLIP4STR model (both branches, refinement).
 model = dict(

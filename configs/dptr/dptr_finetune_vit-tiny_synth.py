@@ -1,11 +1,13 @@
 # DPTR fine-tuning at CPU scale (docs/dptr.md): DPTR's recogniser (configs/_base_/models/parseq.py)
-# with a small ViT (8x8 patches) from scratch, the FMU and the decoder of dptr_pretrain_tiny.py,
+# with a small ViT (8x8 patches) from scratch, the FMU and the decoder of
+# dptr_pretrain_tiny_synth.py,
 # trained on the main job's recipe (rendered words). The decoder starts from DPTR_DECODER
 # (DecoderTransferHook); --cfg-options custom_hooks.0.checkpoint=None is the random-decoder
 # baseline.
-_base_ = ['../clip4str/clip4str_tiny_synth.py']
+_base_ = ['../clip4str/clip4str-tiny_3k_synth.py']
 
-dptr_pretrained = '{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny/decoder_pretrained.safetensors}}'
+dptr_pretrained = ('{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny_synth/'
+                   'decoder_pretrained.safetensors}}')
 embed_dim = 128
 _dptr = _base_.dptr_recognizer
 model = dict(   # replaces the CLIP4STR towers and decoder of the main job

@@ -1,12 +1,13 @@
 # The tiny CLIP4STR of the main job on the broad rendering preset (synth/word_presets.py),
-# started from the small CLIP trained here (configs/clip/clip_tiny_words.py, shipped as
+# started from the small CLIP trained here (configs/clip/clip-tiny_synth-broad.py, shipped as
 # assets/clip/clip_tiny_words.safetensors) as the paper starts from OpenAI's, its two decoders
-# from the DPTR decoder pre-trained here on text only (configs/dptr/dptr_pretrain_tiny_broad.py,
+# from the DPTR decoder pre-trained here on text only
+# (configs/dptr/dptr_pretrain_tiny_synth-broad.py,
 # shipped as assets/dptr/dptr_decoder_tiny_broad.safetensors), and trained within a wall-clock
 # budget (TimeBudgetHook). CLIP_PRETRAINED=none: random towers (from scratch); DPTR_DECODER=none:
 # random decoders; or other files of these geometries.
 #   python tools/main_job.py --preset broad     (renders the data, trains, evaluates)
-_base_ = ['clip4str_tiny_synth.py']
+_base_ = ['clip4str-tiny_3k_synth.py']
 
 synth_data_root = '{{$BROAD_DATA_ROOT:data/broad}}'
 clip_pretrained = '{{$CLIP_PRETRAINED:shipped}}'
@@ -24,7 +25,7 @@ model = dict(
     backbone=dict(pretrained=clip_pretrained),
     decoder=dict(caption_style='spelled', text_encoder=dict(pretrained=clip_pretrained)))
 
-# peak learning rate 2e-3 for towers and decoders (clip4str_tiny_synth.py: 1e-3). Fixed-length
+# peak learning rate 2e-3 for towers and decoders (clip4str-tiny_3k_synth.py: 1e-3). Fixed-length
 # bf16 runs from the shipped CLIP and DPTR decoder read 3.2 / 10.6 / 10.4 / 8.8 % of the
 # validation words after 1 000 iterations at 1e-3 / 2e-3 / 3e-3 / 4e-3 (0.6 % with the towers at
 # 3e-4), and 26.6 / 40.4 % after 2 500 at 1e-3 / 2e-3 (docs/benchmarks.md, "Main job")

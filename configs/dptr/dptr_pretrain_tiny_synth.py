@@ -1,7 +1,7 @@
 # DPTR pre-training at CPU scale, for tests and the experiment in docs/dptr.md: a tiny random
 # CLIP text tower (no CLIP weights can be downloaded here) and a 2-layer, 128-wide decoder, on
 # the labels of the rendered words; the ORP bank's "natural images" (ORP_IMAGES) go through the
-# random image tower of configs/clip4str/clip4str_tiny.py (129 tokens of width 128).
+# random image tower of configs/clip4str/clip4str-tiny.py (129 tokens of width 128).
 _base_ = ['_base_dptr_pretrain.py']
 
 synth_data_root = '{{$SYNTH_DATA_ROOT:data/synth}}'

@@ -1,6 +1,6 @@
 # DPTR pre-training as the reference: the frozen text tower of CLIP ViT-B/16 (a 78 x 512 memory),
 # its ORP bank, a 6-layer, 512-wide PARSeq decoder; the labels of Real's ArT LMDB (the
-# reference config's corpus; dptr_pretrain_vitb16_real.py: all of Real).
+# reference config's corpus; dptr_pretrain_clip-b16_real.py: all of Real).
 _base_ = ['_base_dptr_pretrain.py']
 
 clip_pretrained = 'data/clip/ViT-B-16.pt'
