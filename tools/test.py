@@ -28,10 +28,10 @@ from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg
 from clip4str_plugin.deploy.sessions import BACKENDS
-from clip4str_plugin.cli.checks import check_output_file, check_positive
+from clip4str_plugin.cli.checks import check_output_dir, check_output_file, check_positive
 from clip4str_plugin.cli.launch import add_launch_args, init_cpu_distributed, load_config
 from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
-from clip4str_plugin.engine.precision import CHOICES
+from clip4str_plugin.compute.precision import CHOICES
 from clip4str_plugin.fileio import refuse_existing_output
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
@@ -77,6 +77,8 @@ def setup_cfg(args) -> Config:
     if args.precision != 'fp32':
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='InferencePrecisionHook', precision=args.precision)]
+    if args.show_dir and osp.isabs(args.show_dir):   # relative: in a new folder of work_dir
+        check_output_dir(args.show_dir, '--show-dir')
     if args.show_dir or args.show:   # LMDB samples read from their LMDB, the visual branch drawn
         cfg.default_hooks.visualization.update(
             type='STRVisualizationHook', enable=True, draw_pred=True, draw_gt=True,

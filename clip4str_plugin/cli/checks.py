@@ -2,6 +2,8 @@
 files, output folders and files. Each failure ends the tool with one line, ``error: <message>``
 on stderr and exit status 1 (``SystemExit``), instead of a traceback from deep inside torch or
 MMEngine."""
+import math
+import os
 import os.path as osp
 from typing import Optional
 
@@ -18,6 +20,15 @@ def check_positive(option: str, values) -> None:
     for value in values if isinstance(values, (list, tuple)) else [values]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             fail(f'{option} must be a positive whole number, got {value!r}')
+
+
+def check_at_most(option: str, value, limit, why: str) -> None:
+    """``value`` is a finite number > 0 and at most ``limit`` (``why``: the reason for it)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value <= 0):
+        fail(f'{option} must be a positive number, got {value!r}')
+    if value > limit:
+        fail(f'{option} {value!r} is more than {limit!r} ({why})')
 
 
 def check_device(device: Optional[str], option: str = '--device') -> Optional[str]:
@@ -53,36 +64,35 @@ def check_config(path: str, option: str = 'config') -> str:
     return path
 
 
-def _blocking_file(path: str) -> Optional[str]:
-    """The nearest existing ancestor of ``path`` (itself excluded) when it is not a folder."""
-    parent = osp.dirname(osp.abspath(path))
-    while not osp.exists(parent):
-        parent = osp.dirname(parent)
-    return None if osp.isdir(parent) else parent
+def _check_writable(path: str, option: str, folder: str) -> None:
+    """One line when ``folder`` (``path`` or its folder) cannot be made or written: its nearest
+    existing path (itself included) is a file, or a folder that is not writable."""
+    current = osp.abspath(folder)
+    while not osp.exists(current):
+        current = osp.dirname(current)
+    if not osp.isdir(current):
+        fail(f'{option} {path}: {current} is a file, so no folder can be made in it')
+    if not os.access(current, os.W_OK | os.X_OK):
+        fail(f'{option} {path}: {current} is not writable; give a folder you can write to')
 
 
 def check_output_dir(path: Optional[str], option: str) -> Optional[str]:
     """``path`` when it is a folder or can be created as one, else one line (an existing file
-    in its place or above it)."""
+    in its place or above it, or a folder that cannot be written)."""
     if path is None:
         return None
     if osp.exists(path) and not osp.isdir(path):
         fail(f'{option} {path} is a file, not a folder: give a folder (created when missing)')
-    blocking = _blocking_file(path)
-    if blocking:
-        fail(f'{option} {path}: {blocking} is a file, so no folder can be made in it')
+    _check_writable(path, option, path)
     return path
 
 
 def check_output_file(path: Optional[str], option: str) -> Optional[str]:
-    """``path`` when a file can be written there, else one line (a folder in its place, or
-    a file where one of its folders should be)."""
+    """``path`` when a file can be written there, else one line (a folder in its place, a
+    file where one of its folders should be, or a folder that cannot be written)."""
     if path is None:
         return None
     if osp.isdir(path):
         fail(f'{option} {path} is a folder: give the name of the file to write')
-    blocking = _blocking_file(path)
-    if blocking:
-        fail(f'{option} {path}: {blocking} is a file, so no folder can be made in it')
+    _check_writable(path, option, osp.dirname(osp.abspath(path)))
     return path
-

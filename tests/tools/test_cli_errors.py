@@ -92,6 +92,10 @@ def test_a_garbage_lmdb_is_one_line_and_overwrite_replaces_it(tmp_path, monkeypa
      'folder: give a folder (created when missing)'),
     ('train.py', [TINY_CONFIG, '--work-dir', '{file}'], '--work-dir {file} is a file, not a '
      'folder: give a folder (created when missing)'),
+    ('test.py', [TINY_CONFIG, '{ckpt}', '--show-dir', '{file}'], '--show-dir {file} is a '
+     'file, not a folder: give a folder (created when missing)'),
+    ('test.py', [TINY_CONFIG, '{ckpt}', '--show-dir', '{file}/vis'], '--show-dir {file}/vis: '
+     '{file} is a file, so no folder can be made in it'),
     ('benchmark.py', [TINY_CONFIG, '--out', '{tmp}'], '--out {tmp} is a folder: give the name '
      'of the file to write'),
     ('test.py', [TINY_CONFIG, '{ckpt}', '--save-preds', '{file}/p.pkl'], '--save-preds '
@@ -117,6 +121,24 @@ def test_tool_arguments_are_refused_in_one_line(tool, args, message, files, tmp_
     fill = dict(files, tmp=str(tmp_path))
     got = run_tool(tool, *[str(a).format(**fill) for a in args], monkeypatch=monkeypatch)
     assert got == f'error: {message.format(**fill)}'
+
+
+@pytest.mark.parametrize('tool, args, option', [
+    ('test.py', [TINY_CONFIG, '{ckpt}', '--show-dir', '{tmp}/ro/vis'], '--show-dir {tmp}/ro/vis'),
+    ('test.py', [TINY_CONFIG, '{ckpt}', '--work-dir', '{tmp}/ro'], '--work-dir {tmp}/ro'),
+    ('benchmark.py', [TINY_CONFIG, '--out', '{tmp}/ro/b.json'], '--out {tmp}/ro/b.json'),
+])
+def test_an_unwritable_folder_is_one_line(tool, args, option, files, tmp_path, monkeypatch):
+    """A folder the user may not write (read-only here through ``os.access``: the tests run
+    as root, whom permissions do not stop) is refused before anything is built."""
+    (tmp_path / 'ro').mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, 'access', lambda path, mode: real_access(path, mode) and not str(
+        path).endswith('ro'))
+    fill = dict(files, tmp=str(tmp_path))
+    got = run_tool(tool, *[str(a).format(**fill) for a in args], monkeypatch=monkeypatch)
+    assert got == (f'error: {option.format(**fill)}: {tmp_path}/ro is not writable; give a '
+                   'folder you can write to')
 
 
 def test_a_missing_gpu_is_one_line(files, monkeypatch):
