@@ -21,6 +21,7 @@ both dictionaries are kept, new characters get freshly initialised rows, the res
 (clip4str_plugin/weights/charset_remap.py; docs/charsets.md).
 """
 import argparse
+import io
 import json
 import os.path as osp
 import pickle
@@ -32,7 +33,8 @@ from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.cli.checks import check_config, check_output_file
-from clip4str_plugin.fileio import atomic_path, file_sha256, refuse_existing_output
+from clip4str_plugin.fileio import (NoSpaceError, file_sha256, refuse_existing_output,
+                                     write_atomically)
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
@@ -172,13 +174,20 @@ def main():
     meta = dict(cfg=cfg.pretty_text, config=args.config or variant or 'custom geometry',
                 geometry=geometry, converted_from=osp.basename(args.src), source_sha256=digest,
                 normalization=READ_PY_NORMALIZATION)
-    with atomic_path(args.dst) as temporary:      # a reader sees no half-written file
-        if args.safetensors:
-            from safetensors.torch import save_file
-            save_file({k: v.contiguous() for k, v in state.items()}, temporary,
-                      metadata={'meta': json.dumps(meta)})
-        else:
-            torch.save(dict(state_dict=state, meta=meta), temporary)
+    # serialised in memory, then written through a temporary file and renamed (a reader sees
+    # no half-written file); torch's own file writer turns a full disk into a bare RuntimeError
+    if args.safetensors:
+        from safetensors.torch import save as safetensors_bytes
+        data = safetensors_bytes({k: v.contiguous() for k, v in state.items()},
+                                 metadata={'meta': json.dumps(meta)})
+    else:
+        buffer = io.BytesIO()
+        torch.save(dict(state_dict=state, meta=meta), buffer)
+        data = buffer.getbuffer()
+    try:
+        write_atomically(args.dst, data)
+    except NoSpaceError as err:
+        sys.exit(f'error: {err}')
     print(f'wrote {args.dst} ({len(state)} tensors, no shape mismatch)')
     if args.dict_file and osp.dirname(cfg.model.decoder.dictionary.dict_file):
         print(f'note: the checkpoint names its dictionary by path ({osp.abspath(args.dict_file)}); '
