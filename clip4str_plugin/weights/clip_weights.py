@@ -1,15 +1,15 @@
-"""Read CLIP weights from a local file (or one named, see :mod:`.named_weights`) into the OpenAI
-key layout, without running its code.
+"""CLIP weights from a local file (or one named, :mod:`.named_weights`), keyed in the OpenAI
+layout of open_clip's ``CLIP`` (``visual.*``, ``token_embedding.weight``, ``transformer.*`` ...).
 
-Accepted: OpenAI's TorchScript ``.pt`` archives (tensors are read out of the archive by a
-data-only unpickler), open_clip / Hugging Face ``.bin`` / ``.pt`` / ``.pth`` state dicts
-(``torch.load`` with ``weights_only=True``) and ``.safetensors`` (a table stored as its non-zero
-rows, see :mod:`.sparse_rows`, is made dense first). The OpenAI layout is the one open_clip's
-``CLIP`` uses: ``visual.*``, ``token_embedding.weight``, ``positional_embedding``,
-``transformer.*``, ``ln_final.*``, ``text_projection``, ``logit_scale``.
+Read without running Python from the file: OpenAI's TorchScript ``.pt`` archives by
+``torch.jit.load`` (TorchScript, not Python; only the module's tensors are kept), open_clip /
+Hugging Face ``.bin`` / ``.pt`` / ``.pth`` state dicts by ``torch.load(weights_only=True)``, and
+``.safetensors`` (sparse-row tables made dense, :mod:`.sparse_rows`).
 """
 import os
 import pickle
+import re
+import warnings
 import zipfile
 from typing import Dict, Mapping
 
@@ -18,18 +18,16 @@ from safetensors import SafetensorError
 from torch import nn
 
 from .errors import MALFORMED_PICKLE_ERRORS, CheckpointError, unpickling_reason
-from .named_weights import FORMS, WeightsNameError, resolve_weights
-from .safe_pickle import UnsafePickleError, is_torchscript_archive, iter_tensors, load_zip_pickle
+from .named_weights import FORMS, resolve_weights
 from .shape_checks import listing, value_error, value_problems
-from .sparse_rows import SparseRowsError, load_file_sparse_rows
-from .zip_limits import inflation_problem
+from .sparse_rows import load_file_sparse_rows
+from .zip_limits import inflation_problem, is_torchscript_archive
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
 TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', 'ln_final.',
                    'text_projection')
 
 _WRAPPER_KEYS = ('state_dict', 'model', 'module')
-_STRIP_PREFIXES = ('module.', 'clip_model.')
 
 
 class CLIPWeightsError(CheckpointError):
@@ -40,13 +38,15 @@ class CLIPWeightsError(CheckpointError):
 def _read_tensors(path: str) -> Mapping[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         return load_file_sparse_rows(path)
-    if is_torchscript_archive(path):
-        return dict(iter_tensors(load_zip_pickle(path)))    # (its sizes checked there)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             inflating = inflation_problem(archive)
         if inflating:
             raise CLIPWeightsError(f'cannot read CLIP weights from {path}: {inflating}')
+        if is_torchscript_archive(path):
+            with warnings.catch_warnings():     # (torch >= 2.10 says TorchScript is deprecated)
+                warnings.simplefilter('ignore', FutureWarning)
+                return torch.jit.load(path, map_location='cpu').state_dict()
     obj = torch.load(path, map_location='cpu', weights_only=True)
     for key in _WRAPPER_KEYS:
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
@@ -61,31 +61,21 @@ def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
     that :mod:`.named_weights` fetches into its cache (``'ViT-B-16:openai'``, ``'hf-hub:...'``)."""
     try:
         path = resolve_weights(path)
-    except WeightsNameError as err:
-        raise CLIPWeightsError(str(err)) from None
-    if not os.path.isfile(path):
-        raise CLIPWeightsError(f'CLIP weights file not found: {path} (CLIP weights are {FORMS})')
-    try:
+        if not os.path.isfile(path):
+            raise CLIPWeightsError(f'CLIP weights file not found: {path} (CLIP weights are '
+                                   f'{FORMS})')
         tensors = _read_tensors(path)
     except CLIPWeightsError:
         raise
-    except SparseRowsError as err:
+    except CheckpointError as err:      # a name not fetched, sparse rows that do not fit
         raise CLIPWeightsError(str(err)) from None
-    except UnsafePickleError as err:
-        raise CLIPWeightsError(f'refusing to load {path}: {err}') from err
     except (pickle.UnpicklingError, zipfile.BadZipFile, OSError, SafetensorError,
             *MALFORMED_PICKLE_ERRORS) as err:
         raise CLIPWeightsError(f'cannot read CLIP weights from {path}: the file is corrupt, '
                                'truncated or not a weights file ('
                                f'{type(err).__name__}: {unpickling_reason(err)})') from err
-    state = {}
-    for key, value in tensors.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        for prefix in _STRIP_PREFIXES:
-            if key.startswith(prefix):
-                key = key[len(prefix):]
-        state[key] = value
+    state = {re.sub(r'^(module\.)?(clip_model\.)?', '', key): value
+             for key, value in tensors.items() if isinstance(value, torch.Tensor)}
     if not state:
         raise CLIPWeightsError(f'{path} contains no tensors')
     return state
@@ -93,13 +83,9 @@ def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
 
 def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str, source: str,
               round_to_fp16: bool = False) -> None:
-    """Copy ``state[prefix + name]`` into every parameter/buffer ``name`` of ``module``.
-
-    Raises:
-        CLIPWeightsError: naming ``source`` and the offending keys, when a key is missing, a
-            shape differs or a value is not a finite float (NaN, integer, not a tensor), so
-            that a mismatched or damaged file never loads half-way.
-    """
+    """Copy ``state[prefix + name]`` into every parameter/buffer ``name`` of ``module``, or
+    nothing: :class:`CLIPWeightsError` names ``source`` and the keys missing, of another shape or
+    not finite floats (NaN, integer, not a tensor)."""
     own = module.state_dict()
     missing = [k for k in own if prefix + k not in state]
     mismatched = [f'{prefix + k} {tuple(state[prefix + k].shape)} vs model {tuple(v.shape)}'

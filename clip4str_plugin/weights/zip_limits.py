@@ -1,10 +1,9 @@
-"""How far a zip archive (a ``torch.save`` file, a TorchScript archive) may inflate, judged from
-its directory before any record is decompressed: readers allocate each record's declared size,
-so a 1 MB archive declaring a 1 GiB record would be inflated in full before any other check.
-
-``torch.save`` stores records uncompressed (ratio 1); a re-compressed checkpoint of float weights
-shrinks to no less than about a half. An archive inflating more than :data:`MAX_INFLATION` times,
-in one record or in all, beyond :data:`INFLATION_FLOOR` bytes, is refused.
+"""Torch zip archives (``torch.save`` files, TorchScript archives) judged from their directory,
+before any record is read. Readers allocate each record's declared size, so a 1 MB archive
+declaring a 1 GiB record would be inflated in full before any other check: an archive inflating
+more than :data:`MAX_INFLATION` times, in one record or in all, beyond :data:`INFLATION_FLOOR`
+bytes, is refused (``torch.save`` stores records uncompressed; re-compressed float weights
+shrink to about a half at most).
 """
 import zipfile
 from typing import Optional
@@ -36,3 +35,12 @@ def inflation_problem(archive: zipfile.ZipFile) -> Optional[str]:
     return (f'{where} would inflate {compressed} compressed bytes to {inflated} (over '
             f'{MAX_INFLATION} times): a decompression bomb or a damaged directory, refused '
             'before decompressing; use an intact checkpoint')
+
+
+def is_torchscript_archive(path: str) -> bool:
+    """A TorchScript archive is a torch zip with a ``code/`` folder and ``constants.pkl``."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any('/code/' in n for n in names) and any(n.endswith('constants.pkl') for n in names)
