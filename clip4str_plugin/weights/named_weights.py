@@ -1,18 +1,12 @@
-"""Weights named instead of located: open_clip pretrained tags and Hugging Face Hub files.
+"""Weights named instead of located, fetched once into their library's cache:
 
-Two forms, besides a local path:
-
-- ``'ViT-B-16:openai'``: an open_clip model and pretrained tag, written as
-  ``open_clip.list_pretrained(as_str=True)`` lists them; open_clip's table says where the file
-  is: on the Hub (fetched as below) or at a URL (open_clip's ``download_pretrained_from_url``,
-  into ``~/.cache/clip``).
+- ``'ViT-B-16:openai'``: an open_clip model and pretrained tag (``open_clip.list_pretrained``),
+  fetched by open_clip (its table says where: the Hugging Face Hub or a URL);
 - ``'hf-hub:org/repo'`` (open_clip's file names: ``open_clip_model.safetensors``, else
-  ``open_clip_pytorch_model.bin``) or ``'hf-hub:org/repo/path/in/repo.ext'``: fetched by
-  huggingface_hub's ``hf_hub_download``.
+  ``open_clip_pytorch_model.bin``) or ``'hf-hub:org/repo/path/in/repo.ext'``: huggingface_hub's
+  ``hf_hub_download`` (``HF_HUB_OFFLINE=1`` reads the cache without network).
 
-Both download once into their cache (``HF_HUB_CACHE``; ``HF_HUB_OFFLINE=1`` reads the cache
-without network) and return the local file, which the caller reads weights-only. Nothing is
-written here. Failures, a missing network above all, are one :class:`WeightsNameError` line.
+The caller reads the local file weights-only. Failures are one :class:`WeightsNameError` line.
 """
 import os.path as osp
 from typing import Optional, Sequence, Tuple
@@ -92,30 +86,20 @@ def open_clip_tag(ref: str) -> Optional[Tuple[str, str]]:
 
 
 def fetch_open_clip(model: str, tag: str, cache_dir: Optional[str] = None) -> str:
-    """The cached local file of open_clip's pretrained weights ``model:tag``: where open_clip's
-    table puts them, the Hub (as open_clip does: a ``.safetensors`` twin first) or a URL."""
-    from open_clip.pretrained import (download_pretrained_from_url, get_pretrained_cfg,
+    """The cached local file of open_clip's pretrained weights ``model:tag``, fetched by
+    open_clip's ``download_pretrained`` (the Hub, a ``.safetensors`` twin first, or a URL)."""
+    from open_clip.pretrained import (download_pretrained, get_pretrained_cfg,
                                       list_pretrained_tags_by_model)
-    ref = f'{model}:{tag}'
-    cfg = get_pretrained_cfg(model, tag)
+    ref, cfg = f'{model}:{tag}', get_pretrained_cfg(model, tag)
     if not cfg:
         raise WeightsNameError(f'open_clip has no weights {ref!r}; the tags of {model} are: '
                                + ', '.join(list_pretrained_tags_by_model(model)))
-    hub = cfg.get('hf_hub')
-    if hub:   # 'org/repo/' (open_clip's file names) or 'org/repo/file'
-        if hub.endswith('/'):
-            repo_id, names = hub.rstrip('/'), OPEN_CLIP_HUB_FILES
-        else:
-            repo_id, filename = osp.split(hub)
-            stem, ext = osp.splitext(filename)
-            names = (stem + '.safetensors', filename) if ext in ('.bin', '.pth') else (filename,)
-        return _hub_download(repo_id, names, f'{ref} (open_clip: hf-hub:{repo_id})', cache_dir)
     try:
-        return download_pretrained_from_url(cfg['url'], cache_dir=cache_dir)
-    except (OSError, RuntimeError, ValueError) as err:   # URLError and HTTP errors are OSErrors
-        raise WeightsNameError(f'cannot fetch {ref} from {cfg["url"]}: '
-                               f'{str(err).splitlines()[0]}; fetch it once where there is '
-                               'network (open_clip keeps it), or give a local file') from None
+        return download_pretrained(cfg, cache_dir=cache_dir)
+    except (OSError, RuntimeError, ValueError) as err:   # network, HTTP and Hub errors
+        raise WeightsNameError(f'cannot fetch {ref}: {" ".join(str(err).split())}; '
+                               'fetch it once where there is network (it stays cached), or give '
+                               'a local file') from None
 
 
 def resolve_weights(ref: str, cache_dir: Optional[str] = None) -> str:

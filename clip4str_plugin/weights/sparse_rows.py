@@ -1,20 +1,11 @@
 """``.safetensors`` files that keep a mostly-zero table as its non-zero rows only.
 
-CLIP's BPE token embedding is ``(49408, width)``; a text tower that reads spelled captions uses
-38 of its rows (``tools/export_clip.py --token-rows spelled`` zeroes the rest), so storing those
-rows shrinks the small CLIP's file from 14.8 MB to about 2 MB. A table ``NAME`` of dense shape
-``(N, *row)`` is stored as:
-
-- ``NAME.rows``: int64 ``(k,)``, the indices of the stored rows (unique, in ``[0, N)``,
-  increasing when written here);
-- ``NAME.values``: ``(k, *row)``, those rows, in the table's dtype;
-- the file's metadata entry ``sparse_rows``: JSON ``{"NAME": [N, *row], ...}``, the dense shape
-  of every table stored so.
-
-Reading rebuilds ``NAME`` as zeros of the dense shape with the stored rows put back, before any
-key mapping or shape check. A row is left out when all its entries equal zero, so a row holding
--0.0 comes back as +0.0: equal as numbers (and in every product and sum), not in the sign bit.
-Files without the metadata entry are read as they are.
+CLIP's BPE token embedding is ``(49408, width)``; a text tower that reads spelled captions uses 38
+rows (``tools/export_clip.py --token-rows spelled``): the small CLIP's file shrinks from 14.8 MB
+to about 2 MB. A table ``NAME`` of dense shape ``(N, *row)`` is stored as ``NAME.rows`` (int64
+``(k,)``, unique indices in ``[0, N)``), ``NAME.values`` (``(k, *row)``) and the metadata entry
+``sparse_rows`` (JSON ``{"NAME": [N, *row], ...}``). Reading rebuilds zeros with the rows put back
+(a row of -0.0 comes back as +0.0); files without the entry are read as they are.
 """
 import json
 from typing import Dict, Mapping, Sequence
@@ -26,10 +17,7 @@ from safetensors.torch import save as safetensors_bytes
 from ..fileio import write_atomically
 from .errors import CheckpointReadError
 
-#: The metadata entry listing the tables stored as rows (JSON: name -> dense shape).
-SPARSE_ROWS_KEY = 'sparse_rows'
-ROWS_SUFFIX = '.rows'
-VALUES_SUFFIX = '.values'
+SPARSE_ROWS_KEY = 'sparse_rows'    # the metadata entry: JSON {name: dense shape}
 
 
 class SparseRowsError(CheckpointReadError):
@@ -48,8 +36,8 @@ def save_file_sparse_rows(state: Mapping[str, torch.Tensor], path: str,
         if len(kept) * (row_bytes + 8) >= len(table) * row_bytes:
             continue
         del tensors[name]
-        tensors[name + ROWS_SUFFIX] = kept.to(torch.int64)
-        tensors[name + VALUES_SUFFIX] = table[kept].contiguous()
+        tensors[name + '.rows'] = kept.to(torch.int64)
+        tensors[name + '.values'] = table[kept].contiguous()
         shapes[name] = list(table.shape)
     metadata = dict(metadata)
     if shapes:
@@ -58,20 +46,15 @@ def save_file_sparse_rows(state: Mapping[str, torch.Tensor], path: str,
 
 
 def load_file_sparse_rows(path: str) -> Dict[str, torch.Tensor]:
-    """The tensors of the ``.safetensors`` file ``path``, sparse-row tables made dense again.
-
-    Raises:
-        SparseRowsError: naming ``path`` and the table, when a table's metadata, indices (out of
-            range, repeated, not integers) or values shape do not fit.
-    """
+    """The tensors of the ``.safetensors`` file ``path``, sparse-row tables made dense again;
+    :class:`SparseRowsError` when a table's metadata, indices or values do not fit."""
     with safe_open(path, framework='pt') as f:
         meta = (f.metadata() or {}).get(SPARSE_ROWS_KEY)
         tensors = {key: f.get_tensor(key) for key in f.keys()}
     if meta is None:
         return tensors
     for name, shape in _dense_shapes(path, meta).items():
-        rows, values = (tensors.pop(name + suffix, None) for suffix in (ROWS_SUFFIX,
-                                                                          VALUES_SUFFIX))
+        rows, values = (tensors.pop(name + suffix, None) for suffix in ('.rows', '.values'))
         tensors[name] = _expand(path, name, shape, rows, values)
     return tensors
 
@@ -92,8 +75,8 @@ def _dense_shapes(path: str, meta: str) -> Dict[str, list]:
 def _expand(path: str, name: str, shape: list, rows, values) -> torch.Tensor:
     where = f'{path}: sparse rows of {name}'
     if rows is None or values is None:
-        raise SparseRowsError(f'{where}: the file lacks {name}{ROWS_SUFFIX} or '
-                              f'{name}{VALUES_SUFFIX}; re-export the file')
+        raise SparseRowsError(f'{where}: the file lacks {name}.rows or {name}.values; '
+                              're-export the file')
     if rows.dim() != 1 or rows.dtype not in (torch.int64, torch.int32):
         raise SparseRowsError(f'{where}: indices must be int64 or int32 of shape (k,), got '
                               f'{rows.dtype} {tuple(rows.shape)}; re-export the file')
