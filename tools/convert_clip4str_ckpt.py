@@ -24,7 +24,6 @@ import argparse
 import io
 import json
 import os.path as osp
-import pickle
 import sys
 
 import torch
@@ -37,11 +36,10 @@ from clip4str_plugin.fileio import (NoSpaceError, file_sha256, refuse_existing_o
                                      write_atomically)
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
-from clip4str_plugin.weights.named_weights import WeightsNameError, resolve_weights
-from clip4str_plugin.weights.reference_checkpoint import (READ_PY_NORMALIZATION,
-                                                          CheckpointLayoutError, convert,
-                                                          variant_of)
-from clip4str_plugin.weights.reference_layout import DROPPED
+from clip4str_plugin.weights.errors import CheckpointError
+from clip4str_plugin.weights.named_weights import resolve_weights
+from clip4str_plugin.weights.official_checkpoint import (DROPPED, READ_PY_NORMALIZATION, convert,
+                                                         variant_of)
 
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'clip4str')
 
@@ -141,8 +139,7 @@ def main():
         src = resolve_weights(args.src)
         refuse_existing_output(args.dst, args.overwrite, [src])    # the cached Hub file
         state, geometry, unmapped, state_keys = convert(src)
-    except (CheckpointLayoutError, WeightsNameError, FileNotFoundError,
-            pickle.UnpicklingError) as err:
+    except CheckpointError as err:     # not found, unreadable, refused, not official
         sys.exit(f'error: {err}')
     variant = variant_of(geometry)
     cfg = config_for(geometry, args.config, args.dict_file)
@@ -157,13 +154,13 @@ def main():
     print(f'source: {args.src}' + (f' ({src})' if src != args.src else ''))
     print(f'geometry: {json.dumps(geometry)}')
     print(f'config: {args.config or variant or "base config + the geometry above"}')
-    print(f'keys mapped: {len(state)}; reference keys left unmapped: {len(unmapped)}'
+    print(f'keys mapped: {len(state)}; official keys left unmapped: {len(unmapped)}'
           + (f' ({", ".join(unmapped[:5])})' if unmapped else ''))
     if remapped:
         print(describe(remapped))
     dropped = sorted(k for k in DROPPED if k in state_keys)
     if dropped:
-        print(f'reference keys not used by CLIP4STR, dropped: {", ".join(dropped)}')
+        print(f'official keys not used by CLIP4STR, dropped: {", ".join(dropped)}')
     if missing or unexpected or mismatched:
         for title, items in (('missing', missing), ('unexpected', unexpected),
                              ('shape mismatch', mismatched)):

@@ -11,8 +11,8 @@ from typing import Mapping, Optional, Union
 
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
-from clip4str_plugin.weights.reference_checkpoint import (OPENAI_NORMALIZATION,
-                                                          READ_PY_NORMALIZATION)
+from clip4str_plugin.weights.official_checkpoint import (OPENAI_NORMALIZATION,
+                                                         READ_PY_NORMALIZATION)
 
 NORMS = {'openai': OPENAI_NORMALIZATION, 'reference': READ_PY_NORMALIZATION}
 CHECKPOINT = 'checkpoint'

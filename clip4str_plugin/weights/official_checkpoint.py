@@ -1,20 +1,13 @@
 """The authors' CLIP4STR checkpoints: read them weights-only, work out their geometry, rename
-their keys for this plugin.
+their keys for this plugin (the map: :data:`PREFIX_MAP`, docs/model_zoo.md).
 
 The released files are Lightning ``.ckpt`` and Hugging Face ``.pt`` archives (``state_dict`` +
-``hyper_parameters``, loop and scheduler states). They are read by torch's weights-only reader;
-each global of Lightning, omegaconf, torch.optim ... that a file names (found by listing the
-pickle's opcodes, nothing run) is allowed for that load as an inert stand-in: a fresh
-``OrderedDict``, the one kind of object torch lets a file fill in with both entries and
-attributes. Nothing of those libraries is imported; anything else a file names is refused. The
-geometry (B/16, B/32, L/14, H/14 or another) comes from the tensor shapes, never the file name.
-
-| official prefix                                 | plugin prefix                       |
-| ----------------------------------------------- | ----------------------------------- |
-| ``clip_model.visual.``                          | ``backbone.visual.``                |
-| ``clip_model.`` + the text tower's keys         | ``decoder.text_encoder.text.``      |
-| ``visual_decoder.`` / ``cross_decoder.``        | ``decoder.visual_decoder.`` / ...   |
-| ``clip_model.logit_scale``                      | dropped (CLIP's contrastive scale)  |
+``hyper_parameters``, loop and scheduler states), read by torch's weights-only reader. Each
+global of Lightning, omegaconf, torch.optim ... that a file names (found by listing the pickle's
+opcodes, nothing run) is allowed for that load as an inert stand-in: a fresh ``OrderedDict``, the
+one type torch lets a file fill in with both entries and attributes. Nothing of those libraries
+is imported; anything else a file names is refused. The geometry (B/16, B/32, L/14, H/14 or
+another) comes from the tensor shapes, never from the file name.
 """
 import collections
 import pickle
@@ -38,7 +31,7 @@ PREFIX_MAP = (('clip_model.visual.', 'backbone.visual.'),
                 for key in TEXT_TOWER_KEYS),
               ('visual_decoder.', 'decoder.visual_decoder.'),
               ('cross_decoder.', 'decoder.cross_decoder.'))
-DROPPED = ('clip_model.logit_scale', )
+DROPPED = ('clip_model.logit_scale', )   # CLIP's contrastive scale
 REQUIRED_KEYS = ('clip_model.visual.conv1.weight', 'clip_model.visual.proj',
                  'clip_model.token_embedding.weight', 'clip_model.ln_final.weight',
                  'visual_decoder.head.weight', 'cross_decoder.head.weight',

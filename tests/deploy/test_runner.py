@@ -15,7 +15,7 @@ import torch
 
 from clip4str_plugin.deploy import CLIP4STRRunner, DeployError, export_recognizer, read_manifest
 from clip4str_plugin.deploy.quantize import quantize_folder, string_agreement
-from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
+from clip4str_plugin.weights.official_checkpoint import official_to_plugin
 from conftest import build_model, fixture_model, load_config, make_samples, tiny_model
 from fixtures.make_official_tiny import load_official_tiny
 
@@ -67,7 +67,7 @@ def tiny(tmp_path_factory):
 def official(tmp_path_factory):
     weights, stages = load_official_tiny()
     model = fixture_model()
-    state, _ = convert_reference_state_dict(weights)
+    state, _ = official_to_plugin(weights)
     model.load_state_dict(state)
     folder = tmp_path_factory.mktemp('official_onnx')
     export_recognizer(model.eval(), str(folder), PREPROCESSOR)

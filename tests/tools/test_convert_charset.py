@@ -9,7 +9,7 @@ from clip4str_plugin.text.charsets import CHARSET_94, charset_of
 from clip4str_plugin.weights.charset_remap import (CharsetRemapError, remap_charset,
                                                    token_row_keys)
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
-from clip4str_plugin.weights.reference_checkpoint import convert
+from clip4str_plugin.weights.official_checkpoint import convert
 from conftest import build_model, make_samples, run_tool
 from fixtures.make_official_tiny import load_official_tiny
 from test_convert_clip4str_ckpt import write_lightning_ckpt

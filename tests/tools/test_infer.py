@@ -17,7 +17,7 @@ import clip4str_plugin.models.parseq.dictionary as dictionary_module
 from clip4str_plugin.weights.config_text import checkpoint_config
 from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
 from conftest import ROOT, fixture_model
-from test_convert_clip4str_ckpt import to_reference_layout, write_lightning_ckpt
+from test_convert_clip4str_ckpt import to_official_layout, write_lightning_ckpt
 
 
 def load_tool(name):
@@ -34,7 +34,7 @@ def converted(tmp_path_factory):
     torch.manual_seed(5)
     model = fixture_model()
     src, dst = tmp / 'clip4str_tiny.ckpt', tmp / 'tiny.pth'
-    write_lightning_ckpt(src, to_reference_layout(model.state_dict()))
+    write_lightning_ckpt(src, to_official_layout(model.state_dict()))
     argv = sys.argv
     sys.argv = ['convert_clip4str_ckpt.py', str(src), str(dst)]
     try:

@@ -7,7 +7,7 @@ import torch
 
 from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.text.rules import CharsetAdapter
-from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
+from clip4str_plugin.weights.official_checkpoint import official_to_plugin
 from conftest import fixture_model, make_samples
 from fixtures.make_official_tiny import SHARED, check_reproduces, load_official_tiny, read_shared
 
@@ -19,7 +19,7 @@ def official_model(weights):
     from mmengine.registry import init_default_scope
     init_default_scope('mmocr')
     model = fixture_model()
-    state, unmapped = convert_reference_state_dict(weights)
+    state, unmapped = official_to_plugin(weights)
     assert unmapped == []
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert missing == [] and unexpected == []
