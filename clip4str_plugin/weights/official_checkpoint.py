@@ -70,14 +70,16 @@ def _getattr_stand_in(obj, name: str) -> collections.OrderedDict:
 
 
 def _stand_ins(path: str) -> List[Tuple[Any, str]]:
-    """(stand-in, name) for each global of :data:`LIGHTNING_MODULES` that ``path`` names."""
+    """(stand-in, name) for each global of :data:`LIGHTNING_MODULES` that ``path`` names, for
+    ``defaultdict`` and ``getattr``; and the plain types a pickled type or factory names."""
     with zipfile.ZipFile(path) as archive:
         pkl = [n for n in archive.namelist() if n.endswith('/data.pkl') and n.count('/') == 1]
         ops = pickletools.genops(archive.read(pkl[0])) if pkl else ()
         names = {arg.replace(' ', '.') for op, arg, _ in ops if op.name == 'GLOBAL'}
     return [(_StandIn, name) for name in sorted(names)
             if any(name.startswith(module + '.') for module in LIGHTNING_MODULES)] + [
-                (_getattr_stand_in, 'builtins.getattr')]
+                (_StandIn, 'collections.defaultdict'), (_getattr_stand_in, 'builtins.getattr'),
+                *((t, f'builtins.{t.__name__}') for t in (dict, list, tuple, frozenset))]
 
 
 def _not_official(path: str) -> OfficialCheckpointError:

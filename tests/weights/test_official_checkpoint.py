@@ -3,6 +3,7 @@ come out, Lightning / omegaconf objects are inert records, code is never run and
 is written to; a file that is no official checkpoint is named as such."""
 import collections
 import io
+import pathlib
 import pickle
 import runpy
 import sys
@@ -63,13 +64,22 @@ def official(tmp_path):
     return str(path), weights
 
 
-def test_reads_tensors_and_keeps_lightning_objects_inert(official):
+def test_reads_tensors_and_keeps_lightning_objects_inert(official, tmp_path):
     path, weights = official
     loaded = load_official_file(path)
     hparams, scheduler = loaded['hyper_parameters'], loaded['lr_schedulers'][0]
     assert isinstance(hparams, collections.OrderedDict) and hparams['max_label_length'] == 25
     assert type(hparams['precision']) is collections.OrderedDict   # an enum value: a record
     assert scheduler['anneal_func'] == {'getattr': 'anneal'} and scheduler['last_epoch'] == 3
+    # torch 1.12's OneCycleLR state held its bound annealing function: the whole scheduler and
+    # its optimizer (defaultdict state, parameters) are pickled with it
+    optimizer = torch.optim.AdamW(torch.nn.Linear(3, 2).parameters())
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
+    optimizer.step()
+    write_lightning_ckpt(tmp_path / 'sched.ckpt', weights, extra=dict(
+        anneal_func=one_cycle.step, dirpath=pathlib.PurePosixPath('/home/x/checkpoints')))
+    loaded = load_official_file(str(tmp_path / 'sched.ckpt'))
+    assert loaded['anneal_func'] == {'getattr': 'step'} and loaded['dirpath'] == {}
     state = read_official_state_dict(path)
     assert state.keys() == weights.keys()
     for key, value in weights.items():
