@@ -3,7 +3,7 @@
 Importing the package registers every component in MMOCR's registries and changes nothing else:
 with mmcv-lite (no compiled ops) ``import clip4str_mmcv_lite`` must come first, and MMEngine's
 checkpoint loading is switched to weights-only only on request
-(:func:`clip4str_plugin.weights.mmengine_loader.use_weights_only_loader`). In a config::
+(:func:`clip4str_plugin.weights.safe_loading.use_weights_only_loader`). In a config::
 
     custom_imports = dict(imports=['clip4str_mmcv_lite', 'clip4str_plugin',
                                    'clip4str_plugin.weights.safe_loading'],

@@ -55,7 +55,7 @@ from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
 from clip4str_plugin.fileio import refuse_existing_output, write_atomically
 from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
 from clip4str_plugin.models.parseq.permutations import causal_mask
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 
 PRECISIONS = ['fp32', 'auto', 'bf16', 'fp16', 'bf16-autocast', 'fp16-autocast']
 

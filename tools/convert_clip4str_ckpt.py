@@ -18,7 +18,7 @@ crops (mean = std = 0.5), and the embedded config's data preprocessor uses the s
 ``--dict-file charset_greek.txt`` (a shipped dictionary's name, or a path) converts for
 fine-tuning on another charset: the classifier's and the token embedding's rows of characters in
 both dictionaries are kept, new characters get freshly initialised rows, the rest is unchanged
-(clip4str_plugin/weights/charset_remap.py; docs/charsets.md).
+(clip4str_plugin/models/parseq/charset_remap.py; docs/charsets.md).
 """
 import argparse
 import io
@@ -35,7 +35,7 @@ from clip4str_plugin.cli.checks import check_config, check_output_file
 from clip4str_plugin.fileio import (NoSpaceError, file_sha256, refuse_existing_output,
                                      write_atomically)
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
-from clip4str_plugin.weights.charset_remap import CharsetRemapError, describe, remap_for_model
+from clip4str_plugin.models.parseq.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.named_weights import resolve_weights
 from clip4str_plugin.weights.official_checkpoint import (DROPPED, READ_PY_NORMALIZATION, convert,

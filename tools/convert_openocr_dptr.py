@@ -24,7 +24,7 @@ from clip4str_plugin.fileio import atomic_path, refuse_existing_output
 from clip4str_plugin.models.parseq.dictionary import PARSeqDictionary
 from clip4str_plugin.text.charsets import DICTS_DIR
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import load_checkpoint_file
 
 SOURCE = 'decoder.'                   # OpenOCR's recognizer holds DptrParseq under 'decoder.'
 TARGET = 'decoder.decoder.'           # PARSeqRecDecoder's network in this plugin

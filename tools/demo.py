@@ -30,7 +30,7 @@ import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in
 import clip4str_plugin  # noqa: E402,F401  (registers the plugin for the configs)
 from clip4str_plugin.apis import WordReader, build_recognizer  # noqa: E402
 from clip4str_plugin.cli.norm_option import CHECKPOINT, add_norm_arg, apply_norm  # noqa: E402
-from clip4str_plugin.weights.config_text import checkpoint_config  # noqa: E402
+from clip4str_plugin.weights.loading import checkpoint_config  # noqa: E402
 
 SAMPLES = osp.join(ROOT, 'assets', 'samples')
 ALONE, SPOTTING = 'recognizer alone', 'spotting'

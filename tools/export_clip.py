@@ -26,7 +26,7 @@ from clip4str_plugin.models.clip.contrastive import clip_state_dict
 from clip4str_plugin.text import clip_tokenizer
 from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import load_checkpoint_file
 from clip4str_plugin.weights.sparse_rows import save_file_sparse_rows
 
 

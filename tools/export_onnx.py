@@ -35,7 +35,8 @@ from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.fileio import staged_folder
 from clip4str_plugin.cli.checks import check_config, check_output_dir
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.loading import check_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 
 
 def parse_args():

@@ -42,8 +42,8 @@ from clip4str_plugin.cli.checks import (check_config, check_device, check_output
                                                check_positive, fail)
 from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.weights.config_text import config_in_checkpoint
-from clip4str_plugin.weights.mmengine_loader import (load_checkpoint_file,
-                                                     use_weights_only_loader)
+from clip4str_plugin.weights.loading import load_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
 

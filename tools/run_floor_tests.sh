@@ -34,7 +34,7 @@ cd "$ROOT"
 # step (losses, backward, the fused AdamW of the schedule); MMOCR's inferencer on our checkpoints
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" \
   tests/models/clip4str/test_official_parity.py \
-  tests/weights/test_mmengine_loader.py \
+  tests/weights/test_loading.py \
   tests/weights/test_official_checkpoint.py \
   tests/tools/test_convert_clip4str_ckpt.py::test_converts_the_official_fixture_and_reproduces_it \
   tests/models/clip4str/test_clip4str_decoder.py \

@@ -34,7 +34,8 @@ from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.compute.precision import CHOICES
 from clip4str_plugin.fileio import refuse_existing_output
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.loading import check_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_PREDS = 'predictions.pkl'

@@ -29,7 +29,8 @@ from clip4str_plugin.cli.launch import add_launch_args, init_cpu_distributed, lo
 from clip4str_plugin.cli.run_lock import WorkDirBusyError, first_process, lock_work_dir
 from clip4str_plugin.fileio import NoSpaceError
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.loading import check_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

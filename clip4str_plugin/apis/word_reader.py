@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from ..visualization.attention_maps import patch_grid, predict_with_attention
 from ..visualization import draw_attention_grid
-from ..weights.mmengine_loader import use_weights_only_loader
+from ..weights.safe_loading import use_weights_only_loader
 
 
 class WordReading(NamedTuple):

@@ -10,7 +10,7 @@ import numbers
 from typing import Mapping, Optional, Union
 
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import load_checkpoint_file
 from clip4str_plugin.weights.official_checkpoint import (OPENAI_NORMALIZATION,
                                                          READ_PY_NORMALIZATION)
 

@@ -27,7 +27,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..fileio import write_atomically
 from ..weights.errors import CheckpointReadError
-from ..weights.mmengine_loader import checkpoint_problem
+from ..weights.loading import checkpoint_problem
 
 
 _HELD_BACK: Dict[str, Set[str]] = {}     # folder -> files whose removal waits for a write there

@@ -1,12 +1,94 @@
-"""Importing this module is the switch to safe checkpoint loading in MMEngine.
+"""MMEngine's checkpoint loaders made weights-only; importing this module is the switch.
 
 List it in a config after the plugin, ``custom_imports=dict(imports=['clip4str_mmcv_lite',
-'clip4str_plugin', 'clip4str_plugin.weights.safe_loading'])``, so that ``load_from``, ``resume``,
-``init_cfg`` and the inferencers' weights (local files, URLs, model-zoo names) are read
-weights-only by :func:`~.mmengine_loader.load_checkpoint_file` (for every model in the process)
-and must fit a model of this plugin (:func:`~.shape_checks.check_checkpoint_fits`; other models,
-an MMOCR detector, load as without the plugin). ``import clip4str_plugin`` alone never imports it.
+'clip4str_plugin', 'clip4str_plugin.weights.safe_loading'])`` (the tools call
+:func:`use_weights_only_loader`), so that ``load_from``, ``resume``, ``init_cfg`` and the
+inferencers' weights (local files, http(s) URLs, model-zoo names) are read by
+:func:`~.loading.load_checkpoint_file`, for every model in the process. ``import clip4str_plugin``
+alone never imports it. pavi / s3 / petrel keep MMEngine's loaders (copy such a file to a local
+path to read it weights-only).
 """
-from .mmengine_loader import use_weights_only_loader
+import hashlib
+import os.path as osp
+import sys
+from typing import Mapping
+
+import torch
+from mmengine.dist import get_dist_info
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from .errors import CheckpointReadError
+from .loading import as_data, load_checkpoint_file, torch_load
+
+
+def load_from_weights_only(filename: str, map_location=None) -> Mapping:
+    """MMEngine's loader for local files, the weights as views of a private copy-on-write map
+    of the file (MMEngine copies them into the model and drops the checkpoint; it logs
+    ``weights_only`` as the backend)."""
+    return load_checkpoint_file(filename, map_location, mmap=True)
+
+
+def cached_path(url: str) -> str:
+    """The folder torch.hub keeps ``url`` in: ``<hub dir>/checkpoints/<16 hex of the URL's
+    SHA-256>/`` (two URLs of the same file name never share a copy)."""
+    key = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
+    return osp.join(torch.hub.get_dir(), 'checkpoints', key)
+
+
+def load_from_url(url: str, map_location=None) -> Mapping:
+    """``url`` downloaded once (rank 0 first) by ``torch.hub.load_state_dict_from_url`` into
+    :func:`cached_path` and read weights-only."""
+
+    def fetch():
+        try:
+            return torch_load(url, torch.hub.load_state_dict_from_url, url,
+                              model_dir=cached_path(url), map_location=map_location or 'cpu',
+                              progress=sys.stderr.isatty())
+        except OSError as err:                      # URLError and HTTPError are OSErrors
+            raise CheckpointReadError(f'cannot download checkpoint {url}: {err}') from None
+
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = fetch()
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = fetch()
+    return as_data(checkpoint, url)
+
+
+def load_from_zoo(name: str, map_location=None) -> Mapping:
+    """``torchvision://``, ``open-mmlab://``, ``mmcls://`` names: the URL (or file under
+    MMEngine's home) from MMEngine's tables, read weights-only."""
+    scheme, _, model = name.partition('://')
+    if scheme in ('torchvision', 'modelzoo'):
+        table = mmengine_checkpoint.get_torchvision_models()
+    elif scheme == 'mmcls':
+        table = mmengine_checkpoint.get_mmcls_models()
+    else:
+        table = mmengine_checkpoint.get_external_models()
+        model = mmengine_checkpoint.get_deprecated_model_names().get(model, model)
+    if model not in table:
+        raise CheckpointReadError(f'{name}: MMEngine knows no {scheme} model {model!r}')
+    location = table[model]
+    checkpoint = load_from_url(location, map_location) if location.startswith('http') else \
+        load_checkpoint_file(osp.join(mmengine_checkpoint._get_mmengine_home(), location),
+                             map_location)
+    return mmengine_checkpoint._process_mmcls_checkpoint(checkpoint) if scheme == 'mmcls' \
+        else checkpoint
+
+
+def use_weights_only_loader() -> None:
+    """The switch (idempotent, process-wide): MMEngine's ``CheckpointLoader`` reads local
+    paths, http(s) URLs and model-zoo names with the loaders above."""
+    for loader, prefixes in ((load_from_weights_only, ('', )),
+                             (load_from_url, ('http://', 'https://')),
+                             (load_from_zoo, ('torchvision://', 'modelzoo://', 'open-mmlab://',
+                                              'openmmlab://', 'mmcls://'))):
+        for prefix in prefixes:
+            if CheckpointLoader._schemes.get(prefix) is not loader:
+                CheckpointLoader.register_scheme(prefixes=prefix, loader=loader, force=True)
+
 
 use_weights_only_loader()

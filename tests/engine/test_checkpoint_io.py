@@ -14,7 +14,7 @@ from mmengine.logging import MMLogger
 
 from clip4str_plugin.engine.checkpoint_io import AtomicLocalBackend, find_resumable_checkpoint
 from clip4str_plugin.weights.errors import CheckpointReadError
-from clip4str_plugin.weights.mmengine_loader import checkpoint_problem, load_checkpoint_file
+from clip4str_plugin.weights.loading import checkpoint_problem, load_checkpoint_file
 from conftest import CONFIGS
 
 LIMIT = 1 << 20     # the child may write files of at most 1 MiB: the kernel stops it there

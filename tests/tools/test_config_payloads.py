@@ -18,9 +18,9 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 from safetensors.torch import save_file
 
-from clip4str_plugin.weights.config_text import checkpoint_config
+from clip4str_plugin.weights.loading import checkpoint_config
 from clip4str_plugin.weights.errors import ConfigTextError
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
 PAYLOADS = {

@@ -6,9 +6,9 @@ import torch
 from mmengine.config import Config
 
 from clip4str_plugin.text.charsets import CHARSET_94, charset_of
-from clip4str_plugin.weights.charset_remap import (CharsetRemapError, remap_charset,
+from clip4str_plugin.models.parseq.charset_remap import (CharsetRemapError, remap_charset,
                                                    token_row_keys)
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import load_checkpoint_file
 from clip4str_plugin.weights.official_checkpoint import convert
 from conftest import build_model, make_samples, run_tool
 from fixtures.make_official_tiny import load_official_tiny

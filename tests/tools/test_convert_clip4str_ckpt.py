@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import load_checkpoint_file
 from conftest import ROOT, Exploit, build_model, fixture_model, make_samples
 from fixtures.hub_cache import cache_file
 from fixtures.lightning_ckpt import to_official_layout, write_lightning_ckpt

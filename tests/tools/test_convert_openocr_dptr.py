@@ -51,7 +51,7 @@ def converted(tmp_path, capsys):
 
 
 def test_converted_decoder_gives_openocrs_logits(converted):
-    from clip4str_plugin.weights.decoder_transfer import transfer_decoder
+    from clip4str_plugin.models.parseq.transfer import transfer_decoder
     decoder = pretrain_decoder()
     rows, _ = transfer_decoder({'decoder.decoder': decoder.decoder}, str(converted),
                                'decoder.decoder.', decoder.dictionary.dict)
@@ -64,7 +64,7 @@ def test_converted_decoder_gives_openocrs_logits(converted):
 
 
 def test_clip4str_decoders_take_it_whole(converted):
-    from clip4str_plugin.weights.decoder_transfer import transfer_decoder
+    from clip4str_plugin.models.parseq.transfer import transfer_decoder
     networks = {f'decoder.{name}': pretrain_decoder().decoder
                 for name in ('visual_decoder', 'cross_decoder')}
     rows, _ = transfer_decoder(networks, str(converted), 'decoder.decoder.',
@@ -74,7 +74,7 @@ def test_clip4str_decoders_take_it_whole(converted):
 
 def test_the_raw_openocr_file_is_refused_by_name():
     """Without conversion the prefix 'decoder.decoder.' finds the layers only: refused."""
-    from clip4str_plugin.weights.decoder_transfer import (PretrainedDecoderError,
+    from clip4str_plugin.models.parseq.transfer import (PretrainedDecoderError,
                                                           transfer_decoder)
     decoder = pretrain_decoder()
     with pytest.raises(PretrainedDecoderError, match=(

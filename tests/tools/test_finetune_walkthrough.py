@@ -26,7 +26,7 @@ from PIL import Image
 
 from clip4str_plugin.datasets.lmdb_io import iter_labels
 from clip4str_plugin.synth.word_renderer import render_samples
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import load_checkpoint_file
 from conftest import CONFIGS, ROOT, build_model, load_config, run_tool
 from fixtures.make_official_tiny import load_official_tiny
 from test_convert_clip4str_ckpt import write_lightning_ckpt

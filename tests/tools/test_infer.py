@@ -14,8 +14,8 @@ import torch
 from mmengine.config import Config
 
 import clip4str_plugin.models.parseq.dictionary as dictionary_module
-from clip4str_plugin.weights.config_text import checkpoint_config
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.loading import checkpoint_config, load_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import ROOT, fixture_model
 from test_convert_clip4str_ckpt import to_official_layout, write_lightning_ckpt
 

@@ -5,8 +5,7 @@ import torch
 from mmengine.config import Config
 
 from clip4str_plugin.cli.norm_option import NORMS
-from clip4str_plugin.weights.config_text import checkpoint_config
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+from clip4str_plugin.weights.loading import checkpoint_config, load_checkpoint_file
 from conftest import ROOT, run_tool
 from fixtures.make_official_tiny import load_official_tiny
 from test_convert_clip4str_ckpt import write_lightning_ckpt

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from broken_checkpoints import EXPECTED, broken_checkpoints
-from clip4str_plugin.weights.mmengine_loader import checkpoint_problem
+from clip4str_plugin.weights.loading import checkpoint_problem
 from conftest import ROOT, run_python
 
 CONFIG = str(ROOT / 'configs' / 'clip4str' / 'clip4str-tiny_3k_synth.py')

@@ -1,28 +1,27 @@
-"""A checkpoint must fit the model MMEngine loads it into: coverage and shapes counted over the
-whole model, the file named; intended partial loads and other models' fine-tuning still work."""
+"""A checkpoint must fit the model it is loaded into: each of the plugin's backbones and decoders
+checks its own part (coverage, shapes, values) in a load-state-dict pre-hook, naming the file;
+intended partial loads and other models' fine-tuning still work."""
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
 from torch import nn
 
 from broken_checkpoints import DBNET_CONFIG, dbnet_checkpoint
 from clip4str_plugin.weights.errors import CheckpointMismatchError
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import build_model, tiny_model
 
 
 @pytest.fixture
 def fit_check(monkeypatch):
-    """The switch, undone after the test."""
+    """The switch (weights-only reading; the checks need none), undone after the test."""
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
-    monkeypatch.setattr(mmengine_checkpoint, 'load_state_dict', mmengine_checkpoint.load_state_dict)
     use_weights_only_loader()
 
 
-def tensors(model) -> int:
-    return sum(not k.endswith('num_batches_tracked') for k in model.state_dict())
+def tensors(module) -> int:
+    return sum(not k.endswith('num_batches_tracked') for k in module.state_dict())
 
 
 def test_another_models_checkpoint_is_refused_with_counts(tmp_path, fit_check, capsys):
@@ -31,9 +30,10 @@ def test_another_models_checkpoint_is_refused_with_counts(tmp_path, fit_check, c
     with pytest.raises(CheckpointMismatchError) as err:
         load_checkpoint(recognizer, str(dbnet_path))         # MMEngine's own entry point
     message = str(err.value)
-    unexpected = len(torch.load(str(dbnet_path))['state_dict'])
-    assert message.startswith(f'{dbnet_path} covers 0 of {tensors(recognizer)} tensors of '
-                              f'EncoderDecoderRecognizer ({unexpected} unexpected keys, e.g. ')
+    unexpected = sum(k.startswith('backbone.') for k in torch.load(str(dbnet_path))['state_dict'])
+    assert message.startswith(f'{dbnet_path} covers 0 of {tensors(recognizer.backbone)} tensors '
+                              f"of CLIPVisionBackbone at 'backbone.' ({unexpected} unexpected "
+                              'keys, e.g. backbone.')
     assert 'wrong model or layout' in message and '\n' not in message
     # the other way round, a model not of this plugin: MMEngine's warning, as without it
     rec_path = tmp_path / 'iter_10.pth'
@@ -54,9 +54,15 @@ def test_every_differing_tensor_is_counted(tmp_path, fit_check):
         state[key] = torch.zeros(state[key].shape[0] + 1, state[key].shape[1])
     path = tmp_path / 'wider.pth'
     torch.save(dict(meta={}, state_dict=state), str(path))
-    with pytest.raises(CheckpointMismatchError,
-                       match=rf'^{path} does not match the model built from the config \(4 '
+    with pytest.raises(CheckpointMismatchError,   # the backbone loads first: its own tensor
+                       match=rf'^{path} does not match the model built from the config \(1 '
                              r'tensors differ, e\.g\. backbone\.'):
+        load_checkpoint(model, str(path))
+    state[changed[0]] = model.state_dict()[changed[0]]
+    torch.save(dict(meta={}, state_dict=state), str(path))
+    with pytest.raises(CheckpointMismatchError,   # the decoder counts its nested networks too
+                       match=rf'^{path} does not match the model built from the config \(3 '
+                             r'tensors differ, e\.g\. decoder\.'):
         load_checkpoint(model, str(path))
     # loads outside MMEngine: each plugin module still refuses its own part
     with pytest.raises(CheckpointMismatchError, match='does not match'):
@@ -66,7 +72,7 @@ def test_every_differing_tensor_is_counted(tmp_path, fit_check):
 def test_intended_partial_loads_and_other_models_keep_mmengine_behaviour(tmp_path, fit_check):
     model = tiny_model()
     state = model.state_dict()
-    kept = {k: v + 1 for k, v in list(state.items())[:int(0.6 * len(state))]}  # 60 % of it
+    kept = {k: v + 1 for i, (k, v) in enumerate(state.items()) if i % 3}  # 2/3 of each part
     path = tmp_path / 'partial.pth'
     torch.save(dict(meta={}, state_dict=kept), str(path))
     load_checkpoint(model, str(path))
@@ -89,7 +95,7 @@ def test_values_that_are_not_finite_floats_are_refused(tmp_path, fit_check, spoi
     state = {k: spoil(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
     path = tmp_path / 'spoilt.pth'
     torch.save(dict(meta={}, state_dict=state), str(path))
-    floats = sum(v.is_floating_point() for v in model.state_dict().values())
+    floats = sum(v.is_floating_point() for v in model.backbone.state_dict().values())
     with pytest.raises(CheckpointValueError,
                        match=rf'^{path} holds {floats} tensors that are not finite '
                              rf'floating-point weights \(e\.g\. [^;]*{why}') as err:

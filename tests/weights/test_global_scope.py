@@ -1,6 +1,7 @@
-"""The switch is process-wide, but only our models get its checks: an MMOCR detector in the same
-process (next to our recognizer in one MMOCRInferencer) loads its checkpoints as MMEngine alone
-loads them, and its remote schemes keep MMEngine's loaders."""
+"""The switch is process-wide, but only our models get the fit checks (their own load-state-dict
+pre-hooks): an MMOCR detector in the same process (next to our recognizer in one
+MMOCRInferencer) loads its checkpoints as MMEngine alone loads them, and MMEngine's functions
+stay its own; the remote schemes this plugin cannot read keep MMEngine's loaders."""
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,20 +10,16 @@ from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
 
 from broken_checkpoints import DBNET_CONFIG, dbnet_checkpoint
 from clip4str_plugin.weights.errors import CheckpointMismatchError
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
-from clip4str_plugin.weights.shape_checks import is_plugin_model
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import TINY_CONFIG, build_model, tiny_model
 
 
 @pytest.fixture
 def without_plugin(monkeypatch):
-    """MMEngine's own local loader and ``load_state_dict`` (whatever ran before), then a
-    function that turns the switch on; all undone after the test."""
+    """MMEngine's own local loader (whatever ran before), then a function that turns the switch
+    on; undone after the test."""
     schemes = dict(CheckpointLoader._schemes, **{'': mmengine_checkpoint.load_from_local})
     monkeypatch.setattr(CheckpointLoader, '_schemes', schemes)
-    from clip4str_plugin.weights import shape_checks
-    monkeypatch.setattr(mmengine_checkpoint, 'load_state_dict',
-                        shape_checks._MMENGINE_LOAD_STATE_DICT)
     return use_weights_only_loader
 
 
@@ -66,7 +63,7 @@ def test_a_detector_loads_as_mmengine_alone_loads_it(tmp_path, without_plugin, c
     warned_alone = _warnings(capsys.readouterr().out)
     without_plugin()
     switched = _detector()
-    assert not is_plugin_model(switched)
+    assert not any(m._load_state_dict_pre_hooks for m in switched.modules())
     load_checkpoint(switched, str(path))
     assert _warnings(capsys.readouterr().out) == warned_alone
     assert ('do not match exactly' in warned_alone) == (case in ('partial', 'resized head'))
@@ -99,5 +96,8 @@ def test_remote_schemes_ours_cannot_read_keep_mmengine_loaders(without_plugin):
     for name, loader in before.items():
         assert CheckpointLoader._get_checkpoint_loader(name) is loader, name
     local = CheckpointLoader._get_checkpoint_loader('iter_4.pth')
-    assert local.__module__ == 'clip4str_plugin.weights.mmengine_loader'
-    assert is_plugin_model(tiny_model()) and not is_plugin_model(_detector())
+    assert local.__module__ == 'clip4str_plugin.weights.safe_loading'
+    # MMEngine's functions are its own; the checks are hooks of our modules only
+    assert mmengine_checkpoint.load_state_dict.__module__ == 'mmengine.runner.checkpoint'
+    hooked = {type(m).__name__ for m in tiny_model().modules() if m._load_state_dict_pre_hooks}
+    assert {'CLIPVisionBackbone', 'CLIP4STRDecoder', 'CLIPTextEncoder'} <= hooked

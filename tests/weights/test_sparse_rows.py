@@ -126,11 +126,11 @@ def test_shipped_clip_is_sparse_and_loads_its_38_spelled_rows():
         assert torch.equal(table[spelled], f.get_tensor(TABLE + '.values').float())
 
 
-def test_mmengine_loader_makes_sparse_tables_dense(tmp_path):
+def test_the_loader_makes_sparse_tables_dense(tmp_path):
     """``load_from=`` / MMEngine's ``load_checkpoint`` on a sparse-row file see the dense table
-    (clip4str_plugin/weights/mmengine_loader.py), and a broken entry is one error."""
+    (clip4str_plugin/weights/loading.py), and a broken entry is one error."""
     from clip4str_plugin.weights.errors import CheckpointReadError
-    from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file
+    from clip4str_plugin.weights.loading import load_checkpoint_file
     state = clip_like_state()
     path = tmp_path / 'clip.safetensors'
     save_file_sparse_rows(state, str(path), {'source': 'x.pth'}, names=[TABLE])

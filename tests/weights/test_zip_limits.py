@@ -8,7 +8,7 @@ import torch
 from clip4str_plugin.weights import zip_limits
 from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_clip_state_dict
 from clip4str_plugin.weights.errors import CheckpointReadError
-from clip4str_plugin.weights.mmengine_loader import check_checkpoint_file
+from clip4str_plugin.weights.loading import check_checkpoint_file
 from clip4str_plugin.weights.official_checkpoint import read_official_state_dict
 
 FLOOR = 1 << 20     # the tests lower the floor: 2 MiB of zeros deflate to about 2 KB

@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmocr.registry import HOOKS
 
-from ...weights.decoder_transfer import PretrainedDecoderError, transfer_decoder, transfer_table
+from ...models.parseq.transfer import PretrainedDecoderError, transfer_decoder, transfer_table
 
 
 def _optimizers(optim_wrapper) -> List[torch.optim.Optimizer]:
@@ -24,7 +24,7 @@ class DecoderTransferHook(Hook):
     Runs in ``before_train``: after the model's own ``init_weights`` and after ``load_from`` /
     resume. A run whose weights came from a checkpoint (a resume or ``load_from``) is left as
     it is (logged). Logs a table of every tensor (loaded, or kept at its initialisation and
-    why); raises :class:`~clip4str_plugin.weights.decoder_transfer.PretrainedDecoderError` (one
+    why); raises :class:`~clip4str_plugin.models.parseq.transfer.PretrainedDecoderError` (one
     line: file, prefix, what the file holds or lacks) when none loads, when a tensor not named
     in ``skip`` would keep its initialisation, or when the file's dictionary differs.
 

@@ -6,7 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmocr.registry import HOOKS
 
-from clip4str_plugin.weights.decoder_transfer import PretrainedDecoderError, save_decoder_file
+from clip4str_plugin.models.parseq.transfer import PretrainedDecoderError, save_decoder_file
 
 #: What :class:`SaveDecoderHook` writes in the work dir.
 DECODER_FILENAME = 'decoder_pretrained.safetensors'

@@ -15,7 +15,7 @@ from torch import nn
 
 from ...text import clip_tokenizer
 from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict, load_into
-from ...weights.shape_checks import check_checkpoint_shapes
+from ...weights.shape_checks import check_fit_on_load
 from .blocks import transformer_forward
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
@@ -60,6 +60,7 @@ class _CLIPTower(BaseModule):
 
     def __init__(self, pretrained: Optional[str], round_to_fp16: bool, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        check_fit_on_load(self)
         self.pretrained = pretrained
         self.round_to_fp16 = round_to_fp16
         self._frozen_modules: Sequence[nn.Module] = ()
@@ -87,10 +88,6 @@ class _CLIPTower(BaseModule):
         for module in self._frozen_modules:
             module.eval()
         return self
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        check_checkpoint_shapes(self, state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 @MODELS.register_module()

@@ -3,6 +3,8 @@ from mmengine.model import BaseModule
 from mmocr.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
+from ...weights.shape_checks import check_fit_on_load
+
 
 @MODELS.register_module()
 class ViTBackbone(BaseModule):
@@ -15,6 +17,7 @@ class ViTBackbone(BaseModule):
                  depth: int = 12, num_heads: int = 8, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_path_rate: float = 0.0, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        check_fit_on_load(self)
         self.vit = VisionTransformer(
             img_size=tuple(img_size), patch_size=tuple(patch_size), embed_dim=embed_dim,
             depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...weights.shape_checks import check_checkpoint_shapes
+from ...weights.shape_checks import check_fit_on_load
 from .attention import (KV, CachedMultiheadAttention, Memory, SplitKV, SplitMemory, fold,
                         group_mask, unfold)
 from .permutations import cloze_mask
@@ -87,6 +87,7 @@ class PARSeqNetwork(nn.Module):
                  embed_dim: int, depth: int = 1, num_heads: int = 8, mlp_ratio: float = 4.0,
                  dropout: float = 0.1, max_length: int = 26):
         super().__init__()
+        check_fit_on_load(self)
         self.bos_id, self.eos_id = bos_id, eos_id
         self.layers = nn.ModuleList(
             TwoStreamDecoderLayer(embed_dim, num_heads, mlp_ratio, dropout) for _ in range(depth))
@@ -100,10 +101,6 @@ class PARSeqNetwork(nn.Module):
     @property
     def max_length(self) -> int:
         return self.pos_queries.shape[1]
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        check_checkpoint_shapes(self, state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _init_weights(self) -> None:
         """Reference init: trunc-normal(.02) Linear/Embedding weights, zero biases."""

@@ -11,6 +11,7 @@ from mmocr.models.textrecog.decoders import BaseDecoder
 from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
 
+from ...weights.shape_checks import check_fit_on_load
 from .attention import Memory
 from .loss import PLMBatch
 from .network import PARSeqNetwork
@@ -49,6 +50,7 @@ class PLMDecoder(BaseDecoder):
         if removed:
             raise TypeError(f'{type(self).__name__}: unexpected arguments {sorted(removed)}')
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, init_cfg)
+        check_fit_on_load(self)
         self.num_perms, self.decode_ar, self.refine_iters = num_perms, decode_ar, refine_iters
 
     def build_network(self, geometry: Dict) -> PARSeqNetwork:

@@ -34,7 +34,7 @@ import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in
 from clip4str_plugin.deploy import DeployError  # noqa: E402
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg  # noqa: E402
 from clip4str_plugin.deploy.sessions import BACKENDS  # noqa: E402
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader  # noqa: E402
 from clip4str_plugin.visualization.attention_maps import (patch_grid,  # noqa: E402
                                                           predict_with_attention)
 from clip4str_plugin.visualization import draw_attention_grid  # noqa: E402

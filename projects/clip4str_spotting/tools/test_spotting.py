@@ -22,7 +22,7 @@ from mmengine.utils import ProgressBar
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '../../..')))  # projects.*
 import clip4str_mmcv_lite  # noqa: E402,F401  (mmcv-lite: the mmcv._ext stand-in, first)
 from clip4str_plugin.fileio import refuse_existing_output  # noqa: E402
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader  # noqa: E402
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader  # noqa: E402
 from projects.clip4str_spotting.clip4str_spotting import (E2EHmeanMetric,  # noqa: E402
                                                           TextSpotter, read_image)
 from projects.clip4str_spotting.clip4str_spotting.annotations import (  # noqa: E402

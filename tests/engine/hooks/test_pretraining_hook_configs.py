@@ -55,7 +55,7 @@ def test_finetuning_configs_start_from_the_pretraining_decoder_file(name, monkey
 def test_broad_job_decoders_start_from_the_shipped_dptr_decoder(monkeypatch):
     """clip4str-tiny_20min_synth-broad.py: both networks from assets/dptr (every tensor loaded, the
     pre-training's geometry); DPTR_DECODER=none keeps them random."""
-    from clip4str_plugin.weights.decoder_transfer import transfer_decoder
+    from clip4str_plugin.models.parseq.transfer import transfer_decoder
     monkeypatch.delenv('DPTR_DECODER', raising=False)
     cfg = load_config(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-broad.py')
     transfer = cfg.custom_hooks[1]

@@ -22,8 +22,9 @@ from safetensors.torch import save_file
 import clip4str_plugin.engine.hooks.orp_bank_hook as orp_bank_hook
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from clip4str_plugin.synth.word_renderer import render_samples
-from clip4str_plugin.weights.decoder_transfer import DECODER_FILE_FORMAT
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.models.parseq.transfer import DECODER_FILE_FORMAT
+from clip4str_plugin.weights.loading import load_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
 PRETRAIN = str(CONFIGS / 'dptr' / 'dptr_pretrain_tiny_synth.py')

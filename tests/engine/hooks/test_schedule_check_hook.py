@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from clip4str_plugin.synth.word_renderer import render_samples
 from clip4str_plugin.engine.hooks.schedule_check_hook import ScheduleError
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.loading import load_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
 CONFIG = str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth.py')

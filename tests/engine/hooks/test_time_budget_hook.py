@@ -24,7 +24,8 @@ from clip4str_plugin.synth.word_renderer import render_samples
 from clip4str_plugin.engine.hooks.schedule_check_hook import ScheduleCheckHook
 from clip4str_plugin.engine.hooks import time_budget_hook as time_budget
 from clip4str_plugin.engine.hooks.time_budget_hook import TimeBudgetHook
-from clip4str_plugin.weights.mmengine_loader import load_checkpoint_file, use_weights_only_loader
+from clip4str_plugin.weights.loading import load_checkpoint_file
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import CONFIGS, ROOT
 
 

@@ -86,7 +86,7 @@ def test_training_forward_gives_branch_logits_and_targets():
 
 def test_pretrained_starts_every_network_of_the_decoder(tmp_path):
     """What DecoderTransferHook does: every network of the decoder starts from the file's."""
-    from clip4str_plugin.weights.decoder_transfer import transfer_decoder
+    from clip4str_plugin.models.parseq.transfer import transfer_decoder
     model = tiny_model()
     source = PARSeqNetwork(num_classes=95, vocab_size=97, bos_id=95, eos_id=0, embed_dim=128,
                            num_heads=8)

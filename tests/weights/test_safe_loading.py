@@ -10,10 +10,10 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from clip4str_plugin.weights.errors import CheckpointReadError
-from clip4str_plugin.weights.mmengine_loader import use_weights_only_loader
-from clip4str_plugin.weights.remote import cached_path
+from clip4str_plugin.weights.safe_loading import use_weights_only_loader
+from clip4str_plugin.weights.safe_loading import cached_path
 from conftest import Exploit
-from test_mmengine_loader import mmengine_like_checkpoint
+from test_loading import mmengine_like_checkpoint
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -27,7 +27,6 @@ def server(tmp_path, monkeypatch):
     """``(folder served over http://127.0.0.1, base URL)``; the switch on, torch.hub's cache in
     tmp_path; all undone after the test."""
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
-    monkeypatch.setattr(mmengine_checkpoint, 'load_state_dict', mmengine_checkpoint.load_state_dict)
     monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
     use_weights_only_loader()
     folder = tmp_path / 'served'

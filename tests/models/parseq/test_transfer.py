@@ -8,7 +8,7 @@ import torch
 from safetensors import safe_open
 
 from clip4str_plugin.models.parseq import PARSeqNetwork
-from clip4str_plugin.weights.decoder_transfer import (DECODER_FILE_FORMAT, PretrainedDecoderError,
+from clip4str_plugin.models.parseq.transfer import (DECODER_FILE_FORMAT, PretrainedDecoderError,
                                                       read_decoder_source, save_decoder_file,
                                                       transfer_decoder, transfer_table)
 from clip4str_plugin.weights.errors import CheckpointError

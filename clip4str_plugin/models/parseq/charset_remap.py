@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
-from .errors import CheckpointError
+from ...weights.errors import CheckpointError
 
 #: Per-token tensors (key suffixes) and how many of the dictionary's trailing special tokens
 #: ([B], [P]) each leaves out.

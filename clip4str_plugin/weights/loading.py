@@ -1,0 +1,220 @@
+"""Reading a checkpoint file weights-only: nothing in it is run.
+
+:func:`load_checkpoint_file` reads a ``torch.save`` file (or ``.safetensors``) with torch's
+weights-only unpickler, allowing during the load only what MMEngine's training checkpoints hold
+besides tensors (``HistoryBuffer``, numpy arrays, scalars and dtypes, the attribute reads of
+HistoryBuffer's statistics and of the one-cycle scheduler's annealing functions); the file's
+bytes are checked first (:func:`checkpoint_problem`) and the configs it carries re-written as
+data (:mod:`.config_text`). Every failure is one :class:`~.errors.CheckpointReadError` line.
+:mod:`.safe_loading` makes it MMEngine's reader.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import pickle
+import re
+import threading
+import zipfile
+from contextlib import contextmanager
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+from safetensors import SafetensorError, safe_open
+
+from .config_text import config_in_checkpoint, data_only_configs
+from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
+                     ConfigTextError, unpickling_reason)
+from .shape_checks import remember_source
+from .sparse_rows import load_file_sparse_rows
+from .zip_limits import inflation_problem, is_torchscript_archive
+
+# The only attribute reads (``getattr``) a checkpoint may do.
+_ATTRIBUTES = {HistoryBuffer: {'min', 'max', 'current', 'mean'},
+               OneCycleParamScheduler: {'_annealing_cos', '_annealing_linear'}}
+
+
+class _Attributes:
+    """Stands for a class whose allowed attributes may be read; never called (torch builds
+    objects only of allow-listed types, and this type is not one)."""
+
+    def __init__(self, cls: type):
+        self.cls = cls
+
+    def __call__(self, *args):
+        raise pickle.UnpicklingError(f'refusing to call {self.cls.__qualname__}')
+
+
+def _getattr(source, name: str):
+    cls = source.cls if isinstance(source, _Attributes) else source
+    if name in _ATTRIBUTES.get(cls, ()):
+        return getattr(cls, name)
+    raise pickle.UnpicklingError(f'refusing getattr({cls!r}, {name!r})')
+
+
+def _numpy_dtype(spec, align=False, copy=True) -> np.dtype:
+    """``numpy.dtype`` that always copies (numpy shares its builtin dtypes), so that ``BUILD``
+    fills in a dtype of the file's own."""
+    return np.dtype(spec, align, True)
+
+
+_MMENGINE_GLOBALS = [
+    HistoryBuffer, np.ndarray, (_numpy_dtype, 'numpy.dtype'), (_getattr, 'builtins.getattr'),
+    (_Attributes(OneCycleParamScheduler), f'{OneCycleParamScheduler.__module__}.'
+                                          'OneCycleParamScheduler'),
+    *((fn, f'{module}.{fn.__name__}') for module in ('numpy.core.multiarray',
+                                                       'numpy._core.multiarray')
+      for fn in (np.core.multiarray._reconstruct, np.core.multiarray.scalar)),
+    *((t, f'numpy.dtypes.{t.__name__}') for t in {type(np.dtype(c)) for c in np.typecodes['All']}),
+]
+_LOCK = threading.Lock()    # torch's allow-list is process-wide: one load at a time adds to it
+
+
+@contextmanager
+def _mmengine_globals():
+    """torch's weights-only allow-list plus MMEngine's globals, for one load."""
+    with _LOCK:
+        present = set(torch.serialization.get_safe_globals())
+        with torch.serialization.safe_globals([g for g in _MMENGINE_GLOBALS
+                                               if g not in present]):
+            yield
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """What is wrong with the bytes of checkpoint file ``path`` (None: nothing seen), from its
+    size, its zip directory (:mod:`.zip_limits`) and each record's CRC; nothing is unpickled."""
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    if not head:
+        return 'the file is empty (0 bytes): an interrupted save?'
+    if path.endswith('.safetensors') or head.startswith(b'\x80'):  # a legacy torch.save pickle
+        return None
+    if not head.startswith(b'PK'):
+        return (f'not a torch checkpoint (it starts with {head!r}): give a .pth written by '
+                'torch.save or an MMEngine run')
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        return (f'truncated: the end of the zip archive is missing ({os.path.getsize(path)} '
+                f'bytes; {err}): an interrupted save or copy? Use an intact checkpoint')
+    with archive:
+        inflating = inflation_problem(archive)
+        if inflating:
+            return inflating
+        try:
+            damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            damaged = f'? ({err})'
+    return (f'damaged: record {damaged} fails its check; use an intact checkpoint'
+            if damaged else None)
+
+
+def check_checkpoint_file(filename: str) -> str:
+    """``filename`` (user expanded) if it exists and :func:`checkpoint_problem` sees nothing,
+    else :class:`~.errors.CheckpointReadError`; the tools call it before building a Runner."""
+    filename = osp.expanduser(str(filename))
+    if not osp.isfile(filename):
+        raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
+    problem = checkpoint_problem(filename)
+    if problem:
+        raise CheckpointReadError(f'cannot read checkpoint {filename}: {problem}')
+    return filename
+
+
+def _load_error(source: str, err: Exception) -> CheckpointReadError:
+    """One line for what torch's weights-only reader refused or could not read."""
+    reason = unpickling_reason(err) if isinstance(err, pickle.UnpicklingError) else \
+        f'{type(err).__name__}: {str(err)[:200]}'
+    if not isinstance(err, pickle.UnpicklingError) or \
+            not re.search(r'GLOBAL|reduce|Can only|refusing', reason):
+        return CheckpointReadError(f'cannot read checkpoint {source}: damaged ({reason})')
+    if re.search(r'lightning|omegaconf|strhub', reason):
+        return CheckpointReadError(
+            f'refusing {source}: it looks like an official CLIP4STR (Lightning) checkpoint; '
+            f'convert it first: tools/convert_clip4str_ckpt.py ({reason})')
+    return CheckpointReadError(f'refusing {source}: {reason}; a checkpoint may hold only tensors '
+                               'and plain data, and nothing in it is run (docs/refusals.md)')
+
+
+def torch_load(source: str, load, *args, **kwargs) -> Any:
+    """``load(*args, **kwargs)`` (``torch.load`` or a function ending in it), weights-only."""
+    try:
+        with _mmengine_globals():
+            return load(*args, weights_only=True, **kwargs)
+    except (pickle.UnpicklingError, *MALFORMED_PICKLE_ERRORS) as err:
+        raise _load_error(source, err) from None
+
+
+def as_data(checkpoint: Any, source: str) -> Mapping:
+    """``checkpoint`` after its checks: a mapping, its configs re-written as data."""
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointReadError(f'{source} holds a {type(checkpoint).__name__}, not a '
+                                  'checkpoint (a dict of tensors, or one with a state_dict)')
+    data_only_configs(checkpoint, source)
+    remember_source(checkpoint, source)
+    return checkpoint
+
+
+def _off_the_map(obj: Any) -> Any:
+    """``obj`` with every tensor in its dicts, lists and tuples copied off the file's map."""
+    if isinstance(obj, torch.Tensor):
+        return obj.clone()
+    if isinstance(obj, dict):
+        out = copy.copy(obj)       # the same type (OrderedDict, defaultdict)
+        out.update((key, _off_the_map(value)) for key, value in obj.items())
+        return out
+    if type(obj) in (list, tuple):
+        return type(obj)(map(_off_the_map, obj))
+    return obj
+
+
+def _stored_uncompressed(path: str) -> bool:
+    """True for a zip archive whose records are all stored as they are (mappable)."""
+    if not zipfile.is_zipfile(path):
+        return False           # a legacy torch.save pickle
+    with zipfile.ZipFile(path) as archive:
+        return all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+
+
+def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -> Mapping:
+    """A torch checkpoint or safetensors file (``{'state_dict', 'meta'}``, sparse rows made
+    dense: :mod:`.sparse_rows`) read as data only, tensors on ``map_location`` (default CPU).
+    ``mmap``: ``state_dict`` as views of a private map of an uncompressed archive, for a caller
+    that drops them before the file could be rewritten (MMEngine's loads)."""
+    filename = check_checkpoint_file(filename)
+    if filename.endswith('.safetensors'):
+        try:
+            with safe_open(filename, framework='pt') as f:
+                meta = json.loads((f.metadata() or {}).get('meta', '{}'))
+            state = load_file_sparse_rows(filename)
+        except (SafetensorError, OSError, json.JSONDecodeError) as err:
+            raise CheckpointReadError(f'cannot read checkpoint {filename}: damaged safetensors '
+                                      f'file ({err})') from None
+        return as_data(dict(state_dict=state, meta=meta), filename)
+    if is_torchscript_archive(filename):
+        raise CheckpointReadError(
+            f'{filename} is a TorchScript archive (such as OpenAI CLIP weights), not a '
+            "checkpoint: give it as the CLIP towers' weights (model.backbone.pretrained and "
+            'model.decoder.text_encoder.pretrained), or convert an official CLIP4STR file with '
+            'tools/convert_clip4str_ckpt.py')
+    mmap = mmap and _stored_uncompressed(filename)
+    checkpoint = torch_load(filename, torch.load, filename, map_location=map_location or 'cpu',
+                            mmap=mmap)
+    if mmap and isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
+        checkpoint = {key: value if key == 'state_dict' else _off_the_map(value)
+                      for key, value in checkpoint.items()}
+    return as_data(checkpoint, filename)
+
+
+def checkpoint_config(filename: str) -> Config:
+    """The config checkpoint ``filename`` carries (read as data, never run), for
+    ``TextRecInferencer(model=checkpoint_config(path), weights=path)``."""
+    config = config_in_checkpoint(load_checkpoint_file(filename), filename)
+    if config is None:
+        raise ConfigTextError(f"{filename} carries no config (meta['cfg']): give the config it "
+                              'was trained with')
+    return config
