@@ -29,8 +29,8 @@ from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.cli.checks import (check_config, check_device, check_output_file,
                                                check_positive)
 from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
-from clip4str_plugin.datasets.orp_bank import (build_tower, extract_bank, list_images,
-                                                  tower_fingerprint, write_bank)
+from clip4str_plugin.datasets.orp_bank import (build_tower, describe_skips, extract_bank,
+                                               list_images, tower_fingerprint, write_bank)
 from clip4str_plugin.weights.errors import CheckpointError
 
 
@@ -75,9 +75,9 @@ def main():
         write_bank(bank, args.out, tower=tower_fingerprint(tower_cfg))
     except (CheckpointError, DataError, NoSpaceError) as err:
         sys.exit(f'error: {err}')
-    print(f'\nwrote {args.out}: {tuple(bank.shape)} fp16 from {len(paths) - len(skipped)} '
-          f'images; skipped {len(skipped)} unreadable' + (f' (e.g. {skipped[0]})'
-                                                          if skipped else ''))
+    used = len(paths) - sum(map(len, skipped.values()))
+    print(f'\nwrote {args.out}: {tuple(bank.shape)} fp16 from {used} images; '
+          + describe_skips(skipped))
 
 
 if __name__ == '__main__':

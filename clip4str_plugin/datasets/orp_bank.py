@@ -9,7 +9,7 @@ never a pickle. ``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build it 
 import io
 import json
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,13 +17,15 @@ from mmengine.utils import track_iter_progress
 from PIL import Image
 
 from clip4str_plugin.datasets.errors import DataError, DataNotFoundError
-from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, read_pil_image
+from clip4str_plugin.datasets.image_io import (ImageReadError, ImageTooLargeError, list_image_files,
+                                               read_pil_image)
 from clip4str_plugin.fileio import file_sha256, write_atomically
 
 TOWER_KEY = 'tower'     # the metadata entry naming the tower that built the bank
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+SKIP_REASONS = ('unreadable', 'over the pixel limit')   # how extract_bank counts its skips
 
 
 class ORPBankError(DataError):
@@ -188,13 +190,15 @@ def build_tower(cfg: dict, logger=None) -> torch.nn.Module:
 
 @torch.no_grad()
 def extract_bank(tower: torch.nn.Module, paths: Sequence[str], batch_size: int = 32,
-                 device='cpu') -> Tuple[torch.Tensor, List[str]]:
-    """``(bank (N, tokens, D) fp16, skipped paths)``: every readable image through ``tower``
-    in batches, with MMEngine's progress bar; unreadable images and images over the pixel limit
-    (:mod:`~clip4str_plugin.datasets.image_io`) are skipped."""
+                 device='cpu') -> Tuple[torch.Tensor, Dict[str, List[str]]]:
+    """``(bank (N, tokens, D) fp16, skipped paths by reason)``: every readable image through
+    ``tower`` in batches, with MMEngine's progress bar; images over the pixel limit
+    (:mod:`~clip4str_plugin.datasets.image_io`) and unreadable ones are skipped, each kind
+    under its reason (:data:`SKIP_REASONS`)."""
     tower = tower.to(device)
     height, width = tower.visual.image_size
-    features, skipped, batch = [], [], []
+    features, batch = [], []
+    skipped = {reason: [] for reason in SKIP_REASONS}
 
     def flush():
         features.append(tower(torch.stack(batch).to(device)).half().cpu())
@@ -203,12 +207,22 @@ def extract_bank(tower: torch.nn.Module, paths: Sequence[str], batch_size: int =
     for path in track_iter_progress(list(paths)):
         try:
             batch.append(clip_preprocess(read_pil_image(path), height, width))
+        except ImageTooLargeError:
+            skipped['over the pixel limit'].append(path)
         except (ImageReadError, OSError, ValueError):    # (also a mode PIL cannot resize)
-            skipped.append(path)
+            skipped['unreadable'].append(path)
         if len(batch) == batch_size:
             flush()
     if batch:
         flush()
     if not features:
-        raise DataError(f'no image could be read ({len(skipped)} files, e.g. {skipped[0]})')
+        raise DataError(f'no image could be read ({len(paths)} files; {describe_skips(skipped)})')
     return torch.cat(features), skipped
+
+
+def describe_skips(skipped: Dict[str, List[str]]) -> str:
+    """``'skipped 2 unreadable (e.g. a.jpg), 1 over the pixel limit (e.g. b.png)'``, or
+    ``'skipped none'``: the counts of :func:`extract_bank`'s skips, each with an example."""
+    parts = [f'{len(paths)} {reason} (e.g. {paths[0]})' for reason, paths in skipped.items()
+             if paths]
+    return 'skipped ' + (', '.join(parts) if parts else 'none')

@@ -9,8 +9,8 @@ from mmocr.registry import HOOKS
 from ...datasets.errors import DataError
 from ...models.dptr.orp import ORPPerturbation
 from ...datasets.orp_bank import (ORPBankError, bank_shape, bank_tower, build_tower,
-                                     check_bank, extract_bank, list_images, tower_fingerprint,
-                                     write_bank)
+                                     check_bank, describe_skips, extract_bank, list_images,
+                                     tower_fingerprint, write_bank)
 
 
 def memory_geometry(model):
@@ -106,6 +106,6 @@ class ORPBankHook(Hook):
         tower = build_tower(self.tower, runner.logger)
         bank, skipped = extract_bank(tower, paths, self.batch_size, device)
         write_bank(bank, path, tower=tower_fingerprint(self.tower))
-        runner.logger.info(f'ORPBankHook: wrote {path}: {tuple(bank.shape)} fp16 from '
-                           f'{len(paths) - len(skipped)} images; skipped {len(skipped)} '
-                           'unreadable' + (f' (e.g. {skipped[0]})' if skipped else ''))
+        used = len(paths) - sum(map(len, skipped.values()))
+        runner.logger.info(f'ORPBankHook: wrote {path}: {tuple(bank.shape)} fp16 from {used} '
+                           f'images; {describe_skips(skipped)}')

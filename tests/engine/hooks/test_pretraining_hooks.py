@@ -353,7 +353,7 @@ def test_the_tool_skips_oversized_images_and_never_opens_a_fifo(data, tmp_path, 
                                     '--config', PRETRAIN])
         patch.setattr(sys, 'path', list(sys.path))
         runpy.run_path(str(ROOT / 'tools' / 'extract_orp_bank.py'), run_name='__main__')
-    assert f'from 2 images; skipped 1 unreadable (e.g. {folder / "huge.png"})' in \
+    assert f'from 2 images; skipped 1 over the pixel limit (e.g. {folder / "huge.png"})' in \
         capsys.readouterr().out
     with safe_open(str(out), framework='pt') as f:
         assert tuple(f.get_slice('features').get_shape())[0] == 2
