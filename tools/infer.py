@@ -15,8 +15,10 @@ than 40 megapixels (``CLIP4STR_MAX_IMAGE_PIXELS``), is named and skipped, and th
 counted. Every run writes
 ``<out-dir>/<timestamp>/predictions.json`` and ``predictions.csv`` (path, text, mean character
 score) into a folder of its own, so no run overwrites another; ``--save-vis`` adds each crop with
-its text drawn (``vis/``). Crops are normalised as ``--norm`` says (default: as the checkpoint
-records, :mod:`clip4str_plugin.cli.norm_option`).
+its text drawn (``vis/``), ``--save-pred`` (``--save_pred``) each crop's prediction as MMOCR's
+inferencer writes it (``preds/``); MMOCR's ``--show`` (a window) is refused in one line. Crops
+are normalised as ``--norm`` says (default: as the checkpoint records,
+:mod:`clip4str_plugin.cli.norm_option`).
 """
 import argparse
 import csv
@@ -65,8 +67,15 @@ def parse_args(argv=None):
                         help='also print each prediction (path, text, score) as a JSON line')
     parser.add_argument('--save-vis', '--save_vis', action='store_true',
                         help='also write each crop with its text drawn into <run folder>/vis/')
+    parser.add_argument('--save-pred', '--save_pred', action='store_true',
+                        help="also write each crop's prediction as MMOCR does, {text, scores}, "
+                        'into <run folder>/preds/<input number>_<name>.json')
+    parser.add_argument('--show', action='store_true', help=argparse.SUPPRESS)  # refused below
     add_norm_arg(parser)
     args = parser.parse_args(argv)
+    if args.show:
+        fail('--show (a window per crop) is not offered: --save-vis writes each crop with its '
+             'text drawn into the run folder, and tools/demo.py shows them in a browser')
     if args.rec_weights is None:
         if len(args.inputs) < 2:
             fail('give the checkpoint, then the images (or --rec-weights CHECKPOINT)')
@@ -144,10 +153,12 @@ def build_inferencer(args):
     return inferencer
 
 
-def predict(inferencer, paths: List[str], batch_size: int, vis_dir: Optional[str] = None):
+def predict(inferencer, paths: List[str], batch_size: int, vis_dir: Optional[str] = None,
+            pred_dir: Optional[str] = None):
     """Rows ``{path, text, score}`` and skips ``{path, reason}``, in input order; with
     ``vis_dir``, each crop with its text drawn (MMOCR's visualizer) is written there as
-    ``<input number>_<file name>.png``."""
+    ``<input number>_<file name>.png``; with ``pred_dir``, its prediction as MMOCR's
+    ``save_pred`` writes it (``{text, scores}``, a NaN score as null) as ``....json``."""
     rows, skipped = [], []
     progress = ProgressBar(len(paths), file=sys.stderr)
     for first, chunk in zip(range(0, len(paths), batch_size), batches(paths, batch_size)):
@@ -166,19 +177,23 @@ def predict(inferencer, paths: List[str], batch_size: int, vis_dir: Optional[str
                 result = inferencer(images, batch_size=len(images), return_vis=bool(vis_dir))
             preds = result['predictions']
             for (number, path), pred, drawn in zip(kept, preds, result['visualization'] or preds):
+                name = f'{number:05d}_{osp.splitext(osp.basename(path))[0]}'
                 if vis_dir:   # the visualizer draws RGB
-                    name = f'{number:05d}_{osp.splitext(osp.basename(path))[0]}.png'
-                    cv2.imwrite(osp.join(vis_dir, name), drawn[..., ::-1])
-                score = pred['scores']
+                    cv2.imwrite(osp.join(vis_dir, name + '.png'), drawn[..., ::-1])
+                score = pred['scores'] if math.isfinite(pred['scores']) else None
+                if pred_dir:
+                    with open(osp.join(pred_dir, name + '.json'), 'w', encoding='utf-8') as f:
+                        json.dump(dict(text=pred['text'], scores=score), f, ensure_ascii=False)
                 rows.append(dict(path=path, text=pred['text'],
-                                 score=round(score, 6) if math.isfinite(score) else None))
+                                 score=None if score is None else round(score, 6)))
         for _ in chunk:
             progress.update()
     return rows, skipped
 
 
 def write_outputs(run_dir: str, rows, skipped, args) -> Tuple[str, str]:
-    json_path, csv_path = osp.join(run_dir, 'predictions.json'), osp.join(run_dir, 'predictions.csv')
+    json_path = osp.join(run_dir, 'predictions.json')
+    csv_path = osp.join(run_dir, 'predictions.csv')
     with open(json_path, 'w', encoding='utf-8') as f:
         json.dump(dict(checkpoint=args.checkpoint, config=args.config, predictions=rows,
                        skipped=skipped), f, ensure_ascii=False, indent=1)
@@ -200,9 +215,10 @@ def main(argv=None):
     inferencer = build_inferencer(args)
     run_dir = new_run_dir(args.out_dir)
     vis_dir = osp.join(run_dir, 'vis') if args.save_vis else None
-    if vis_dir:
-        os.makedirs(vis_dir)
-    rows, skipped = predict(inferencer, paths, args.batch_size, vis_dir)
+    pred_dir = osp.join(run_dir, 'preds') if args.save_pred else None
+    for folder in filter(None, (vis_dir, pred_dir)):
+        os.makedirs(folder)
+    rows, skipped = predict(inferencer, paths, args.batch_size, vis_dir, pred_dir)
     json_path, csv_path = write_outputs(run_dir, rows, skipped, args)
     if args.print_result:
         for row in rows:

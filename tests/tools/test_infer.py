@@ -203,7 +203,8 @@ def test_infer_tool_clear_errors(converted, tmp_path):
 
 def test_infer_tool_takes_mmocrs_flags(converted, tmp_path, capsys):
     """``--rec CONFIG --rec-weights CKPT`` (every positional an input), ``--print-result`` (a
-    JSON line per image) and ``--save_vis`` (each crop with its text drawn), as MMOCR's tool."""
+    JSON line per image), ``--save_vis`` (each crop with its text drawn) and ``--save_pred``
+    (each prediction as MMOCR's inferencer dumps it), as MMOCR's tool; ``--show`` refused."""
     _, ckpt = converted
     infer = load_tool('infer')
     args = infer.parse_args(['crops/', 'w.png', '--rec', 'c.py', '--rec-weights', 'k.pth'])
@@ -213,11 +214,15 @@ def test_infer_tool_takes_mmocrs_flags(converted, tmp_path, capsys):
     with pytest.raises(SystemExit, match=r'^error: give the checkpoint, then the images \(or '
                        r'--rec-weights CHECKPOINT\)$'):
         infer.parse_args(['crops/'])
+    with pytest.raises(SystemExit, match=r'^error: --show \(a window per crop\) is not offered: '
+                       '--save-vis writes each crop with its text drawn into the run folder, '
+                       'and tools/demo.py shows them in a browser$'):
+        infer.parse_args(['k.pth', 'crops/', '--show'])
     for n, img in enumerate(crops(2, seed=4)):
         cv2.imwrite(str(tmp_path / f'w{n}.png'), img)
     infer.main([str(tmp_path / 'w0.png'), str(tmp_path / 'w1.png'), '--rec-weights', str(ckpt),
                 '--out-dir', str(tmp_path / 'out'), '--print-result', '--save_vis',
-                '--device', 'cpu'])
+                '--save_pred', '--device', 'cpu'])
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()
                if line.startswith('{')]
     run_dir, = (tmp_path / 'out').iterdir()
@@ -227,6 +232,9 @@ def test_infer_tool_takes_mmocrs_flags(converted, tmp_path, capsys):
     assert drawn == ['00000_w0.png', '00001_w1.png']
     picture = cv2.imread(str(run_dir / 'vis' / drawn[1]))
     assert picture.shape[0] > picture.shape[1] * 34 / 100   # the 100x34 crop (resized), text below
+    dumped = {p.name: json.loads(p.read_text()) for p in (run_dir / 'preds').iterdir()}
+    assert dumped == {f'0000{n}_w{n}.json': dict(text=row['text'], scores=pytest.approx(
+        row['score'], abs=1e-6)) for n, row in enumerate(written)}
 
 
 def test_mmocr_model_names_reach_only_mmocrs_own_metafiles():
