@@ -1,11 +1,11 @@
-# The tiny CLIP4STR of the main job on the broad rendering preset (synth/word_presets.py),
-# started from the small CLIP trained here (configs/clip/clip-tiny_synth-broad.py, shipped as
+# The tiny CLIP4STR of the main job on the broad rendering preset (synth/word_presets.py), started
+# from the small CLIP trained here (configs/clip/clip-tiny_synth-broad.py, shipped as
 # assets/clip/clip_tiny_words.safetensors) as the paper starts from OpenAI's, its two decoders
 # from the DPTR decoder pre-trained here on text only
-# (configs/dptr/dptr_pretrain_tiny_synth-broad.py,
-# shipped as assets/dptr/dptr_decoder_tiny_broad.safetensors), and trained within a wall-clock
-# budget (TimeBudgetHook). CLIP_PRETRAINED=none: random towers (from scratch); DPTR_DECODER=none:
-# random decoders; or other files of these geometries.
+# (configs/dptr/dptr_pretrain_tiny_synth-broad.py, shipped as
+# assets/dptr/dptr_decoder_tiny_broad.safetensors), and trained within a wall-clock budget
+# (TimeBudgetHook). CLIP_PRETRAINED=none: random towers (from scratch); DPTR_DECODER=none: random
+# decoders; or other files of these geometries.
 #   python tools/main_job.py --preset broad     (renders the data, trains, evaluates)
 _base_ = ['clip4str-tiny_3k_synth.py']
 
@@ -31,9 +31,9 @@ model = dict(
 # 3e-4), and 26.6 / 40.4 % after 2 500 at 1e-3 / 2e-3 (docs/benchmarks.md, "Main job")
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 
-# custom_hooks.0: the time budget of training (tools/main_job.py sets budget_s and start_time;
-# 16 minutes by default); then the default runtime's ScheduleCheckHook. max_iters is an upper
-# bound: the budget hook sets the count that fits, and the one-cycle schedule follows the elapsed
+# custom_hooks.0: the time budget of training (tools/main_job.py sets budget_s and start_time; 16
+# minutes by default); then the default runtime's ScheduleCheckHook. max_iters is an upper bound:
+# the budget hook sets the count that fits, and the one-cycle schedule follows the elapsed
 # fraction of the budget (one annealing, whatever the pace). Resuming such a run: --resume (the
 # schedule goes on from its place in the cycle to the end of the new budget).
 # custom_hooks.1: the decoders' start (DecoderTransferHook; None keeps them random, logged).

@@ -1,11 +1,10 @@
-# DPTR fine-tuning on the broad rendering preset (docs/benchmarks.md, "The papers'
-# claims at CPU scale"): DPTR's recogniser (a ViT from scratch, the FMU, a PARSeq decoder) with
-# the decoder geometry of clip4str-tiny_20min_synth-broad.py (1 layer, 4 heads of 32), on the broad
-# preset's
+# DPTR fine-tuning on the broad rendering preset (docs/benchmarks.md, "The papers' claims at CPU
+# scale"): DPTR's recogniser (a ViT from scratch, the FMU, a PARSeq decoder) with the decoder
+# geometry of clip4str-tiny_20min_synth-broad.py (1 layer, 4 heads of 32), on the broad preset's
 # data and held-out test sets, a fixed iteration budget (no time budget). The decoder starts from
 # DPTR_DECODER (dptr_pretrain_tiny_synth-broad.py's file); --cfg-options
-# custom_hooks.0.checkpoint=None
-# is the random-decoder baseline. A smaller labelled set: BROAD_TRAIN=<LMDB below the data root>.
+# custom_hooks.0.checkpoint=None is the random-decoder baseline. A smaller labelled set:
+# BROAD_TRAIN=<LMDB below the data root>.
 _base_ = ['../clip4str/clip4str-tiny_20min_synth-broad.py']
 
 dptr_pretrained = ('{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny_synth-broad/'

@@ -1,9 +1,8 @@
-# DPTR fine-tuning at CPU scale (docs/dptr.md): DPTR's recogniser (configs/_base_/models/parseq.py)
-# with a small ViT (8x8 patches) from scratch, the FMU and the decoder of
-# dptr_pretrain_tiny_synth.py,
-# trained on the main job's recipe (rendered words). The decoder starts from DPTR_DECODER
-# (DecoderTransferHook); --cfg-options custom_hooks.0.checkpoint=None is the random-decoder
-# baseline.
+# DPTR fine-tuning at CPU scale (docs/dptr.md): DPTR's recogniser
+# (configs/_base_/models/parseq.py) with a small ViT (8x8 patches) from scratch, the FMU and the
+# decoder of dptr_pretrain_tiny_synth.py, trained on the main job's recipe (rendered words). The
+# decoder starts from DPTR_DECODER (DecoderTransferHook); --cfg-options
+# custom_hooks.0.checkpoint=None is the random-decoder baseline.
 _base_ = ['../clip4str/clip4str-tiny_3k_synth.py']
 
 dptr_pretrained = ('{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny_synth/'

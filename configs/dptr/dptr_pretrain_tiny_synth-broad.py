@@ -1,11 +1,11 @@
-# DPTR pre-training for the broad CPU experiments (docs/benchmarks.md): the text tower of
-# the small CLIP trained here (assets/clip/clip_tiny_words.safetensors, as DPTR uses OpenAI's)
-# reads every label spelled out (`h e l l o`: the captions it was trained on, at most 16 tokens),
-# and ORP perturbs its memory with that CLIP's image features of rendered scenes (ORP_IMAGES, a
+# DPTR pre-training for the broad CPU experiments (docs/benchmarks.md): the text tower of the
+# small CLIP trained here (assets/clip/clip_tiny_words.safetensors, as DPTR uses OpenAI's) reads
+# every label spelled out (`h e l l o`: the captions it was trained on, at most 16 tokens), and
+# ORP perturbs its memory with that CLIP's image features of rendered scenes (ORP_IMAGES, a
 # folder; the bank is built once). The labels are those of the broad training set (images never
-# read). The decoder has the geometry of clip4str-tiny_20min_synth-broad.py's two decoders (1 layer,
-# 4 heads
-# of 32), so its file starts those and dptr_finetune_vit-tiny_synth-broad.py's decoder.
+# read). The decoder has the geometry of clip4str-tiny_20min_synth-broad.py's two decoders (1
+# layer, 4 heads of 32), so its file starts those and dptr_finetune_vit-tiny_synth-broad.py's
+# decoder.
 _base_ = ['dptr_pretrain_tiny_synth.py']
 
 clip_weights = '{{ fileDirname }}/../../assets/clip/clip_tiny_words.safetensors'
