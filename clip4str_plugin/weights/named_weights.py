@@ -9,7 +9,7 @@
 The caller reads the local file weights-only. Failures are one :class:`WeightsNameError` line.
 """
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 from .errors import CheckpointError
 
@@ -33,21 +33,14 @@ def split_hf_ref(ref: str) -> Tuple[str, Optional[str]]:
     return '/'.join(parts[:2]), '/'.join(parts[2:]) or None
 
 
-def _unreachable(label: str, cache_dir: str) -> WeightsNameError:
-    from huggingface_hub import constants
-    why = ('HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else
-           'the Hugging Face Hub cannot be reached')
-    return WeightsNameError(
-        f'cannot fetch {label}: it is not in the Hugging Face cache ({cache_dir}) and {why}; '
-        'fetch it once where there is network (it stays cached), or give a local file')
-
-
-def _hub_download(repo_id: str, names: Sequence[str], label: str,
-                  cache_dir: Optional[str]) -> str:
-    """The first of ``names`` that ``repo_id`` has, through huggingface_hub's cache."""
+def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
+    """The cached local file of an ``hf-hub:`` reference (no file named: the first of
+    :data:`OPEN_CLIP_HUB_FILES` the repository has), through huggingface_hub's cache."""
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError,
                                         LocalEntryNotFoundError, RepositoryNotFoundError)
+    repo_id, filename = split_hf_ref(ref)
+    names = (filename, ) if filename else OPEN_CLIP_HUB_FILES
     cache_dir = cache_dir or constants.HF_HUB_CACHE
     unreachable = False
     for name in names:
@@ -57,23 +50,20 @@ def _hub_download(repo_id: str, names: Sequence[str], label: str,
         except LocalEntryNotFoundError:       # not cached, and no network (or offline mode)
             unreachable = True
         except RepositoryNotFoundError:
-            raise WeightsNameError(f'cannot fetch {label}: the Hub has no repository {repo_id} '
+            raise WeightsNameError(f'cannot fetch {ref}: the Hub has no repository {repo_id} '
                                    'you can read (private or gated ones need `hf auth login`)'
                                    ) from None
         except EntryNotFoundError:
             continue
         except (HfHubHTTPError, OSError) as err:
-            raise WeightsNameError(f'cannot fetch {label}: {str(err).splitlines()[0]}') from None
-    if unreachable:
-        raise _unreachable(label, cache_dir)
-    raise WeightsNameError(f'cannot fetch {label}: {repo_id} has no file {" or ".join(names)}')
-
-
-def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
-    """The cached local file of an ``hf-hub:`` reference, downloaded if needed."""
-    repo_id, filename = split_hf_ref(ref)
-    return _hub_download(repo_id, (filename, ) if filename else OPEN_CLIP_HUB_FILES, ref,
-                         cache_dir)
+            raise WeightsNameError(f'cannot fetch {ref}: {str(err).splitlines()[0]}') from None
+    if not unreachable:
+        raise WeightsNameError(f'cannot fetch {ref}: {repo_id} has no file {" or ".join(names)}')
+    why = ('HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else
+           'the Hugging Face Hub cannot be reached')
+    raise WeightsNameError(
+        f'cannot fetch {ref}: it is not in the Hugging Face cache ({cache_dir}) and {why}; '
+        'fetch it once where there is network (it stays cached), or give a local file')
 
 
 def open_clip_tag(ref: str) -> Optional[Tuple[str, str]]:
