@@ -14,6 +14,7 @@ import os
 import os.path as osp
 import secrets
 import shutil
+import socket
 from typing import Iterable, Iterator, Optional
 
 
@@ -109,16 +110,37 @@ def write_atomically(path: str, data: bytes) -> None:
             f.write(data)
 
 
+def _writer_gone(folder: str, prefix: str) -> bool:
+    """Whether the hidden folder ``<prefix><host>-<pid>-<hex>`` was made by a process of this
+    host that has ended (another host's, or a name of another form, is never judged gone)."""
+    host, pid, _ = (osp.basename(folder)[len(prefix):].rsplit('-', 2) + ['', ''])[:3]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)        # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:                 # exists, owned by another user
+        return False
+    return False
+
+
 @contextlib.contextmanager
 def staged_folder(path: str) -> Iterator[str]:
-    """A new hidden folder beside ``path`` (``.<name>.partial-<hex>``) to write the contents of
-    ``path`` into. When the block ends without an exception it replaces ``path`` whole, by two
-    renames (``path`` then holds all of the old files or all of the new, never a mix); on an
-    exception it is removed. A process killed inside the block leaves the hidden folder."""
+    """A new hidden folder beside ``path`` (``.<name>.partial-<host>-<pid>-<hex>``) to write the
+    contents of ``path`` into. When the block ends without an exception it replaces ``path``
+    whole, by two renames (``path`` then holds all of the old files or all of the new, never a
+    mix); on an exception it is removed. A process killed inside the block leaves the hidden
+    folder, which the next staging of ``path`` removes once that process has ended."""
     path = osp.abspath(os.fspath(path))
     parent, name = osp.split(path)
     os.makedirs(parent, exist_ok=True)
-    staging = osp.join(parent, f'.{name}.partial-{secrets.token_hex(4)}')
+    prefix = f'.{name}.partial-'
+    for stale in glob.glob(osp.join(glob.escape(parent), glob.escape(prefix) + '*')):
+        if _writer_gone(stale, prefix):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = osp.join(parent, f'{prefix}{socket.gethostname()}-{os.getpid()}-'
+                               f'{secrets.token_hex(4)}')
     os.mkdir(staging)
     try:
         yield staging

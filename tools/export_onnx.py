@@ -13,10 +13,10 @@ strings, 1 - NED). A checkpoint or folder that cannot be used stops with one lin
 
 The export is written into a hidden folder beside OUT_DIR and renamed into place when complete:
 OUT_DIR holds one export, all of it (``--overwrite`` replaces the whole folder, ``int8/``
-included). An existing OUT_DIR that is not an export is never replaced.
+included). An existing OUT_DIR that is not an export is never replaced. A killed export leaves
+its hidden folder, which the next export to OUT_DIR removes (``export_recognizer`` does all this).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -28,11 +28,10 @@ from mmengine.runner import load_checkpoint
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.datasets.errors import DataError
 from clip4str_plugin.deploy import CLIP4STRRunner, DeployError, export_recognizer
-from clip4str_plugin.deploy.export import DEFAULT_OPSET
+from clip4str_plugin.deploy.export import DEFAULT_OPSET, check_out_dir
 from clip4str_plugin.deploy.manifest import MANIFEST
-from clip4str_plugin.deploy.quantize import quantize_folder, string_agreement
+from clip4str_plugin.deploy.quantize import string_agreement
 from clip4str_plugin.deploy.sessions import BACKENDS
-from clip4str_plugin.fileio import staged_folder
 from clip4str_plugin.cli.checks import check_config, check_output_dir
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.loading import check_checkpoint_file
@@ -112,41 +111,19 @@ def check(model, out_dir: str, int8_dir: str, count: int) -> None:
               '(random images; tools/test.py on the int8 folder gives its accuracy)')
 
 
-def refuse_out_dir(args) -> None:
-    """One line, exit 1, unless OUT_DIR is new, empty, or (with --overwrite) an export that
-    holds none of the inputs: an export replaces the folder whole."""
-    out = args.out_dir
-    if not osp.isdir(out):      # missing (a file in its place is check_output_dir's)
-        return
-    if not osp.isfile(osp.join(out, MANIFEST)):
-        if os.listdir(out):
-            sys.exit(f'error: {out} holds files that are not an export (no {MANIFEST}); give a '
-                     'new or empty folder')
-        return
-    if not args.overwrite:
-        sys.exit(f'error: {out} already holds an export; give another folder or --overwrite')
-    inside = osp.join(osp.realpath(out), '')
-    for source in (args.config, args.checkpoint):
-        if osp.realpath(source).startswith(inside):
-            sys.exit(f'error: {source} lies inside {out}, which --overwrite replaces whole; '
-                     'move it out first')
-
-
 def main():
     args = parse_args()
     check_config(args.config)
     check_output_dir(args.out_dir, 'OUT_DIR')
     use_weights_only_loader()
     init_default_scope('mmocr')
-    refuse_out_dir(args)
     try:
+        check_out_dir(args.out_dir, args.overwrite, [args.config, args.checkpoint])
         cfg = Config.fromfile(args.config)
         model = build_model(cfg, args.checkpoint)
-        with staged_folder(args.out_dir) as staging:   # replaces OUT_DIR whole at the end
-            manifest = export_recognizer(model, staging, cfg.model.data_preprocessor.to_dict(),
-                                         args.checkpoint, args.opset)
-            if args.int8:
-                quantize_folder(staging, osp.join(staging, 'int8'))
+        manifest = export_recognizer(model, args.out_dir, cfg.model.data_preprocessor.to_dict(),
+                                     args.checkpoint, args.opset, int8=args.int8,
+                                     overwrite=args.overwrite)   # replaces OUT_DIR whole
         print(f'{len(manifest["graphs"])} fp32 graphs (opset {args.opset}) and {MANIFEST} '
               f'in {args.out_dir}')
         int8_dir = osp.join(args.out_dir, 'int8') if args.int8 else None

@@ -7,15 +7,16 @@ graph (the ``torch.export`` exporter takes ten times longer per graph for the sa
 import os
 import os.path as osp
 import warnings
-from typing import Dict, Optional
+from typing import Dict, Iterable, Optional
 
 import torch
 from torch import nn
 
+from ..fileio import staged_folder
 from ..models.clip4str.decoder import CLIP4STRDecoder
 from .errors import DeployError
 from .graphs import graph_specs, image_size
-from .manifest import FORMAT, checkpoint_record, write_manifest
+from .manifest import FORMAT, MANIFEST, checkpoint_record, write_manifest
 
 DEFAULT_OPSET = 17
 DICT_FILE = 'dict.txt'
@@ -42,31 +43,60 @@ def decoding_record(decoder: CLIP4STRDecoder) -> Dict:
                 caption_chars=list(decoder._caption_chars), caption_style=decoder.caption_style)
 
 
+def check_out_dir(out_dir: str, overwrite: bool, inputs: Iterable[Optional[str]] = ()) -> None:
+    """:class:`DeployError` unless ``out_dir`` is new, empty, or (with ``overwrite``) an export
+    that holds none of ``inputs``: an export replaces the folder whole."""
+    if not osp.isdir(out_dir):
+        return
+    if not osp.isfile(osp.join(out_dir, MANIFEST)):
+        if os.listdir(out_dir):
+            raise DeployError(f'{out_dir} holds files that are not an export (no {MANIFEST}); '
+                              'give a new or empty folder')
+        return
+    if not overwrite:
+        raise DeployError(f'{out_dir} already holds an export; give another folder or '
+                          '--overwrite')
+    inside = osp.join(osp.realpath(out_dir), '')
+    for source in inputs:
+        if source and osp.realpath(source).startswith(inside):
+            raise DeployError(f'{source} lies inside {out_dir}, which --overwrite replaces '
+                              'whole; move it out first')
+
+
 def export_recognizer(model: nn.Module, out_dir: str, preprocessor: Dict,
-                      checkpoint: Optional[str] = None, opset: int = DEFAULT_OPSET) -> Dict:
-    """Write ``model``'s graphs, ``dict.txt`` and ``manifest.json`` into ``out_dir``.
+                      checkpoint: Optional[str] = None, opset: int = DEFAULT_OPSET,
+                      int8: bool = False, overwrite: bool = False) -> Dict:
+    """Write ``model``'s graphs, ``dict.txt`` and ``manifest.json`` (and with ``int8`` their
+    dynamically quantised copies in ``int8/``) as the folder ``out_dir``.
 
     ``preprocessor``: the config's ``data_preprocessor`` (normalisation, channel order), kept in
     the manifest; ``checkpoint``: the weights' file, whose SHA-256 the manifest records.
-    Returns the manifest.
+    The export is written into a hidden folder beside ``out_dir`` and renamed into place when
+    complete (:func:`~clip4str_plugin.fileio.staged_folder`), so ``out_dir`` holds all of one
+    export. An existing export is replaced only with ``overwrite``; a folder holding anything
+    else is refused (:func:`check_out_dir`). Returns the manifest.
     """
     decoder = getattr(model, 'decoder', None)
     if not isinstance(decoder, CLIP4STRDecoder):
         raise DeployError(f'only CLIP4STR recognizers export to ONNX here; this model\'s decoder '
                           f'is {type(decoder).__name__}')
-    os.makedirs(out_dir, exist_ok=True)
+    check_out_dir(out_dir, overwrite, [checkpoint])
     model = model.eval()
-    graphs = {}
     with torch.no_grad():
-        for name, spec in graph_specs(model).items():
-            graphs[name] = f'{name}.onnx'
-            _export_graph(spec, osp.join(out_dir, graphs[name]), opset)
-    with open(osp.join(out_dir, DICT_FILE), 'w', encoding='utf-8') as f:
-        f.write('\n'.join(decoder.dictionary.dict[1:-2]) + '\n')
+        specs = graph_specs(model)
+    graphs = {name: f'{name}.onnx' for name in specs}
     manifest = dict(format=FORMAT, precision='fp32', graphs=graphs, dict_file=DICT_FILE,
                     decoding=decoding_record(decoder),
                     input=dict(size=list(image_size(model)), data_preprocessor=preprocessor),
                     opset=opset, exporter=f'torch.onnx (TorchScript) {torch.__version__}',
                     checkpoint=checkpoint_record(checkpoint))
-    write_manifest(out_dir, manifest)
+    with staged_folder(out_dir) as staging, torch.no_grad():
+        for name, spec in specs.items():
+            _export_graph(spec, osp.join(staging, graphs[name]), opset)
+        with open(osp.join(staging, DICT_FILE), 'w', encoding='utf-8') as f:
+            f.write('\n'.join(decoder.dictionary.dict[1:-2]) + '\n')
+        write_manifest(staging, manifest)
+        if int8:
+            from .quantize import quantize_folder   # imports onnxruntime
+            quantize_folder(staging, osp.join(staging, 'int8'))
     return manifest

@@ -5,8 +5,11 @@ import contextlib
 import importlib.util
 import io
 import json
+import os
 import re
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -208,3 +211,37 @@ def test_export_never_replaces_what_it_did_not_make(setup):
         f'error: {inside / "model.pth"} lies inside {inside}, which --overwrite replaces whole; '
         'move it out first')
     assert (tmp / 'a_file').read_text() == 'keep' and (inside / 'model.pth').is_file()
+
+
+def test_the_api_stages_refuses_and_cleans_killed_exports(setup):
+    """``export_recognizer`` itself: refuses a folder of other files and an export without
+    ``overwrite``; removes the hidden folder of a killed export of this host whose process has
+    ended, and keeps those of a live process, of another host and of the older name form."""
+    from clip4str_plugin.deploy import DeployError, export_recognizer
+    tmp, config, checkpoint, _, _ = setup
+    model = build_model(load_config(config).model).eval()
+    preprocessor = load_config(config).model.data_preprocessor.to_dict()
+    folder = tmp / 'api'
+    folder.mkdir()
+    (folder / 'notes.txt').write_text('keep')
+    with pytest.raises(DeployError, match='holds files that are not an export'):
+        export_recognizer(model, str(folder), preprocessor)
+    (folder / 'notes.txt').unlink()
+    ended = subprocess.Popen(['true'])
+    ended.wait()
+    host = socket.gethostname()
+    names = {'gone': f'.api.partial-{host}-{ended.pid}-00aa', 'live':
+             f'.api.partial-{host}-{os.getpid()}-00bb', 'other host':
+             f'.api.partial-elsewhere-{ended.pid}-00cc', 'old form': '.api.partial-00dd'}
+    for name in names.values():
+        (tmp / name).mkdir()
+        (tmp / name / 'image_tower.onnx').write_bytes(b'half')
+    manifest = export_recognizer(model, str(folder), preprocessor, str(checkpoint), int8=True)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [*manifest['graphs'].values(), 'dict.txt', 'int8', 'manifest.json'])
+    left = {p.name for p in tmp.iterdir() if p.name.startswith('.api.')}
+    assert left == {names['live'], names['other host'], names['old form']}
+    with pytest.raises(DeployError, match='already holds an export; give another folder or'):
+        export_recognizer(model, str(folder), preprocessor)
+    export_recognizer(model, str(folder), preprocessor, overwrite=True)
+    assert not (folder / 'int8').exists()

@@ -57,10 +57,11 @@ def ends(logits):
 def tiny(tmp_path_factory):
     model = staggered_tiny_model()
     folder = tmp_path_factory.mktemp('tiny_onnx')
-    checkpoint = folder / 'weights.pth'
+    checkpoint = tmp_path_factory.mktemp('tiny_weights') / 'weights.pth'
     torch.save(model.state_dict(), checkpoint)
     export_recognizer(model, str(folder), PREPROCESSOR, str(checkpoint))
-    return SimpleNamespace(model=model, folder=str(folder), runners={})
+    return SimpleNamespace(model=model, folder=str(folder), checkpoint=str(checkpoint),
+                           runners={})
 
 
 @pytest.fixture(scope='module')
@@ -169,7 +170,7 @@ def test_official_fixture_strings(official, backend):
 def test_manifest_records_the_export(tiny):
     model, folder = tiny.model, tiny.folder
     manifest = read_manifest(folder)
-    with open(f'{folder}/weights.pth', 'rb') as f:
+    with open(tiny.checkpoint, 'rb') as f:
         assert manifest['checkpoint'] == dict(file='weights.pth',
                                               sha256=hashlib.sha256(f.read()).hexdigest())
     assert manifest['opset'] == 17 and manifest['precision'] == 'fp32'
