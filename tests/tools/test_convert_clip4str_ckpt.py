@@ -1,4 +1,5 @@
 """Official checkpoints -> plugin checkpoints: round trip, safety and clear errors."""
+import errno
 import os
 import subprocess
 import sys
@@ -7,8 +8,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from clip4str_plugin import fileio
 from clip4str_plugin.weights.loading import load_checkpoint_file
-from conftest import ROOT, Exploit, build_model, fixture_model, make_samples
+from conftest import ROOT, Exploit, build_model, fixture_model, make_samples, run_tool
 from fixtures.hub_cache import cache_file
 from fixtures.lightning_ckpt import to_official_layout, write_lightning_ckpt
 from fixtures.make_official_tiny import load_official_tiny
@@ -142,3 +144,19 @@ def test_never_writes_onto_its_source_or_an_existing_file(tiny_official, tmp_pat
     assert out.returncode == 0, out.stderr
     assert load_checkpoint_file(str(dst))['meta']['converted_from'] == 'official.ckpt'
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []  # no temporary
+
+
+def test_a_full_disk_is_one_line(tiny_official, tmp_path, monkeypatch):
+    """ENOSPC while the converted file is written: one line naming DST, no temporary left
+    (torch's own file writer reported it as a RuntimeError without the cause)."""
+    def full(*_):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    src, dst = tmp_path / 'official.ckpt', tmp_path / 'converted.pth'
+    write_lightning_ckpt(src, tiny_official[1])
+    monkeypatch.setattr(fileio.os, 'fsync', full)
+    for extra in ([], ['--safetensors']):
+        assert run_tool('convert_clip4str_ckpt.py', src, dst, *extra,
+                        monkeypatch=monkeypatch) == \
+            f'error: no space left on device while writing {dst}'
+        assert sorted(p.name for p in tmp_path.iterdir()) == ['official.ckpt']
