@@ -4,9 +4,11 @@ List it in a config after the plugin, ``custom_imports=dict(imports=['clip4str_m
 'clip4str_plugin', 'clip4str_plugin.weights.safe_loading'])`` (the tools call
 :func:`use_weights_only_loader`), so that ``load_from``, ``resume``, ``init_cfg`` and the
 inferencers' weights (local files, http(s) URLs, model-zoo names) are read by
-:func:`~.loading.load_checkpoint_file`, for every model in the process. ``import clip4str_plugin``
-alone never imports it. pavi / s3 / petrel keep MMEngine's loaders (copy such a file to a local
-path to read it weights-only).
+:func:`~.loading.load_checkpoint_file`, for every model in the process: torch's default reader
+(weights-only since 2.6) refuses MMEngine's training checkpoints, and only this reader re-writes
+a checkpoint's config as data before ``TextRecInferencer(model=None)`` runs it. MMEngine's
+functions stay its own, and pavi / s3 / petrel keep MMEngine's loaders (copy such a file to a
+local path to read it weights-only). ``import clip4str_plugin`` alone never imports this module.
 """
 import hashlib
 import os.path as osp
