@@ -7,12 +7,12 @@ postprocessing) on random images of the model's input size, for each batch size 
     python tools/benchmark.py configs/clip4str/clip4str-b16.py --device cuda --precision fp32 fp16
 
 Precisions: fp32; bf16 / fp16 with the weights cast once (a copy of the model; LayerNorm kept
-fp32: ``clip4str_plugin.engine.precision``, as ``tools/test.py --precision``); auto (what that
+fp32: ``clip4str_plugin.compute.precision``, as ``tools/test.py --precision``); auto (what that
 module picks for the device: reduced precision only where the hardware runs it natively);
 bf16-autocast / fp16-autocast (``torch.autocast`` over the fp32 weights, which casts every weight
 again at every call). Training runs bf16 / fp16 under autocast whatever the suffix. The table
 starts with what the CPU offers (model, torch's kernel level, flags such as avx512_bf16 and
-amx_bf16, and which library runs the towers' fp32 GEMMs: ``models/clip/fp32_gemm``) or the
+amx_bf16, and which library runs the towers' fp32 GEMMs: ``compute/onednn``) or the
 GPU's name. ``--uncached`` also times the straightforward decoding that
 re-runs the decoder on the whole prefix at every AR step (what the reference code does), to
 measure what the key/value cache saves. A randomly initialised model rarely emits [E], so it
@@ -50,10 +50,10 @@ from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.cli.checks import (check_config, check_device, check_output_file,
                                                check_positive, fail)
-from clip4str_plugin.engine.precision import describe_cpu, resolve_precision, \
-    set_inference_precision
+from clip4str_plugin.compute.cpu import describe_cpu
+from clip4str_plugin.compute.onednn import fp32_gemm_backend
+from clip4str_plugin.compute.precision import resolve_precision, set_inference_precision
 from clip4str_plugin.fileio import refuse_existing_output, write_atomically
-from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
 from clip4str_plugin.models.parseq.permutations import causal_mask
 from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 

@@ -123,7 +123,8 @@ def training_amp(job: dict) -> bool:
     if job['amp'] != 'auto':
         return bool(job['amp'])
     import torch
-    from clip4str_plugin.engine.precision import bf16_is_fast, bf16_reason, describe_cpu
+    from clip4str_plugin.compute.cpu import describe_cpu
+    from clip4str_plugin.compute.precision import bf16_is_fast, bf16_reason
     amp = torch.cuda.is_available() or bf16_is_fast('cpu')
     print(f"training precision: {'mixed (--amp)' if amp else 'fp32'} (amp='auto'; "
           f"{'CUDA' if torch.cuda.is_available() else bf16_reason('cpu')}; "

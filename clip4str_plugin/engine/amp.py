@@ -7,7 +7,7 @@ from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmocr.registry import OPTIM_WRAPPERS
 
-from .precision import bf16_is_fast, bf16_reason
+from ..compute.precision import bf16_is_fast, bf16_reason
 
 
 @OPTIM_WRAPPERS.register_module()

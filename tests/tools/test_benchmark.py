@@ -5,15 +5,17 @@ import json
 
 import torch
 
-from clip4str_plugin.engine import precision as prec
-from clip4str_plugin.models.clip.fp32_gemm import fp32_gemm_backend
+from clip4str_plugin.compute import cpu
+from clip4str_plugin.compute import precision as prec
+from clip4str_plugin.compute.onednn import fp32_gemm_backend
 from conftest import TINY_CONFIG, run_tool
 
 
 def test_precisions_table_and_cpu_header(tmp_path, monkeypatch, capsys):
     # an AMX CPU: auto picks bf16 (whatever this machine's CPU is)
-    monkeypatch.setattr(prec, 'cpu_flags', lambda: dict.fromkeys(prec.CPU_FLAGS, False) |
-                        dict(avx512f=True, amx_bf16=True))
+    flags = dict.fromkeys(cpu.CPU_FLAGS, False) | dict(avx512f=True, amx_bf16=True)
+    monkeypatch.setattr(cpu, 'cpu_flags', lambda: flags)
+    monkeypatch.setattr(prec, 'cpu_flags', lambda: flags)
     monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: True)
     cast = []
     real_cast = prec.set_inference_precision

@@ -80,7 +80,7 @@ def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(main_job, 'run', run)
     monkeypatch.setattr('torch.cuda.is_available', lambda: False)
-    monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_is_fast', lambda device: False)
+    monkeypatch.setattr('clip4str_plugin.compute.precision.bf16_is_fast', lambda device: False)
     monkeypatch.setattr('sys.argv', ['main_job.py', '--preset', 'broad', '--from-scratch',
                                      '--work-dir', str(work), '--train-budget-s', '90',
                                      '--data-root', str(tmp_path / 'data')])
@@ -110,8 +110,8 @@ def test_broad_job_trains_in_bf16_only_where_it_is_native(main_job, monkeypatch,
     """amp='auto': --amp on a CPU with native bf16 (AMX / AVX-512 BF16), fp32 on one that
     emulates it; the sans job always trains with --amp."""
     monkeypatch.setattr('torch.cuda.is_available', lambda: False)
-    monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_is_fast', lambda device: native)
-    monkeypatch.setattr('clip4str_plugin.engine.precision.bf16_reason', lambda device: 'why')
+    monkeypatch.setattr('clip4str_plugin.compute.precision.bf16_is_fast', lambda device: native)
+    monkeypatch.setattr('clip4str_plugin.compute.precision.bf16_reason', lambda device: 'why')
     assert main_job.training_amp(main_job.JOBS['broad']) is native
     out = capsys.readouterr().out
     assert out.startswith('training precision: ' + ('mixed (--amp)' if native else 'fp32')

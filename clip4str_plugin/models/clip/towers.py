@@ -16,7 +16,7 @@ from torch import nn
 from ...text import clip_tokenizer
 from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict, load_into
 from ...weights.shape_checks import check_fit_on_load
-from .blocks import transformer_forward
+from ...compute.blocks import transformer_forward
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..sdpa import attention
+from ...compute.attention import attention
 
 #: Keys and values ``(N, heads, S, D / heads)``.
 KV = Tuple[torch.Tensor, torch.Tensor]

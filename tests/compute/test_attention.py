@@ -1,11 +1,12 @@
-"""models/sdpa: the plain CPU training path computes what the fused kernel computes (outputs and
-gradients, every mask kind), and is taken only for bf16 / fp16 CPU attention under autograd."""
+"""compute/attention: the plain CPU training path computes what the fused kernel computes (outputs
+and gradients, every mask kind), and is taken only for bf16 / fp16 CPU attention under autograd,
+never with CLIP4STR_FASTPATH=off."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from clip4str_plugin.models import sdpa
-from clip4str_plugin.models.sdpa import attention, takes_plain_path
+import clip4str_plugin.compute.attention as sdpa
+from clip4str_plugin.compute.attention import attention, takes_plain_path
 
 
 def qkv(dtype, length=7, source=9, requires_grad=True):
@@ -78,6 +79,10 @@ def test_fused_kernel_everywhere_else(monkeypatch):
     assert len(calls) == 3
     attention(*qkv(torch.bfloat16))                          # bf16 training: plain
     assert len(calls) == 3
+    monkeypatch.setenv('CLIP4STR_FASTPATH', 'off')
+    assert not takes_plain_path(*qkv(torch.bfloat16))
+    attention(*qkv(torch.bfloat16))                          # the switch off: fused
+    assert len(calls) == 4
 
 
 def test_dropout_in_the_plain_path_drops_attention_weights():

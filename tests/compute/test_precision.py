@@ -1,17 +1,13 @@
-"""Inference precision: weights cast once (LayerNorm and the preprocessor in fp32), chosen by
-the hardware, through the Runner's test loop (InferencePrecisionHook) and on the official
-fixture's weights."""
-import cv2
+"""compute/precision: weights cast once (LayerNorm and the preprocessor in fp32), the precision
+chosen by the hardware, on the official fixture's weights and on DPTR's recogniser."""
 import pytest
 import torch
-from mmengine.hooks import Hook
 from torch import nn
 
-from clip4str_plugin.datasets.lmdb_io import write_lmdb
-from clip4str_plugin.synth.word_renderer import WordRenderer
-from clip4str_plugin.engine import precision as prec
-from clip4str_plugin.weights.reference_layout import convert_reference_state_dict
-from conftest import TINY_CONFIG, fixture_model, load_config, make_samples
+from clip4str_plugin.compute import cpu
+from clip4str_plugin.compute import precision as prec
+from clip4str_plugin.weights.official_checkpoint import official_to_plugin
+from conftest import fixture_model, load_config, make_samples
 from fixtures.make_official_tiny import load_official_tiny
 
 
@@ -23,7 +19,7 @@ def official():
 
 def official_model(weights):
     model = fixture_model()
-    model.load_state_dict(convert_reference_state_dict(weights)[0], strict=False)
+    model.load_state_dict(official_to_plugin(weights)[0], strict=False)
     return model
 
 
@@ -37,7 +33,8 @@ def predict(model, images):
 @pytest.mark.parametrize('flags, expected', [
     (dict(amx_bf16=True), 'bf16'), (dict(avx512_bf16=True), 'bf16'), (dict(avx2=True), 'fp32')])
 def test_auto_follows_the_cpu(monkeypatch, flags, expected):
-    monkeypatch.setattr(prec, 'cpu_flags', lambda: {f: flags.get(f, False) for f in prec.CPU_FLAGS})
+    monkeypatch.setattr(prec, 'cpu_flags',
+                        lambda: {f: flags.get(f, False) for f in cpu.CPU_FLAGS})
     monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: True)
     assert prec.resolve_precision('auto', 'cpu') == expected
     assert prec.resolve_precision('fp16', 'cpu') == 'fp16'
@@ -55,21 +52,10 @@ def test_auto_follows_the_cpu(monkeypatch, flags, expected):
     (dict(avx2=True), True, 'no AMX / AVX-512 BF16 for oneDNN: bf16 matrix products would be '
                             'emulated, slower than fp32')])
 def test_the_reason_of_auto_is_stated(monkeypatch, flags, native, expected):
-    monkeypatch.setattr(prec, 'cpu_flags', lambda: {f: flags.get(f, False) for f in prec.CPU_FLAGS})
+    monkeypatch.setattr(prec, 'cpu_flags',
+                        lambda: {f: flags.get(f, False) for f in cpu.CPU_FLAGS})
     monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: native)
     assert prec.bf16_reason('cpu') == expected
-
-
-def test_cpu_autocast_training_says_why_it_is_slow_on_avx2(monkeypatch):
-    from clip4str_plugin.engine import amp
-    logged = []
-    monkeypatch.setattr(amp, 'print_log', lambda msg, **kwargs: logged.append((msg, kwargs)))
-    monkeypatch.setattr(amp, 'bf16_is_fast', lambda device: False)
-    monkeypatch.setattr(amp, 'bf16_reason', lambda device: 'emulated')
-    model = nn.Linear(2, 2)
-    amp.CPUAutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    assert logged == [('training precision: bfloat16 autocast on CPU (emulated)',
-                       dict(logger='current', level=30))]
 
 
 def test_auto_on_cuda(monkeypatch):
@@ -78,14 +64,6 @@ def test_auto_on_cuda(monkeypatch):
     assert prec.resolve_precision('auto', 'cuda:0') == 'fp16'
     monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
     assert prec.resolve_precision('auto', 'cuda') == 'bf16'
-
-
-def test_cpu_description(monkeypatch):
-    monkeypatch.setattr(prec, 'cpu_flags', lambda: dict.fromkeys(prec.CPU_FLAGS, False) |
-                        dict(avx2=True, fma=True))
-    text = prec.describe_cpu()
-    assert f'torch kernels {torch.backends.cpu.get_cpu_capability()}' in text
-    assert 'flags avx2 fma;' in text and text.endswith(f'{torch.get_num_threads()} threads')
 
 
 @pytest.mark.parametrize('name', ['bf16', 'fp16'])
@@ -128,76 +106,11 @@ def test_bf16_reads_nearly_the_fp32_strings(official):
     assert chars > 20 and differ <= 0.05 * chars, (strings, reference)
 
 
-class _DtypeProbe(Hook):
-    """Records the image tower's weight dtype at every test iteration."""
-
-    def __init__(self):
-        self.seen = []
-
-    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        self.seen.append(runner.model.backbone.visual.conv1.weight.dtype)
-        assert all(s.pred_text.score and isinstance(s.pred_text.score[0], float)
-                   for s in outputs if s.pred_text.item)
-
-
-def test_hook_casts_the_weights_for_the_runner_test_loop(tmp_path):
-    from mmengine.runner import Runner
-    renderer = WordRenderer(seed=0)
-    words = ['apple', 'river']
-    write_lmdb(str(tmp_path / 'test'), [
-        (cv2.imencode('.png', renderer.render(w)[:, :, ::-1])[1].tobytes(), w) for w in words])
-    cfg = load_config(TINY_CONFIG)
-    cfg.model.decoder.refine_iters = 0
-    dataset = cfg.test_dataloader.dataset.datasets[0]
-    dataset.update(data_root=str(tmp_path), ann_file='test', name='T')
-    cfg.test_dataloader.dataset.datasets = [dataset]
-    cfg.test_dataloader.update(batch_size=2, num_workers=0)
-    cfg.test_evaluator.dataset_prefixes = ['T']
-    # only what testing reads (MMEngine formats the whole config with yapf: slow when long)
-    runner = Runner(model=cfg.model, work_dir=str(tmp_path / 'work'),
-                    test_dataloader=cfg.test_dataloader, test_cfg=dict(type='TestLoop'),
-                    test_evaluator=cfg.test_evaluator, default_scope='mmocr',
-                    custom_hooks=[dict(type='InferencePrecisionHook', precision='bf16')])
-    probe = _DtypeProbe()
-    runner.register_hook(probe)
-    metrics = runner.test()
-    assert probe.seen == [torch.bfloat16]
-    assert metrics['T/str/num_samples'] == 2 and 0 <= metrics['T/str/accuracy'] <= 1
-    assert runner.model.backbone.visual.conv1.weight.dtype == torch.float32   # after the test
-    log = (next((tmp_path / 'work').rglob('*.log'))).read_text()
-    assert 'inference precision bf16 (asked: bf16; CPU: ' in log
-    with pytest.raises(ValueError, match='precision must be one of'):
-        prec.InferencePrecisionHook('half')
-
-
-def test_tools_test_precision_option(monkeypatch, tmp_path):
-    import importlib.util
-    import sys
-
-    from conftest import ROOT
-    spec = importlib.util.spec_from_file_location('test_tool', ROOT / 'tools' / 'test.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    checkpoint = tmp_path / 'x.pth'          # the tool checks the file before it builds
-    torch.save(dict(state_dict={}), checkpoint)
-
-    def hooks(*options):
-        monkeypatch.setattr(sys, 'argv', ['test.py', str(TINY_CONFIG), str(checkpoint), *options])
-        return [h for h in tool.setup_cfg(tool.parse_args()).get('custom_hooks', [])
-                if h['type'] == 'InferencePrecisionHook']
-
-    assert hooks() == []                                    # fp32: nothing cast
-    assert hooks('--precision', 'auto') == [dict(type='InferencePrecisionHook', precision='auto')]
-    with pytest.raises(SystemExit):
-        hooks('--precision', 'int8')
-
-
-
 def test_dptr_recognizer_in_bf16():
     """timm's ViT backbone gets its input in its weights' dtype as CLIP's tower does; the
     features are the fp32 ones to bf16 rounding; predictions carry fp32 scores."""
     from conftest import CONFIGS, build_model
-    cfg = load_config(CONFIGS / 'dptr' / 'dptr_finetune_tiny.py')
+    cfg = load_config(CONFIGS / 'dptr' / 'dptr_finetune_vit-tiny_synth.py')
     cfg.model.decoder.refine_iters = 0
     torch.manual_seed(0)
     model = build_model(cfg.model).eval()

@@ -1,28 +1,31 @@
 """Scaled dot-product attention for the towers and decoders, with a faster CPU training path.
 
-PyTorch's fused CPU kernel (``scaled_dot_product_attention``, flash attention for CPU) is the
+PyTorch's fused CPU kernel (``F.scaled_dot_product_attention``, flash attention for CPU) is the
 fastest choice in inference, but its backward in bf16 / fp16 is several times slower than the
 plain formulation (two batched GEMMs around an fp32 softmax): at the tiny CLIP4STR's sizes (batch
 64, 2-4 heads, 27-81 tokens) forward + backward take 20-32 ms fused against 4-5 ms plain, 1
 thread, and fused attention was half of the bf16 training step; at ViT-B sizes (12 heads, 197
-tokens) 66 against 30 ms (docs/benchmarks.md, "the bf16 backward was bound by attention"). In
-fp32 the fused backward is as fast or faster at ViT-B sizes, so :func:`attention` takes the plain
-path only for CPU tensors in bf16 / fp16 that autograd will differentiate; everything else
-(inference, fp32, CUDA) goes to the fused kernel. Both compute the same function; they differ in
-rounding.
+tokens) 66 against 30 ms (docs/benchmarks.md, "The tiny model's training step"). In fp32 the
+fused backward is as fast or faster, so :func:`attention` takes the plain path only for CPU
+tensors in bf16 / fp16 that autograd will differentiate, and only when ``CLIP4STR_FASTPATH`` is
+not ``off``; everything else goes to the fused kernel. Both compute the same function; they
+differ in rounding.
 """
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
+from .switch import fastpath
+
 REDUCED = (torch.bfloat16, torch.float16)
 
 
 def takes_plain_path(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
-    """True for CPU bf16 / fp16 attention that autograd will differentiate."""
+    """True for CPU bf16 / fp16 attention that autograd will differentiate (switch not off)."""
     return (q.device.type == 'cpu' and q.dtype in REDUCED and torch.is_grad_enabled()
-            and (q.requires_grad or k.requires_grad or v.requires_grad))
+            and (q.requires_grad or k.requires_grad or v.requires_grad)
+            and fastpath() != 'off')
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

@@ -1,11 +1,12 @@
-"""The fused block forward computes what open_clip's own modules compute: values (through MKL
-and through oneDNN), gradients, autocast dtypes, and the towers built on it."""
+"""compute/blocks: the block forward computes what open_clip's own modules compute: values (plain
+public API, tuned through MKL and through oneDNN), gradients, autocast dtypes, and the towers
+built on it."""
 import pytest
 import torch
 from open_clip.transformer import LayerNormFp32, QuickGELU, Transformer
 from torch import nn
 
-from clip4str_plugin.models.clip.blocks import transformer_forward
+from clip4str_plugin.compute.blocks import transformer_forward
 from clip4str_plugin.models.clip.towers import CLIPTextEncoder, CLIPVisionBackbone
 
 
@@ -18,11 +19,17 @@ def causal_mask(n):
     return torch.full((n, n), float('-inf')).triu(1)
 
 
-@pytest.mark.parametrize('gemm', ['mkl', 'onednn'])
+def use(mode, monkeypatch):
+    """CLIP4STR_FASTPATH ``off``, ``auto`` with MKL's GEMMs (an Intel CPU) or ``on`` (oneDNN's)."""
+    monkeypatch.setenv('CLIP4STR_FASTPATH', dict(plain='off', mkl='auto', onednn='on')[mode])
+    monkeypatch.setattr('clip4str_plugin.compute.onednn.cpu_vendor', lambda: 'GenuineIntel')
+
+
+@pytest.mark.parametrize('mode', ['plain', 'mkl', 'onednn'])
 @pytest.mark.parametrize('act', [QuickGELU, nn.GELU])
 @pytest.mark.parametrize('causal', [False, True])
-def test_matches_open_clip_without_grad(act, causal, gemm, monkeypatch):
-    monkeypatch.setattr('clip4str_plugin.models.clip.fp32_gemm._chosen', gemm)
+def test_matches_open_clip_without_grad(act, causal, mode, monkeypatch):
+    use(mode, monkeypatch)
     model = stack(act)
     x = torch.randn(3, 17, 64)
     with torch.inference_mode():
@@ -30,11 +37,14 @@ def test_matches_open_clip_without_grad(act, causal, gemm, monkeypatch):
         x_copy = x.clone()
         out = transformer_forward(model, x_copy, causal=causal)
     assert (out - ref).abs().max() < 2e-5
-    # MKL: the residual stream is updated in place; oneDNN: the sums are fused into its GEMMs
-    assert (out.data_ptr() == x_copy.data_ptr()) == (gemm == 'mkl')
+    # tuned with MKL: the residual stream is updated in place; oneDNN: the sums are fused into
+    # its GEMMs; plain: new tensors
+    assert (out.data_ptr() == x_copy.data_ptr()) == (mode == 'mkl')
 
 
-def test_gradients_match_open_clip():
+@pytest.mark.parametrize('mode', ['plain', 'mkl'])
+def test_gradients_match_open_clip(mode, monkeypatch):
+    use(mode, monkeypatch)
     model = stack()
     x = torch.randn(2, 9, 64, requires_grad=True)
     ref = model(x)
@@ -79,7 +89,7 @@ def test_towers_match_open_clip_modules():
 
 
 def test_towers_grad_checkpointing_gives_the_same_gradients(monkeypatch):
-    import clip4str_plugin.models.clip.blocks as blocks
+    import clip4str_plugin.compute.blocks as blocks
 
     def grads(flag):
         torch.manual_seed(0)
