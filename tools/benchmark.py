@@ -29,16 +29,11 @@ fused AdamW step, as the CLIP4STR schedule) on random images labelled with rando
 predicts empty words, whose captions are encoded only once.
 """
 import argparse
-import copy
 import json
 import os.path as osp
-import random
 import statistics
-import string
 import sys
 import tempfile
-import time
-from contextlib import nullcontext
 
 import torch
 from mmengine.config import Config
@@ -52,9 +47,9 @@ from clip4str_plugin.cli.checks import (check_config, check_device, check_output
                                                check_positive, fail)
 from clip4str_plugin.compute.cpu import describe_cpu
 from clip4str_plugin.compute.onednn import fp32_gemm_backend
-from clip4str_plugin.compute.precision import resolve_precision, set_inference_precision
+from clip4str_plugin.cli.timing import (label_batch, make_batch, measure, measure_train,
+                                         precision_label)
 from clip4str_plugin.fileio import refuse_existing_output, write_atomically
-from clip4str_plugin.models.parseq.permutations import causal_mask
 from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 
 PRECISIONS = ['fp32', 'auto', 'bf16', 'fp16', 'bf16-autocast', 'fp16-autocast']
@@ -95,52 +90,6 @@ def parse_args():
     return args
 
 
-def uncached_decode_ar(decoder, memory, num_steps=None, early_stop=True, memory_kv=None):
-    """Reference-style AR decoding: the whole prefix is decoded again at every step (the
-    memory's keys/values, when the caller knows them, are the only thing reused)."""
-    num_steps = num_steps or decoder.max_length
-    tokens = memory.new_full((memory.shape[0], 1), decoder.bos_id, dtype=torch.long)
-    logits = []
-    for step in range(num_steps):
-        mask = causal_mask(step + 1, memory.device)
-        out = decoder(tokens, memory, mask[step:step + 1][None], mask[None],
-                      memory_kv=memory_kv)[0]
-        logits.append(out[:, -1:] if out.shape[1] > 1 else out)
-        next_token = logits[-1].argmax(-1)
-        tokens = torch.cat([tokens, next_token], dim=1)
-        if early_stop and bool((tokens == decoder.eos_id).any(-1).all()):
-            break
-    return torch.cat(logits, dim=1)
-
-
-class _ResetPeak:
-    """Peak memory of one measured block: CUDA allocator peak, or the process's peak RSS."""
-
-    def __init__(self, device):
-        self.cuda = device.startswith('cuda')
-
-    def __enter__(self):
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        else:
-            with open('/proc/self/clear_refs', 'w') as f:   # resets VmHWM (Linux)
-                f.write('5')
-        return self
-
-    def peak_mib(self):
-        if self.cuda:
-            return torch.cuda.max_memory_allocated() / 2**20
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) / 1024
-        return float('nan')
-
-    def __exit__(self, *exc):
-        return False
-
-
 def build(cfg, checkpoint, device):
     from mmengine.runner import load_checkpoint
     from mmocr.registry import MODELS
@@ -151,119 +100,10 @@ def build(cfg, checkpoint, device):
     return model.to(device).eval()
 
 
-def make_batch(cfg, batch_size, seed=0):
-    from mmocr.structures import TextRecogDataSample
-    w, h = cfg.get('input_size', (224, 224))
-    gen = torch.Generator().manual_seed(seed)
-    images = [torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8)
-              for _ in range(batch_size)]
-    samples = [TextRecogDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                                                 valid_ratio=1.0)) for _ in range(batch_size)]
-    return dict(inputs=images, data_samples=samples)
-
-
-def reduced_dtype(precision, device):
-    """The dtype of a reduced precision (``'bf16'``, ``'fp16-autocast'``, ``'auto'``...), None
-    for fp32."""
-    name = resolve_precision(precision.split('-')[0], device)
-    return dict(bf16=torch.bfloat16, fp16=torch.float16).get(name)
-
-
-def with_precision(model, precision, device):
-    """``(model, autocast context)``: the fp32 model under autocast, or a copy of it whose
-    weights are cast once."""
-    dtype = reduced_dtype(precision, device)
-    if dtype is None:
-        return model, nullcontext()
-    if precision.endswith('-autocast'):
-        return model, torch.autocast(device.split(':')[0], dtype=dtype)
-    cast = copy.deepcopy(model)
-    set_inference_precision(cast, precision, device)
-    return cast, nullcontext()
-
-
-def precision_label(precision, device):
-    """``'auto (bf16)'`` for auto: what it chose here; other names as given."""
-    return f'auto ({resolve_precision("auto", device)})' if precision == 'auto' else precision
-
-
-def use_uncached_decoding(model, on=True):
-    """Both branches of ``model`` decode as :func:`uncached_decode_ar` (``on``) or cached."""
-    if not hasattr(model, 'decoder'):   # an exported model decodes as it was exported
-        return
-    for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
-        if on:
-            branch.decode_ar = (lambda m, n=None, e=True, memory_kv=None, d=branch:
-                                uncached_decode_ar(d, m, n, e, memory_kv))
-        else:
-            branch.__dict__.pop('decode_ar', None)
-
-
-def measure(model, data, precision, device, iters, warmup, progress, uncached=False):
-    model, autocast = with_precision(model, precision, device)
-    use_uncached_decoding(model, uncached)
-    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
-    times = []
-    try:
-        with torch.no_grad(), autocast, _ResetPeak(device) as peak:
-            for i in range(warmup + iters):
-                sync()
-                start = time.perf_counter()
-                model.test_step(data)
-                sync()
-                if i >= warmup:
-                    times.append(time.perf_counter() - start)
-                progress.update()
-            peak_mib = peak.peak_mib()
-    finally:
-        use_uncached_decoding(model, False)
-    return times, peak_mib
-
-
-def label_batch(data, seed=0):
-    """Random words of 2-8 letters as ground truth of a batch."""
-    from mmengine.structures import LabelData
-    rng = random.Random(seed)
-    for sample in data['data_samples']:
-        word = ''.join(rng.choices(string.ascii_letters, k=rng.randint(2, 8)))
-        sample.gt_text = LabelData(item=word)
-    return data
-
-
-def measure_train(model, data, precision, device, iters, warmup, progress):
-    """Seconds per training step (forward under autocast, backward, fused AdamW step)."""
-    dtype = reduced_dtype(precision, device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-6, fused=True)
-    scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
-    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
-    model.train()
-    times = []
-    with _ResetPeak(device) as peak:
-        for i in range(warmup + iters):
-            sync()
-            start = time.perf_counter()
-            batch = model.data_preprocessor(data, True)
-            with torch.autocast(device.split(':')[0], dtype=dtype, enabled=dtype is not None):
-                losses = model(batch['inputs'], batch['data_samples'], mode='loss')
-            optimizer.zero_grad()
-            scaler.scale(sum(losses.values())).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            sync()
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-            progress.update()
-        peak_mib = peak.peak_mib()
-    model.eval()
-    return times, peak_mib
-
-
 def exported_models(model, cfg, args, folder):
     """``{(backend, precision): DeployedTextRecognizer}`` of ``model`` exported into ``folder``
     (fp32; int8 when asked) for each exported backend of ``args``."""
     from clip4str_plugin.deploy import DeployedTextRecognizer, export_recognizer
-    from clip4str_plugin.deploy.quantize import quantize_folder
     from clip4str_plugin.deploy.sessions import import_runtime
     backends = [b for b in args.backend if b != 'pytorch']
     if not backends or args.train:
@@ -271,11 +111,9 @@ def exported_models(model, cfg, args, folder):
     for backend in backends:   # before exporting: a runtime that is not installed
         import_runtime(backend)
     preprocessor = cfg.model.data_preprocessor.to_dict()
-    folders = {'fp32': folder}
-    export_recognizer(model, folder, preprocessor)
-    if 'int8' in args.precision:
-        folders['int8'] = osp.join(folder, 'int8')
-        quantize_folder(folder, folders['int8'])
+    int8 = 'int8' in args.precision
+    export_recognizer(model, folder, preprocessor, int8=int8)
+    folders = dict(fp32=folder, **(dict(int8=osp.join(folder, 'int8')) if int8 else {}))
     return {(b, p): DeployedTextRecognizer(f, b, args.threads, preprocessor)
             for b in backends for p, f in folders.items() if p in args.precision}
 
