@@ -1,6 +1,6 @@
 """Evaluate a checkpoint and print one table: a row per test set, a column per metric.
 
-    python tools/test.py configs/clip4str/clip4str_b16.py work_dirs/x/best.pth
+    python tools/test.py configs/clip4str/clip4str-b16.py work_dirs/x/best.pth
     python tools/test.py CONFIG CKPT --norm openai        # OpenAI CLIP statistics (default: as
                                                           # the checkpoint records, else CONFIG's)
     python tools/test.py CONFIG CKPT --precision auto     # bf16 / fp16 weights where that is faster

@@ -95,7 +95,7 @@ def test_clear_errors(tiny_official, tmp_path):
     assert 'Traceback' not in out.stderr
 
     out = run_convert(good, tmp_path / 'x.pth', '--config',
-                      ROOT / 'configs' / 'clip4str' / 'clip4str_b16.py')
+                      ROOT / 'configs' / 'clip4str' / 'clip4str-b16.py')
     assert out.returncode != 0 and 'does not match the config' in out.stderr
     assert 'shape mismatch' in out.stdout and not (tmp_path / 'x.pth').exists()
 
