@@ -7,8 +7,10 @@
 # BROAD_TRAIN=<LMDB below the data root>.
 _base_ = ['../clip4str/clip4str-tiny_20min_synth-broad.py']
 
-dptr_pretrained = ('{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny_synth-broad/'
-                   'decoder_pretrained.safetensors}}')
+# DPTR_DECODER, else the file the pre-training config writes into its default work dir
+dptr_pretrained = '{{$DPTR_DECODER:pre-training}}'
+dptr_pretrained = ('work_dirs/dptr_pretrain_tiny_synth-broad/decoder_pretrained.safetensors'
+                   if dptr_pretrained == 'pre-training' else dptr_pretrained)
 embed_dim = 128
 _dptr = _base_.dptr_recognizer
 model = dict(   # replaces the CLIP4STR towers and decoders

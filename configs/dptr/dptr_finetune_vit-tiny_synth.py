@@ -5,8 +5,10 @@
 # custom_hooks.0.checkpoint=None is the random-decoder baseline.
 _base_ = ['../clip4str/clip4str-tiny_3k_synth.py']
 
-dptr_pretrained = ('{{$DPTR_DECODER:work_dirs/dptr_pretrain_tiny_synth/'
-                   'decoder_pretrained.safetensors}}')
+# DPTR_DECODER, else the file the pre-training config writes into its default work dir
+dptr_pretrained = '{{$DPTR_DECODER:pre-training}}'
+dptr_pretrained = ('work_dirs/dptr_pretrain_tiny_synth/decoder_pretrained.safetensors'
+                   if dptr_pretrained == 'pre-training' else dptr_pretrained)
 embed_dim = 128
 _dptr = _base_.dptr_recognizer
 model = dict(   # replaces the CLIP4STR towers and decoder of the main job
