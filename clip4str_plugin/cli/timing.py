@@ -13,25 +13,21 @@ from contextlib import nullcontext
 import torch
 
 from clip4str_plugin.compute import precision as precision_module
+from clip4str_plugin.models.parseq.attention import group_mask
 from clip4str_plugin.models.parseq.permutations import causal_mask
 
 
-def uncached_decode_ar(decoder, memory, num_steps=None, early_stop=True, memory_kv=None):
-    """Reference-style AR decoding: the whole prefix is decoded again at every step (the
-    memory's keys/values, when the caller knows them, are the only thing reused)."""
-    num_steps = num_steps or decoder.max_length
-    tokens = memory.new_full((memory.shape[0], 1), decoder.bos_id, dtype=torch.long)
-    logits = []
-    for step in range(num_steps):
-        mask = causal_mask(step + 1, memory.device)
-        out = decoder(tokens, memory, mask[step:step + 1][None], mask[None],
-                      memory_kv=memory_kv)[0]
-        logits.append(out[:, -1:] if out.shape[1] > 1 else out)
-        next_token = logits[-1].argmax(-1)
-        tokens = torch.cat([tokens, next_token], dim=1)
-        if early_stop and bool((tokens == decoder.eos_id).any(-1).all()):
-            break
-    return torch.cat(logits, dim=1)
+def uncached_step(network, token, position, memory_kv, cache=None):
+    """Reference-style AR step (``PARSeqNetwork.step``'s signature): the whole prefix is decoded
+    again; the "cache" is the prefix's tokens, the memory's keys/values the only thing reused."""
+    tokens = token if cache is None else torch.cat([cache, token], dim=1)
+    mask = causal_mask(position + 1, token.device)
+    query_mask, content_mask = (group_mask(m[None], None, token.shape[0])
+                                for m in (mask[position:position + 1], mask))
+    query = network.pos_queries[:, position:position + 1].expand(token.shape[0], -1, -1)
+    logits = network.run_layers(query, network.embed_content(tokens), memory_kv, query_mask,
+                                content_mask)
+    return logits, tokens
 
 
 class PeakMemory:
@@ -101,15 +97,15 @@ def precision_label(precision, device):
 
 
 def use_uncached_decoding(model, on=True):
-    """Both branches of ``model`` decode as :func:`uncached_decode_ar` (``on``) or cached."""
+    """Both branches of ``model`` take AR steps as :func:`uncached_step` (``on``) or cached."""
     if not hasattr(model, 'decoder'):   # an exported model decodes as it was exported
         return
     for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
         if on:
-            branch.decode_ar = (lambda m, n=None, e=True, memory_kv=None, d=branch:
-                                uncached_decode_ar(d, m, n, e, memory_kv))
+            branch.step = (lambda token, position, memory_kv, cache=None, d=branch:
+                           uncached_step(d, token, position, memory_kv, cache))
         else:
-            branch.__dict__.pop('decode_ar', None)
+            branch.__dict__.pop('step', None)
 
 
 def measure(model, data, precision, device, iters, warmup, progress, uncached=False):

@@ -1,9 +1,10 @@
 """The pieces of a CLIP4STR recognizer that become ONNX graphs: its two CLIP towers as they are,
 and ``nn.Module`` wrappers around one step of each PARSeq network.
 
-Decoding stays exact because every graph is one stateless step of the PyTorch decode
-(:meth:`CLIP4STRDecoder.decode`); the loop around them (argmax, early stop, captions, CLIP's
-tokenizer) is Python (:mod:`.runner`). Tensors cross graph boundaries flattened: a network of
+Decoding stays exact because every graph is one stateless step of the PyTorch decode and the
+loop around them (argmax, early stop, captions, CLIP's tokenizer, refinement) is the PyTorch
+one, :func:`~clip4str_plugin.models.clip4str.decoder.dual_decode`, driving the graphs through
+:class:`.runner.GraphSteps`. Tensors cross graph boundaries flattened: a network of
 depth L takes and returns its per-layer keys/values as ``k0, v0, k1, v1, ...``, each
 ``(B, heads, S, D / heads)``.
 
@@ -63,11 +64,7 @@ class FirstStep(nn.Module):
         self.network = network
 
     def forward(self, token: torch.Tensor, *memory_kv: torch.Tensor):
-        net = self.network
-        query = net.pos_queries[:, :1].expand(token.shape[0], -1, -1)
-        cache = [None] * len(net.layers)
-        logits = net.run_layers(query, net.embed_content(token, 0), _pairs(memory_kv),
-                                cache=cache)
+        logits, cache = self.network.step(token, 0, _pairs(memory_kv))
         return (logits, *_flat(cache))
 
 

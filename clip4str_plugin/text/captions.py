@@ -8,6 +8,8 @@ DPTR's text-only prompts).
   (held-out words included: no token is unseen), and a tower trained from scratch learns it far
   sooner (docs/benchmarks.md).
 """
+from typing import List, Sequence
+
 CAPTION_STYLES = ('plain', 'spelled')
 
 
@@ -23,3 +25,14 @@ def format_caption(text: str, style: str = 'plain', template: str = '{}') -> str
     if check_caption_style(style) == 'spelled':
         text = ' '.join(text)
     return template.format(text)
+
+
+def decoded_captions(logits, table: Sequence[str], end_id: int, style: str) -> List[str]:
+    """The captions of greedy decoding: ``logits (N, L, C)`` (a tensor) -> N captions, each the
+    argmax class ids cut at the first ``end_id``, mapped through ``table`` (class id -> caption
+    text, '' for characters CLIP is not shown), in ``style``."""
+    captions = []
+    for ids in logits.argmax(-1).tolist():
+        end = ids.index(end_id) if end_id in ids else len(ids)
+        captions.append(format_caption(''.join(table[i] for i in ids[:end]), style))
+    return captions

@@ -1,7 +1,10 @@
 """The character sets of the papers' protocol, by name, and where the dictionary files are."""
+import logging
 import os.path as osp
 import string
 from pathlib import Path
+
+from mmengine.logging import print_log
 
 #: Case-insensitive alphanumerics: the evaluation charset of the papers (``charset_test``).
 CHARSET_36 = string.digits + string.ascii_lowercase
@@ -17,11 +20,26 @@ CHARSETS = {'36': CHARSET_36, '62': CHARSET_62, '94': CHARSET_94}
 DICTS_DIR = Path(__file__).resolve().parents[1] / 'dicts'
 
 
+def resolve_dict_file(dict_file: str) -> str:
+    """Where ``dict_file`` is: a bare name of a shipped dictionary (``'charset_94.txt'``) is the
+    file in ``clip4str_plugin/dicts``; any other existing path is itself; a path that does not
+    exist here (a checkpoint's config from another machine) falls back, with a logged note, to
+    the shipped file of the same name. Anything else is returned unchanged for the caller to
+    report."""
+    packaged = DICTS_DIR / osp.basename(dict_file)
+    if not osp.dirname(dict_file) and packaged.is_file():
+        return str(packaged)
+    if osp.isfile(dict_file) or not packaged.is_file():
+        return dict_file
+    print_log(f'dict_file {dict_file} does not exist; using the shipped {packaged.name} '
+              f'({packaged}) instead', logger='current', level=logging.WARNING)
+    return str(packaged)
+
+
 def dict_file_chars(dict_file: str) -> str:
-    """The characters of a dictionary file (one a line, empty lines skipped), in file order; a
-    bare name (``'charset_greek.txt'``) is the shipped file in ``clip4str_plugin/dicts``."""
-    packaged = DICTS_DIR / dict_file
-    path = str(packaged) if not osp.dirname(dict_file) and packaged.is_file() else dict_file
+    """The characters of a dictionary file (one a line, empty lines skipped), in file order; the
+    file as :func:`resolve_dict_file` finds it."""
+    path = resolve_dict_file(dict_file)
     if not osp.isfile(path):
         raise FileNotFoundError(f'charset {dict_file}: no such dictionary file (a path, or one '
                                 f'of {", ".join(sorted(p.name for p in DICTS_DIR.glob("*.txt")))}'

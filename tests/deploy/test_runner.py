@@ -323,7 +323,7 @@ def test_other_decoding_options(options, tmp_path):
     assert_same(model, run, tiny_images(3))
     logits = torch.zeros(1, 3, run.manifest['decoding']['num_classes'])
     logits[0, [0, 1], [11, 12]] = 1   # 'ab', then [E]
-    assert run.captions(logits.numpy()) == model.decoder.captions(logits) == \
+    assert run.steps.captions(logits) == model.decoder.captions(logits) == \
         [{'plain': 'ab', 'spelled': 'a b'}[model.decoder.caption_style]]
 
 

@@ -36,7 +36,7 @@ def convert(*args) -> str:
 
 
 def pretrain_decoder():
-    from clip4str_plugin.models.dptr.rec_decoder import PARSeqRecDecoder
+    from clip4str_plugin.models.parseq.rec_decoder import PARSeqRecDecoder
     return PARSeqRecDecoder(dict(type='PARSeqDictionary', dict_file=DICT_94),
                             decoder=dict(embed_dim=32, depth=1, num_heads=4, mlp_ratio=4.0,
                                          dropout=0.1), max_seq_len=25, refine_iters=1).eval()

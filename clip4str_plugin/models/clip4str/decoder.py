@@ -2,19 +2,82 @@
 
 The image tower is the recognizer's backbone; this module owns the CLIP text encoder and the two
 PARSeq networks (``visual_decoder`` on image tokens, ``cross_decoder`` on [image; text] tokens).
+:func:`dual_decode` is the test-time decoding, written once against the steps that this decoder
+and its exported graphs (:class:`clip4str_plugin.deploy.runner.GraphSteps`) both provide.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmocr.registry import MODELS
 
+from ...datasets.errors import DataError
+from ...text.captions import check_caption_style, decoded_captions
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
-from ...text.captions import check_caption_style, format_caption
-from ..clip.caption_letters import check_caption_letters
-from ..parseq.attention import SplitMemory
+from ..parseq.attention import KV, SplitMemory
 from ..parseq.loss import PLMBatch
+from ..parseq.network import cloze_refine, greedy_ar, one_shot
 from ..parseq.plm_decoder import PLMDecoder
+
+
+def dual_decode(steps, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Dual predict-and-refine: image tokens ``image (B, S, D)`` -> (cross, visual) logits
+    ``(B, L, C)``; the cross logits are the answer.
+
+    ``steps``: a :class:`CLIP4STRDecoder` or the exported graphs. Both give ``visual_decoder``
+    and ``cross_decoder`` (``step`` / ``read_all`` of :class:`PARSeqNetwork`), ``decode_ar``,
+    ``refine_iters``, ``image_kv``, ``caption_ids``, ``encode_text`` and ``cross_kv``.
+    """
+    visual_net, cross_net = steps.visual_decoder, steps.cross_decoder
+    batch, device = image.shape[0], image.device
+
+    def first_pass(net, memory_kv, num_steps: int) -> torch.Tensor:
+        # AR stops once every sample has emitted [E]; one-shot asks every query at once
+        if steps.decode_ar:
+            return greedy_ar(net, memory_kv, batch, num_steps, device=device)
+        return one_shot(net, memory_kv, batch, num_steps, device=device)
+
+    # Every step of both branches reads the image: its keys/values are projected once per
+    # branch (the cross memory's image part now, its caption part once the caption is known).
+    visual_kv, image_kv = steps.image_kv(image)
+    visual = first_pass(visual_net, visual_kv, visual_net.max_length)
+    # CLIP's text tower reads the visual branch's guess; the cross branch reads [image; text]
+    # for as many steps as the visual branch took (the reference's cross loop).
+    ids = steps.caption_ids(visual)
+    text = encode_distinct(steps, ids)
+    cross_kv = steps.cross_kv(image, image_kv, text)
+    cross = first_pass(cross_net, cross_kv, visual.shape[1])
+    for _ in range(steps.refine_iters):
+        # Refine the visual guess, caption it again, refine the cross branch on the new text.
+        visual = cloze_refine(visual_net, visual_kv, visual)
+        new_ids = steps.caption_ids(visual)
+        if not torch.equal(new_ids, ids):
+            # Usually no caption changes; only the ones that did go through the text tower.
+            changed = (new_ids != ids).any(-1)
+            text = text.clone()
+            text[changed] = encode_distinct(steps, new_ids[changed]).to(text.dtype)
+            cross_kv, ids = steps.cross_kv(image, image_kv, text), new_ids
+        cross = cloze_refine(cross_net, cross_kv, cross)
+    return cross, visual
+
+
+def encode_distinct(steps, ids: torch.Tensor) -> torch.Tensor:
+    """Text tower output ``(N, text_length, D)`` of ``ids (N, text_length)``, each distinct
+    caption (frequent within a batch) encoded once."""
+    unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
+    return steps.encode_text(unique)[inverse]
+
+
+def check_caption_letters(chars: Sequence[str], caption_chars: Sequence[str]) -> None:
+    """Refuse a caption mapping (dictionary character -> caption text) that keeps none of the
+    dictionary's letters, e.g. a Greek dictionary with the reference's 36-character
+    ``text_charset``: the cross branch would read empty captions (docs/charsets.md)."""
+    letters = [c for c, kept in zip(chars, caption_chars) if c.isalpha()]
+    if letters and not any(kept for c, kept in zip(chars, caption_chars) if c.isalpha()):
+        raise DataError(f"text_charset keeps none of the dictionary's {len(letters)} letters "
+                        f"({''.join(letters[:10])}...): the cross branch would read empty "
+                        'captions; set text_charset to the letters CLIP should read (as '
+                        'configs/clip4str/clip4str-tiny_3k_synth-greek.py does)')
 
 
 @MODELS.register_module()
@@ -31,8 +94,9 @@ class CLIP4STRDecoder(PLMDecoder):
         image_detach: the cross branch does not back-propagate into the image tower (True).
         text_charset: what the prediction is reduced to before CLIP reads it (the reference's
             ``charset_test``: lower-case alphanumeric).
-        caption_style: how CLIP reads it (:mod:`clip4str_plugin.text.captions`): 'plain' (``hello``, the
-            reference) or 'spelled' (``h e l l o``), as the CLIP text tower was trained.
+        caption_style: how CLIP reads it (:mod:`clip4str_plugin.text.captions`): 'plain'
+            (``hello``, the reference) or 'spelled' (``h e l l o``), as the text tower was
+            trained.
     """
 
     extra_fields = ('visual_pred_text', )
@@ -54,51 +118,7 @@ class CLIP4STRDecoder(PLMDecoder):
         self._caption_chars = [''] + [adapt(c) for c in self.dictionary.dict[1:-2]]
         check_caption_letters(self.dictionary.dict[1:-2], self._caption_chars[1:])
 
-    # ---------------------------------------------------------------- cross-modal memory
-    def captions(self, logits: torch.Tensor) -> Sequence[str]:
-        """Greedy strings of ``logits (N, L, C)``, cut at [E], reduced to ``text_charset``, in
-        ``caption_style``."""
-        eos, table = self.dictionary.end_idx, self._caption_chars
-        captions = []
-        for ids in logits.argmax(-1).tolist():
-            end = ids.index(eos) if eos in ids else len(ids)
-            captions.append(format_caption(''.join(table[i] for i in ids[:end]),
-                                           self.caption_style))
-        return captions
-
-    def encode_captions(self, logits: torch.Tensor) -> torch.Tensor:
-        """CLIP text tokens ``(N, text_length, D)`` of the captions of ``logits (N, L, C)``.
-
-        Identical captions (frequent across permutations and within a batch) are encoded once.
-        """
-        return self.encode_caption_ids(self.caption_ids(logits))
-
-    def caption_ids(self, logits: torch.Tensor) -> torch.Tensor:
-        """CLIP BPE ids ``(N, text_length)`` of the captions of ``logits (N, L, C)``."""
-        return self.text_encoder.tokenize(self.captions(logits.detach()))
-
-    def encode_caption_ids(self, ids: torch.Tensor, known: Optional[Tuple[torch.Tensor,
-                                                                          torch.Tensor]] = None
-                           ) -> torch.Tensor:
-        """Text tower output ``(N, text_length, D)`` of ``ids (N, text_length)``, each distinct
-        caption encoded once. ``known``: ``(ids, output)`` of the same N samples encoded before;
-        only the rows whose ids changed are encoded again."""
-        if known is not None:
-            changed = (ids != known[0]).any(-1)
-            if not bool(changed.any()):
-                return known[1]
-            text = known[1].clone()
-            text[changed] = self.encode_caption_ids(ids[changed]).to(text.dtype)
-            return text
-        unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
-        return self.text_encoder(unique)[inverse]
-
-    def cross_memory(self, image: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """``[image (N, S, D); CLIP text tokens (N, text_length, D)]`` for the cross decoder."""
-        return torch.cat([image, self.encode_captions(logits).to(image.dtype)], dim=1)
-
-    # ---------------------------------------------------------------- the two branches
-    def teacher_forced(self, image: torch.Tensor, batch: PLMBatch) -> Dict[str, torch.Tensor]:
+    def training_logits(self, image: torch.Tensor, batch: PLMBatch) -> Dict[str, torch.Tensor]:
         """``{'visual', 'cross'}`` logits ``(K, B, T+1, C)``; the cross branch reads the caption
         of the visual branch's prediction under the same permutation."""
         visual = self.teacher_force(self.visual_decoder, image, batch)
@@ -109,37 +129,43 @@ class CLIP4STRDecoder(PLMDecoder):
         return dict(visual=visual, cross=cross)
 
     def decode(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Dual predict-and-refine: ``image (B, S, D)`` -> (cross, visual) logits ``(B, L, C)``.
+        """(cross, visual) logits ``(B, L, C)`` of ``image (B, S, D)``: :func:`dual_decode`."""
+        return dual_decode(self, image)
 
-        The visual branch reads the image; the cross branch reads the image and CLIP's encoding
-        of the visual branch's text, for as many steps. Each refinement round refines the visual
-        branch, re-captions it and refines the cross branch. The cross logits are the answer.
+    # ---------------------------------------------------------------- captions
+    def captions(self, logits: torch.Tensor) -> List[str]:
+        """Greedy strings of ``logits (N, L, C)``, cut at [E], reduced to ``text_charset``, in
+        ``caption_style``."""
+        return decoded_captions(logits, self._caption_chars, self.dictionary.end_idx,
+                                self.caption_style)
 
-        Nothing whose result is known is computed twice: the image tokens' keys/values are
-        projected once per branch (the cross memory's are the image part's followed by the
-        caption part's), and at refinement only the captions that changed (usually none) go
-        through the text tower again, the cross keys/values only when one did.
-        """
-        visual_net, cross_net = self.visual_decoder, self.cross_decoder
-        visual_kv, image_kv = visual_net.memory_kv(image), cross_net.memory_kv(image)
-        visual = self.first_pass(visual_net, image, memory_kv=visual_kv)
-        ids = self.caption_ids(visual)
-        text = self.encode_caption_ids(ids)
-        cross_kv = self._cross_kv(image_kv, text.to(image.dtype))
-        cross = self.first_pass(cross_net, image, visual.shape[1], memory_kv=cross_kv)
-        for _ in range(self.refine_iters):
-            visual = visual_net.refine(image, visual, memory_kv=visual_kv)
-            new_ids = self.caption_ids(visual)
-            if not torch.equal(new_ids, ids):
-                text = self.encode_caption_ids(new_ids, known=(ids, text))
-                cross_kv = self._cross_kv(image_kv, text.to(image.dtype))
-                ids = new_ids
-            cross = cross_net.refine(image, cross, memory_kv=cross_kv)
-        return cross, visual
+    def caption_ids(self, logits: torch.Tensor) -> torch.Tensor:
+        """CLIP BPE ids ``(N, text_length)`` of the captions of ``logits (N, L, C)``."""
+        return self.text_encoder.tokenize(self.captions(logits.detach()))
 
-    def _cross_kv(self, image_kv, text: torch.Tensor):
+    def encode_captions(self, logits: torch.Tensor) -> torch.Tensor:
+        """CLIP text tokens ``(N, text_length, D)`` of the captions of ``logits (N, L, C)``."""
+        return encode_distinct(self, self.caption_ids(logits))
+
+    def cross_memory(self, image: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """``[image (N, S, D); CLIP text tokens (N, text_length, D)]`` for the cross decoder."""
+        return torch.cat([image, self.encode_captions(logits).to(image.dtype)], dim=1)
+
+    # ---------------------------------------------------------------- the other decode steps
+    def encode_text(self, ids: torch.Tensor) -> torch.Tensor:
+        """The text tower: ``ids (N, text_length)`` -> ``(N, text_length, D)``."""
+        return self.text_encoder(ids)
+
+    def image_kv(self, image: torch.Tensor) -> Tuple[List[KV], List[KV]]:
+        """Keys/values of ``image (B, S, D)`` for the visual network's memory and for the image
+        part of the cross network's."""
+        return self.visual_decoder.memory_kv(image), self.cross_decoder.memory_kv(image)
+
+    def cross_kv(self, image: torch.Tensor, image_kv: List[KV],
+                 text: torch.Tensor) -> List[KV]:
         """The cross network's keys/values of ``[image; text (B, text_length, D)]``, per layer,
-        from the image part's (``image_kv``, already projected)."""
+        from the image part's (``image_kv``, already projected; ``image`` is not read again)."""
+        text = text.to(image.dtype)
         text_kv = [layer.cross_attn.project_kv(text) for layer in self.cross_decoder.layers]
         return [(torch.cat([ik, tk], 2), torch.cat([iv, tv], 2))
                 for (ik, iv), (tk, tv) in zip(image_kv, text_kv)]

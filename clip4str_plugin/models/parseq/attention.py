@@ -1,4 +1,5 @@
-"""Multi-head attention whose key/value projections are computed once and reused.
+"""The PARSeq network's layer: multi-head attention whose key/value projections are computed
+once and reused, and the pre-LN two-stream layer built of it.
 
 A PARSeq decoder attends to the same memory from every permutation and every decode step, so
 keys/values are projected once (:meth:`CachedMultiheadAttention.project_kv`). Permutations run
@@ -6,6 +7,7 @@ as G groups stacked group-major along the batch, ``(G*B, ...)``; when the memory
 groups, :func:`fold` lays them side by side along the sequence instead of copying the memory.
 Masks are boolean, ``True`` = may not attend.
 """
+import math
 from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
@@ -123,3 +125,52 @@ class CachedMultiheadAttention(nn.Module):
         attn = F.dropout(attn, self.dropout, self.training)
         p1, p2 = attn.split([k1.shape[2], k2.shape[2]], dim=-1)
         return self._merge(unfold(fold(p1, groups) @ v1, groups) + p2 @ v2)
+
+
+class TwoStreamDecoderLayer(nn.Module):
+    """One pre-LN layer: self-attention to the content, cross-attention to memory, GELU MLP."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.1):
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.self_attn = CachedMultiheadAttention(dim, num_heads, dropout)
+        self.cross_attn = CachedMultiheadAttention(dim, num_heads, dropout)
+        self.linear1, self.linear2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.norm_q, self.norm_c = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+
+    def stream(self, x: torch.Tensor, x_norm: torch.Tensor, content_kv: KV,
+               blocked: Optional[torch.Tensor], memory_kv: Union[KV, SplitKV],
+               groups: int = 1) -> torch.Tensor:
+        """Update one stream ``x (G*B, L, D)`` (G groups, group-major).
+
+        ``content_kv`` and ``blocked`` (broadcast to ``(G*B, 1, L, T)``) are per group. Memory
+        keys/values of batch B are shared by the groups, which are then folded along the sequence
+        for the cross-attention instead of copying the memory G times; batch G*B means one memory
+        per group.
+        """
+        x = x + self.dropout1(self.self_attn(x_norm, content_kv, blocked))
+        x_norm = self.norm1(x)
+        if isinstance(memory_kv, SplitKV):
+            crossed = self.cross_attn.attend_split(x_norm, memory_kv, groups)
+        elif memory_kv[0].shape[0] == x.shape[0]:
+            crossed = self.cross_attn(x_norm, memory_kv)
+        else:
+            crossed = unfold(self.cross_attn(fold(x_norm, groups), memory_kv), groups)
+        x = x + self.dropout2(crossed)
+        hidden = self.dropout(F.gelu(self.linear1(self.norm2(x))))
+        return x + self.dropout3(self.linear2(hidden))
+
+
+class TokenEmbedding(nn.Module):
+    """Token embedding scaled by sqrt(D) (key ``text_embed.embedding.weight``)."""
+
+    def __init__(self, vocab_size: int, dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, dim)
+        self.scale = math.sqrt(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embedding(tokens) * self.scale

@@ -1,15 +1,10 @@
 """The PARSeq / CLIP4STR token order as an MMOCR Dictionary: [E]=0, characters, [B], [P]."""
-import logging
-import os.path as osp
-
-from mmengine.logging import print_log
 from mmocr.models.common.dictionary import Dictionary
 from mmocr.registry import TASK_UTILS
 from mmocr.utils import list_from_file
 
 from ...datasets.errors import DataError
-
-from ...text.charsets import DICTS_DIR
+from ...text.charsets import resolve_dict_file
 
 
 def check_dict_file(dict_file: str) -> None:
@@ -33,21 +28,6 @@ def check_dict_file(dict_file: str) -> None:
     if not seen:
         raise DataError(f'dict_file {dict_file} holds no characters: write one character per '
                         'line')
-
-
-def resolve_dict_file(dict_file: str) -> str:
-    """Where ``dict_file`` is: a bare name of a shipped dictionary (``'charset_94.txt'``) is the
-    file in ``clip4str_plugin/dicts``; any other existing path is itself; a path that does not
-    exist here (a checkpoint's config from another machine) falls back, with a logged note, to
-    the shipped file of the same name. Anything else is returned unchanged for MMOCR to report."""
-    packaged = DICTS_DIR / osp.basename(dict_file)
-    if not osp.dirname(dict_file) and packaged.is_file():
-        return str(packaged)
-    if osp.isfile(dict_file) or not packaged.is_file():
-        return dict_file
-    print_log(f'dict_file {dict_file} does not exist; using the shipped {packaged.name} '
-              f'({packaged}) instead', logger='current', level=logging.WARNING)
-    return str(packaged)
 
 
 @TASK_UTILS.register_module()

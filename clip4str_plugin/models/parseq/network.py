@@ -7,69 +7,19 @@ embeddings), XLNet style. State-dict keys follow the reference (``layers.i.self_
 ``pos_queries``, ``norm``, ``head``), so official weights map by prefix only.
 
 Speed: keys/values of the memory are projected once per call and shared by every permutation and
-decode step; :meth:`PARSeqNetwork.decode_ar` also caches the content keys/values across steps.
-Masks are boolean, ``True`` = may not attend.
+decode step; an AR step (:meth:`PARSeqNetwork.step`) also caches the content keys/values. The
+test-time loops (:func:`greedy_ar`, :func:`one_shot`, :func:`cloze_refine`) drive any object
+with ``step`` / ``read_all``: the network here, its exported graphs in deployment. Masks are
+boolean, ``True`` = may not attend.
 """
-import math
 from typing import List, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...weights.shape_checks import check_fit_on_load
-from .attention import (KV, CachedMultiheadAttention, Memory, SplitKV, SplitMemory, fold,
-                        group_mask, unfold)
-from .permutations import cloze_mask
-
-
-class TwoStreamDecoderLayer(nn.Module):
-    """One pre-LN layer: self-attention to the content, cross-attention to memory, GELU MLP."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.1):
-        super().__init__()
-        hidden = int(dim * mlp_ratio)
-        self.self_attn = CachedMultiheadAttention(dim, num_heads, dropout)
-        self.cross_attn = CachedMultiheadAttention(dim, num_heads, dropout)
-        self.linear1, self.linear2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.norm_q, self.norm_c = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
-
-    def stream(self, x: torch.Tensor, x_norm: torch.Tensor, content_kv: KV,
-               blocked: Optional[torch.Tensor], memory_kv: Union[KV, SplitKV],
-               groups: int = 1) -> torch.Tensor:
-        """Update one stream ``x (G*B, L, D)`` (G groups, group-major).
-
-        ``content_kv`` and ``blocked`` (broadcast to ``(G*B, 1, L, T)``) are per group. Memory
-        keys/values of batch B are shared by the groups, which are then folded along the sequence
-        for the cross-attention instead of copying the memory G times; batch G*B means one memory
-        per group.
-        """
-        x = x + self.dropout1(self.self_attn(x_norm, content_kv, blocked))
-        x_norm = self.norm1(x)
-        if isinstance(memory_kv, SplitKV):
-            crossed = self.cross_attn.attend_split(x_norm, memory_kv, groups)
-        elif memory_kv[0].shape[0] == x.shape[0]:
-            crossed = self.cross_attn(x_norm, memory_kv)
-        else:
-            crossed = unfold(self.cross_attn(fold(x_norm, groups), memory_kv), groups)
-        x = x + self.dropout2(crossed)
-        hidden = self.dropout(F.gelu(self.linear1(self.norm2(x))))
-        return x + self.dropout3(self.linear2(hidden))
-
-
-class TokenEmbedding(nn.Module):
-    """Token embedding scaled by sqrt(D) (key ``text_embed.embedding.weight``)."""
-
-    def __init__(self, vocab_size: int, dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, dim)
-        self.scale = math.sqrt(dim)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.embedding(tokens) * self.scale
+from .attention import (KV, Memory, SplitKV, SplitMemory, TokenEmbedding,
+                        TwoStreamDecoderLayer, group_mask)
 
 
 class PARSeqNetwork(nn.Module):
@@ -186,8 +136,7 @@ class PARSeqNetwork(nn.Module):
             content_mask: ``(G, T, T)``; only read when depth > 1.
             padding_mask: ``(B, T)`` content positions nobody may see.
             num_queries: Lq when ``query_mask`` is None (default: all position queries).
-            memory_kv: :meth:`memory_kv` of ``memory`` when already known (not projected again;
-                ``memory`` then only gives the batch and device).
+            memory_kv: :meth:`memory_kv` of ``memory`` when known (``memory`` is not read).
 
         Returns:
             logits ``(G, B, Lq, num_classes)``.
@@ -206,56 +155,93 @@ class PARSeqNetwork(nn.Module):
                                  groups=groups)
         return logits.view(groups, batch, num_q, -1)
 
+    def step(self, token: torch.Tensor, position: int, memory_kv: List[KV],
+             cache: Optional[List[KV]] = None):
+        """AR step ``position``: ``token (B, 1)`` at content position ``position`` and position
+        query ``position`` -> (logits ``(B, 1, C)``, ``cache``: the content keys/values of every
+        layer, one step longer; None at step 0)."""
+        cache = [None] * len(self.layers) if cache is None else cache
+        query = self.dropout(self.pos_queries[:, position:position + 1]
+                             .expand(token.shape[0], -1, -1))
+        content = self.embed_content(token, position)
+        return self.run_layers(query, content, memory_kv, cache=cache), cache
+
+    def read_all(self, tokens: torch.Tensor, memory_kv: List[KV],
+                 query_mask: Optional[torch.Tensor] = None,
+                 content_mask: Optional[torch.Tensor] = None,
+                 padding: Optional[torch.Tensor] = None,
+                 num_queries: Optional[int] = None) -> torch.Tensor:
+        """Every query at once on projected memory: masks ``(Lq, T)``, ``(T, T)``, ``(B, T)``
+        as :meth:`forward`'s, one group -> logits ``(B, Lq, C)``."""
+        return self(tokens, None, None if query_mask is None else query_mask[None],
+                    None if content_mask is None else content_mask[None], padding,
+                    num_queries, memory_kv=memory_kv)[0]
+
     def decode_ar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
                   early_stop: bool = True, memory_kv: Optional[List[KV]] = None) -> torch.Tensor:
-        """Greedy autoregressive decoding with cached keys/values.
-
-        Step i feeds the argmax of step i - 1 and asks position query i: the same logits as
-        :meth:`forward` on the growing prefix with causal masks, one token of work per step.
-        ``memory_kv``: as for :meth:`forward`.
-
-        Returns:
-            logits ``(B, L, num_classes)``, L <= ``num_steps`` (default ``max_length``).
-        """
-        batch = memory.shape[0]
-        if memory_kv is None:
-            memory_kv = self.memory_kv(memory)
-        cache: List[Optional[KV]] = [None] * len(self.layers)
-        token = memory.new_full((batch, 1), self.bos_id, dtype=torch.long)
-        ended = torch.zeros(batch, dtype=torch.bool, device=memory.device)
-        logits = []
-        for step in range(num_steps or self.max_length):
-            query = self.dropout(self.pos_queries[:, step:step + 1].expand(batch, -1, -1))
-            logits.append(self.run_layers(query, self.embed_content(token, step), memory_kv,
-                                          cache=cache))
-            token = logits[-1].argmax(-1)
-            ended |= token[:, 0] == self.eos_id
-            # Every reader cuts the text at its first [E] (postprocessor, captions, refinement's
-            # padding), so once each sample has one, further steps could not change any text.
-            if early_stop and bool(ended.all()):
-                break
-        return torch.cat(logits, dim=1)
+        """:func:`greedy_ar` on ``memory (B, S, D)`` (or its known keys/values ``memory_kv``)."""
+        memory_kv = self.memory_kv(memory) if memory_kv is None else memory_kv
+        return greedy_ar(self, memory_kv, memory.shape[0], num_steps, early_stop, memory.device)
 
     def decode_nar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
                    memory_kv: Optional[List[KV]] = None) -> torch.Tensor:
-        """One-shot: every position query sees only [B]. ``(B, L, C)``."""
-        bos = memory.new_full((memory.shape[0], 1), self.bos_id, dtype=torch.long)
-        return self(bos, memory, num_queries=num_steps or self.max_length,
-                    memory_kv=memory_kv)[0]
+        """:func:`one_shot` on ``memory (B, S, D)``."""
+        memory_kv = self.memory_kv(memory) if memory_kv is None else memory_kv
+        return one_shot(self, memory_kv, memory.shape[0], num_steps, memory.device)
 
     def refine(self, memory: Memory, logits: torch.Tensor,
                memory_kv: Optional[List[Union[KV, SplitKV]]] = None) -> torch.Tensor:
-        """One cloze refinement of ``logits (B, L, C)``; returns ``(B, max_length, C)``.
+        """:func:`cloze_refine` on ``memory``."""
+        return cloze_refine(self, self.memory_kv(memory) if memory_kv is None else memory_kv,
+                            logits)
 
-        Context: [B] + the argmax of ``logits`` minus its last step, hidden from the first [E]
-        on. Query i sees every context position but its own (i + 1). As in the reference, whose
-        content and query masks are one aliased tensor, the content stream (depth > 1) uses the
-        same cloze mask.
-        """
-        bos = logits.new_full((logits.shape[0], 1), self.bos_id, dtype=torch.long)
-        tokens = torch.cat([bos, logits[:, :-1].argmax(-1)], dim=1)
-        padding = (tokens == self.eos_id).cumsum(-1) > 0
-        length = tokens.shape[1]
-        query_mask = cloze_mask(self.max_length, length, tokens.device)[None]
-        content_mask = cloze_mask(length, length, tokens.device)[None]
-        return self(tokens, memory, query_mask, content_mask, padding, memory_kv=memory_kv)[0]
+
+# The test-time loops, written once against a network's ``step`` / ``read_all`` (both
+# implemented by PARSeqNetwork and by its exported graphs, deploy.runner.GraphBranch).
+def greedy_ar(net, memory_kv, batch: int, num_steps: Optional[int] = None,
+              early_stop: bool = True, device=None) -> torch.Tensor:
+    """Greedy autoregressive decoding -> logits ``(B, L, C)``, L <= ``num_steps`` (default
+    ``max_length``). Step i reads the argmax of step i - 1; ``net.step`` caches the content's
+    keys/values, so a step costs one token, and gives the logits of :meth:`~PARSeqNetwork.forward`
+    on the whole prefix under causal masks."""
+    token = torch.full((batch, 1), net.bos_id, dtype=torch.long, device=device)
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)
+    cache, logits = None, []
+    for position in range(num_steps or net.max_length):
+        step_logits, cache = net.step(token, position, memory_kv, cache)
+        logits.append(step_logits)
+        token = step_logits.argmax(-1)
+        ended |= token[:, 0] == net.eos_id
+        # Every reader cuts the text at its first [E] (postprocessor, captions, refinement's
+        # padding), so once each sample has one, further steps could not change any text.
+        if early_stop and bool(ended.all()):
+            break
+    return torch.cat(logits, dim=1)
+
+
+def one_shot(net, memory_kv, batch: int, num_steps: Optional[int] = None,
+             device=None) -> torch.Tensor:
+    """Every position query sees only [B] -> logits ``(B, num_steps or max_length, C)``."""
+    bos = torch.full((batch, 1), net.bos_id, dtype=torch.long, device=device)
+    return net.read_all(bos, memory_kv, num_queries=num_steps or net.max_length)
+
+
+def cloze_mask(num_queries: int, length: int, device=None) -> torch.Tensor:
+    """``(num_queries, length)``: query i sees every content position except i + 1 (itself)."""
+    return torch.ones(num_queries, length, dtype=torch.bool, device=device).triu(1) & \
+        ~torch.ones(num_queries, length, dtype=torch.bool, device=device).triu(2)
+
+
+def cloze_refine(net, memory_kv, logits: torch.Tensor) -> torch.Tensor:
+    """One cloze refinement of ``logits (B, L, C)`` -> ``(B, max_length, C)``.
+
+    Context: [B] + the argmax of ``logits`` minus its last step, hidden from the first [E] on.
+    Query i sees every context position but its own (i + 1). As in the reference, whose content
+    and query masks are one aliased tensor, the content stream (depth > 1) uses the same mask.
+    """
+    bos = torch.full((logits.shape[0], 1), net.bos_id, dtype=torch.long, device=logits.device)
+    tokens = torch.cat([bos, logits[:, :-1].argmax(-1)], dim=1)
+    padding = (tokens == net.eos_id).cumsum(-1) > 0
+    length = tokens.shape[1]
+    return net.read_all(tokens, memory_kv, cloze_mask(net.max_length, length, tokens.device),
+                        cloze_mask(length, length, tokens.device), padding)

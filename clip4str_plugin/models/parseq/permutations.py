@@ -92,8 +92,3 @@ def causal_mask(length: int, device=None) -> torch.Tensor:
     """``(length, length)``: position i may not see positions after i."""
     return torch.ones(length, length, dtype=torch.bool, device=device).triu(1)
 
-
-def cloze_mask(num_queries: int, length: int, device=None) -> torch.Tensor:
-    """``(num_queries, length)``: query i sees every content position except i + 1 (itself)."""
-    return torch.ones(num_queries, length, dtype=torch.bool, device=device).triu(1) & \
-        ~torch.ones(num_queries, length, dtype=torch.bool, device=device).triu(2)

@@ -1,14 +1,13 @@
 """The MMOCR decoder base of every recognizer built on PARSeq networks (CLIP4STR, DPTR).
 
 A subclass makes its networks with :meth:`PLMDecoder.build_network` and says what they do on a
-training batch (:meth:`~PLMDecoder.teacher_forced`) and at test time (:meth:`~PLMDecoder.decode`);
+training batch (:meth:`~PLMDecoder.training_logits`) and at test time (:meth:`~PLMDecoder.decode`);
 the base turns that into MMOCR's ``forward`` / ``loss`` / ``predict``.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from mmocr.models.textrecog.decoders import BaseDecoder
-from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
 
 from ...weights.shape_checks import check_fit_on_load
@@ -71,7 +70,7 @@ class PLMDecoder(BaseDecoder):
                 if isinstance(module, PARSeqNetwork)}
 
     # ---------------------------------------------------------------- what subclasses define
-    def teacher_forced(self, memory: Memory, batch: PLMBatch) -> Dict[str, torch.Tensor]:
+    def training_logits(self, memory: Memory, batch: PLMBatch) -> Dict[str, torch.Tensor]:
         """Logits ``(K, B, T+1, C)`` of each branch (loss key ``loss_<name>``)."""
         raise NotImplementedError
 
@@ -107,7 +106,7 @@ class PLMDecoder(BaseDecoder):
         permutation on, [E] targets become [P], as in the reference)."""
         memory = self.memory(feat, out_enc)
         batch = self.module_loss.plm_batch(data_samples, self.num_perms, memory.device)
-        return self.teacher_forced(memory, batch), batch.targets
+        return self.training_logits(memory, batch), batch.targets
 
     def forward_test(self, feat=None, out_enc=None, data_samples=None) -> torch.Tensor:
         """Probabilities ``(B, L, C)`` of the answer (fp32 whatever the weights' precision)."""
@@ -131,14 +130,3 @@ class PLMDecoder(BaseDecoder):
             self.postprocessor(logits.float().softmax(-1), data_samples, field=field)
         return self.postprocessor(answer.float().softmax(-1), data_samples)
 
-
-@MODELS.register_module()
-class PARSeqDecoder:
-    """The network's former registry name: a config that still builds it gets told what to use."""
-
-    def __init__(self, *args, **kwargs):
-        raise ValueError(
-            "PARSeqDecoder is the network, not an MMOCR decoder: use type='PARSeqRecDecoder' "
-            "(one network) or type='CLIP4STRDecoder' with decoder=dict(embed_dim=..., depth=..., "
-            'num_heads=..., mlp_ratio=..., dropout=...) for the network geometry '
-            '(in Python: clip4str_plugin.models.parseq.PARSeqNetwork)')

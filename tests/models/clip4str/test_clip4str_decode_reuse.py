@@ -3,6 +3,7 @@ still gives the straightforward decode's answer."""
 import pytest
 import torch
 
+from clip4str_plugin.models.clip4str import decoder as decoder_module
 from conftest import tiny_model
 
 
@@ -41,7 +42,13 @@ def logits_for(dec, words):
 
 
 def scripted_visual(dec, monkeypatch, first, refined):
-    """The visual branch answers ``first`` words, then ``refined`` at refinement."""
+    """The visual branch answers ``first`` words, then ``refined`` at refinement (in
+    :func:`dual_decode`'s loops and in the network's own)."""
+    for name, words in (('greedy_ar', first), ('cloze_refine', refined)):
+        loop = getattr(decoder_module, name)
+        monkeypatch.setattr(decoder_module, name, lambda net, *a, _loop=loop, _words=words, **kw:
+                            logits_for(dec, _words) if net is dec.visual_decoder
+                            else _loop(net, *a, **kw))
     monkeypatch.setattr(dec.visual_decoder, 'decode_ar', lambda *a, **kw: logits_for(dec, first))
     monkeypatch.setattr(dec.visual_decoder, 'refine', lambda *a, **kw: logits_for(dec, refined))
 

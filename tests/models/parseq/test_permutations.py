@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from clip4str_plugin.models.parseq.permutations import (cloze_mask, generate_permutations,
+from clip4str_plugin.models.parseq.network import cloze_mask
+from clip4str_plugin.models.parseq.permutations import (generate_permutations,
                                                         mirror_pool, permutation_masks)
 
 

@@ -27,13 +27,6 @@ def test_network_from_dictionary_and_geometry():
     assert network.max_length == 11 and len(network.layers) == 2
 
 
-def test_old_network_type_names_the_replacement():
-    with pytest.raises(ValueError, match=r"PARSeqDecoder is the network, not an MMOCR decoder: "
-                                         r"use type='PARSeqRecDecoder'.*'CLIP4STRDecoder'"):
-        MODELS.build(dict(type='PARSeqDecoder', num_classes=95, vocab_size=97, bos_id=95,
-                          eos_id=0, embed_dim=32))
-
-
 @pytest.mark.parametrize('overrides,message', [
     (dict(decoder=dict(type='PARSeqDecoder', embed_dim=32)),
      r"decoder=dict\(...\) sets the network geometry .* not \['type'\]"),

@@ -4,8 +4,8 @@ from typing import Dict, Optional, Tuple
 import torch
 from mmocr.registry import MODELS
 
-from ..parseq.loss import PLMBatch
-from ..parseq.plm_decoder import PLMDecoder
+from .loss import PLMBatch
+from .plm_decoder import PLMDecoder
 
 
 @MODELS.register_module()
@@ -27,7 +27,7 @@ class PARSeqRecDecoder(PLMDecoder):
                          decode_ar, refine_iters, init_cfg, **removed)
         self.decoder = self.build_network(decoder)
 
-    def teacher_forced(self, memory: torch.Tensor, batch: PLMBatch) -> Dict[str, torch.Tensor]:
+    def training_logits(self, memory: torch.Tensor, batch: PLMBatch) -> Dict[str, torch.Tensor]:
         """``{'visual': (K, B, T+1, C)}``."""
         return dict(visual=self.teacher_force(self.decoder, memory, batch))
 
