@@ -38,10 +38,10 @@ REQUIRED_KEYS = ('clip_model.visual.conv1.weight', 'clip_model.visual.proj',
                  'visual_decoder.pos_queries')
 #: The released variants by (vision width, patch, vision layers, embed dim, text width, text
 #: layers), and their configs.
-VARIANTS = {(768, 16, 12, 512, 512, 12): 'clip4str_b16.py',
-            (768, 32, 12, 512, 512, 12): 'clip4str_b32.py',
-            (1024, 14, 24, 768, 768, 12): 'clip4str_l14.py',
-            (1280, 14, 32, 1024, 1024, 24): 'clip4str_h14.py'}
+VARIANTS = {(768, 16, 12, 512, 512, 12): 'clip4str-b16.py',
+            (768, 32, 12, 512, 512, 12): 'clip4str-b32.py',
+            (1024, 14, 24, 768, 768, 12): 'clip4str-l14.py',
+            (1280, 14, 32, 1024, 1024, 24): 'clip4str-h14.py'}
 #: How the authors' ``read.py`` normalises crops: ``Normalize(0.5, 0.5)`` on 0-1 pixels, i.e.
 #: mean = std = 127.5 on 0-255 RGB. The converter records it in ``meta['normalization']``.
 READ_PY_NORMALIZATION = dict(mean=[127.5] * 3, std=[127.5] * 3, source='official read.py')
