@@ -11,8 +11,7 @@ from mmocr.registry import DATASETS, TRANSFORMS
 from mmocr.structures import TextRecogDataSample
 
 from ..text.charsets import CHARSET_94
-from ..text.captions import check_caption_style, format_caption
-from ..text.clip_tokenizer import UNCUT, encode
+from ..text.captions import UNCUT, check_caption_style, encode, format_caption
 from ..text.rules import LabelRules
 from .errors import DataError, DataNotFoundError
 from .label_checks import check_in_dictionary, check_kept, first_few

@@ -17,9 +17,8 @@ from mmocr.structures import TextRecogDataSample
 
 from ..models.clip4str.decoder import dual_decode
 from ..models.parseq.dictionary import PARSeqDictionary
-from ..models.parseq.postprocessor import PARSeqPostprocessor
-from ..text import clip_tokenizer
-from ..text.captions import decoded_captions
+from ..models.parseq.plm_decoder import PARSeqPostprocessor
+from ..text.captions import decoded_captions, tokenize
 from .graphs import kv_names
 from .manifest import read_manifest
 from .sessions import open_graph
@@ -83,7 +82,7 @@ class GraphSteps:
         return self.graphs['visual_memory'](memory=image.numpy()), image
 
     def caption_ids(self, logits: torch.Tensor) -> torch.Tensor:
-        return clip_tokenizer.tokenize(self.captions(logits), self.text_length)
+        return tokenize(self.captions(logits), self.text_length)
 
     def captions(self, logits: torch.Tensor):
         return decoded_captions(logits, self.caption_chars, self.eos_id, self.caption_style)

@@ -1,5 +1,6 @@
-"""How a word becomes the text a CLIP text tower reads (CLIP4STR's cross branch, ContrastiveCLIP,
-DPTR's text-only prompts).
+"""How a word becomes what a CLIP text tower reads (CLIP4STR's cross branch, ContrastiveCLIP,
+DPTR's text-only prompts): a caption in one of two styles, then CLIP's BPE ids (open_clip's
+tokenizer with a cache, so per-string BPE leaves the hot loop).
 
 * ``'plain'``: the word itself (``hello``), as CLIP4STR feeds OpenAI's CLIP: BPE splits it into
   sub-word tokens, thousands of distinct ones over a dictionary.
@@ -8,7 +9,10 @@ DPTR's text-only prompts).
   (held-out words included: no token is unseen), and a tower trained from scratch learns it far
   sooner (docs/benchmarks.md).
 """
-from typing import List, Sequence
+import functools
+from typing import List, Sequence, Tuple
+
+import torch
 
 CAPTION_STYLES = ('plain', 'spelled')
 
@@ -36,3 +40,33 @@ def decoded_captions(logits, table: Sequence[str], end_id: int, style: str) -> L
         end = ids.index(end_id) if end_id in ids else len(ids)
         captions.append(format_caption(''.join(table[i] for i in ids[:end]), style))
     return captions
+
+
+@functools.lru_cache(maxsize=None)
+def _bpe():
+    from open_clip.tokenizer import SimpleTokenizer
+    return SimpleTokenizer()
+
+
+#: an ``encode`` length that cuts nothing
+UNCUT = 1 << 30
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def encode(text: str, length: int) -> Tuple[int, ...]:
+    """SOT + BPE(text) + EOT, cut to ``length`` with EOT kept last (open_clip's truncation)."""
+    bpe = _bpe()
+    ids = [bpe.sot_token_id] + bpe.encode(text) + [bpe.eot_token_id]
+    if len(ids) > length:
+        ids = ids[:length]
+        ids[-1] = bpe.eot_token_id
+    return tuple(ids)
+
+
+def tokenize(texts: Sequence[str], length: int) -> torch.Tensor:
+    """Token ids ``(len(texts), length)``, zero-padded, as open_clip's ``tokenize``."""
+    out = torch.zeros(len(texts), length, dtype=torch.long)
+    for row, text in enumerate(texts):
+        ids = encode(text, length)
+        out[row, :len(ids)] = torch.tensor(ids)
+    return out

@@ -13,7 +13,7 @@ from open_clip.transformer import (LayerNormFp32, QuickGELU, TextTransformer,
                                    VisionTransformer)
 from torch import nn
 
-from ...text import clip_tokenizer
+from ...text import captions
 from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict, load_into
 from ...weights.shape_checks import check_fit_on_load
 from ...compute.blocks import transformer_forward
@@ -198,7 +198,7 @@ class CLIPTextEncoder(_CLIPTower):
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """CLIP BPE ids ``(len(texts), text_length)`` on the tower's device."""
-        ids = clip_tokenizer.tokenize(texts, self.text_length)
+        ids = captions.tokenize(texts, self.text_length)
         return ids.to(self.text.positional_embedding.device)
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:

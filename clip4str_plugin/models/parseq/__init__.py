@@ -3,8 +3,7 @@
 from .dictionary import PARSeqDictionary
 from .loss import PLMModuleLoss
 from .network import PARSeqNetwork
-from .plm_decoder import PLMDecoder
-from .postprocessor import PARSeqPostprocessor
+from .plm_decoder import PARSeqPostprocessor, PLMDecoder
 from .rec_decoder import PARSeqRecDecoder
 
 __all__ = ['PARSeqDictionary', 'PLMModuleLoss', 'PARSeqNetwork', 'PLMDecoder',

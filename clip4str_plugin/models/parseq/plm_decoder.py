@@ -2,12 +2,16 @@
 
 A subclass makes its networks with :meth:`PLMDecoder.build_network` and says what they do on a
 training batch (:meth:`~PLMDecoder.training_logits`) and at test time (:meth:`~PLMDecoder.decode`);
-the base turns that into MMOCR's ``forward`` / ``loss`` / ``predict``.
+the base turns that into MMOCR's ``forward`` / ``loss`` / ``predict``, whose texts
+:class:`PARSeqPostprocessor` (greedy, cut at [E]) writes into the data samples.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
+from mmengine.structures import LabelData
 from mmocr.models.textrecog.decoders import BaseDecoder
+from mmocr.models.textrecog.postprocessors.base import BaseTextRecogPostprocessor
+from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
 
 from ...weights.shape_checks import check_fit_on_load
@@ -130,3 +134,28 @@ class PLMDecoder(BaseDecoder):
             self.postprocessor(logits.float().softmax(-1), data_samples, field=field)
         return self.postprocessor(answer.float().softmax(-1), data_samples)
 
+
+@MODELS.register_module()
+class PARSeqPostprocessor(BaseTextRecogPostprocessor):
+    """Argmax per step, cut at the first [E].
+
+    ``pred_text.item`` is the text and ``pred_text.score`` the per-character probabilities. An
+    empty prediction scores ``[p([E])]``, so the mean MMOCR's inferencer reports stays finite.
+    """
+
+    def get_single_prediction(self, probs: torch.Tensor, data_sample=None):
+        conf, ids = probs.max(-1)
+        return self._cut(ids.tolist(), conf.float().tolist())
+
+    def _cut(self, ids, conf):
+        end = ids.index(self.dictionary.end_idx) if self.dictionary.end_idx in ids else len(ids)
+        return ids[:end], (conf[:end] if end else conf[:1])
+
+    def __call__(self, probs: torch.Tensor, data_samples: Sequence[TextRecogDataSample],
+                 field: str = 'pred_text') -> Sequence[TextRecogDataSample]:
+        """``probs (N, T, C)`` -> ``data_samples[i].<field>`` (LabelData item, score)."""
+        conf, ids = probs.max(-1)
+        for sample, row_ids, row_conf in zip(data_samples, ids.tolist(), conf.float().tolist()):
+            index, score = self._cut(row_ids, row_conf)
+            sample.set_field(LabelData(item=self.dictionary.idx2str(index), score=score), field)
+        return data_samples

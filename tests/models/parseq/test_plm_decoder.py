@@ -1,10 +1,12 @@
 """PLMDecoder: the network built from the dictionary, clear refusals of old or bad settings,
-memory choice, answer and extra fields, pre-trained networks through one helper."""
+memory choice, answer and extra fields, pre-trained networks through one helper.
+PARSeqPostprocessor: cut at [E], per-character scores, finite score when empty."""
 import pytest
 import torch
 from mmocr.registry import MODELS
 
 from clip4str_plugin.models.parseq import PARSeqNetwork
+from clip4str_plugin.models.parseq.plm_decoder import PARSeqPostprocessor
 from conftest import DICT_94, make_samples, tiny_model
 
 DICTIONARY = dict(type='PARSeqDictionary', dict_file=DICT_94)
@@ -94,3 +96,26 @@ def test_pretrained_starts_every_network_of_the_decoder(tmp_path):
     for network in (dec.visual_decoder, dec.cross_decoder):
         for key, value in source.state_dict().items():
             assert torch.equal(network.state_dict()[key], value), key
+
+
+def probs_for(rows, num_classes=95):
+    """rows: lists of (class, probability) per step."""
+    probs = torch.full((len(rows), max(map(len, rows)), num_classes), 1e-4)
+    for i, row in enumerate(rows):
+        for t, (cls, p) in enumerate(row):
+            probs[i, t, cls] = p
+    return probs
+
+
+def test_pred_text():
+    post = PARSeqPostprocessor(dict(type='PARSeqDictionary', dict_file=DICT_94))
+    probs = probs_for([[(11, .9), (12, .8), (0, .7), (13, .6)],     # 'ab' then [E]
+                       [(0, .5), (11, .9), (11, .9), (11, .9)],     # empty
+                       [(11, .9), (11, .8), (11, .7), (11, .6)]])   # no [E]: all four
+    samples = post(probs, make_samples(['', '', '']))
+    assert [s.pred_text.item for s in samples] == ['ab', '', 'aaaa']
+    assert torch.allclose(torch.tensor(samples[0].pred_text.score), torch.tensor([.9, .8]))
+    assert samples[1].pred_text.score == [0.5]
+    assert len(samples[2].pred_text.score) == 4
+    post(probs, samples, field='visual_pred_text')
+    assert samples[0].visual_pred_text.item == 'ab'
