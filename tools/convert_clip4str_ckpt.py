@@ -24,6 +24,7 @@ import argparse
 import io
 import json
 import os.path as osp
+import re
 import sys
 
 import torch
@@ -32,16 +33,23 @@ from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.cli.checks import check_config, check_output_file
+from clip4str_plugin.cli.norm_option import READ_PY_NORMALIZATION
 from clip4str_plugin.fileio import (NoSpaceError, file_sha256, refuse_existing_output,
                                      write_atomically)
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.models.parseq.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.named_weights import resolve_weights
-from clip4str_plugin.weights.official_checkpoint import (DROPPED, READ_PY_NORMALIZATION, convert,
-                                                         variant_of)
+from clip4str_plugin.weights.official_checkpoint import (DROPPED, official_to_plugin,
+                                                         read_official_state_dict)
 
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'clip4str')
+#: The released variants by (vision width, patch, vision layers, embed dim, text width, text
+#: layers), and their configs.
+VARIANTS = {(768, 16, 12, 512, 512, 12): 'clip4str-b16.py',
+            (768, 32, 12, 512, 512, 12): 'clip4str-b32.py',
+            (1024, 14, 24, 768, 768, 12): 'clip4str-l14.py',
+            (1280, 14, 32, 1024, 1024, 24): 'clip4str-h14.py'}
 
 
 def parse_args():
@@ -57,6 +65,41 @@ def parse_args():
                         help='write safetensors (the config goes into its metadata)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing dst')
     return parser.parse_args()
+
+
+def _count_blocks(state: dict, prefix: str) -> int:
+    pattern = re.compile(re.escape(prefix) + r'(\d+)\.')
+    return len({m.group(1) for k in state for m in [pattern.match(k)] if m})
+
+
+def infer_geometry(state: dict) -> dict:
+    """The model geometry of an official state dict, from its tensor shapes (never the name)."""
+    width, _, patch_h, patch_w = state['clip_model.visual.conv1.weight'].shape
+    tokens = state['clip_model.visual.positional_embedding'].shape[0] - 1
+    side = int(round(tokens ** 0.5))
+    head = state['visual_decoder.head.weight']
+    return dict(
+        vision=dict(width=int(width), patch_size=int(patch_h) if patch_h == patch_w
+                    else (int(patch_h), int(patch_w)),
+                    layers=_count_blocks(state, 'clip_model.visual.transformer.resblocks.'),
+                    image_size=int(side * patch_h) if side * side == tokens else None),
+        embed_dim=int(state['clip_model.visual.proj'].shape[1]),
+        text=dict(width=int(state['clip_model.ln_final.weight'].shape[0]),
+                  layers=_count_blocks(state, 'clip_model.transformer.resblocks.'),
+                  vocab_size=int(state['clip_model.token_embedding.weight'].shape[0]),
+                  context_length=int(state['clip_model.positional_embedding'].shape[0])),
+        decoder=dict(embed_dim=int(head.shape[1]), num_classes=int(head.shape[0]),
+                     depth=_count_blocks(state, 'visual_decoder.layers.'),
+                     mlp_ratio=state['visual_decoder.layers.0.linear1.weight'].shape[0]
+                     / head.shape[1],
+                     max_length=int(state['visual_decoder.pos_queries'].shape[1])))
+
+
+def variant_of(geometry: dict):
+    """The config file of a released variant with this geometry, or None."""
+    v, t = geometry['vision'], geometry['text']
+    return VARIANTS.get((v['width'], v['patch_size'], v['layers'], geometry['embed_dim'],
+                         t['width'], t['layers']))
 
 
 def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -> Config:
@@ -138,9 +181,11 @@ def main():
     try:
         src = resolve_weights(args.src)
         refuse_existing_output(args.dst, args.overwrite, [src])    # the cached Hub file
-        state, geometry, unmapped, state_keys = convert(src)
+        official = read_official_state_dict(src)
     except CheckpointError as err:     # not found, unreadable, refused, not official
         sys.exit(f'error: {err}')
+    state, unmapped = official_to_plugin(official)
+    geometry = infer_geometry(official)
     variant = variant_of(geometry)
     cfg = config_for(geometry, args.config, args.dict_file)
     remapped = None
@@ -158,7 +203,7 @@ def main():
           + (f' ({", ".join(unmapped[:5])})' if unmapped else ''))
     if remapped:
         print(describe(remapped))
-    dropped = sorted(k for k in DROPPED if k in state_keys)
+    dropped = sorted(k for k in DROPPED if k in official)
     if dropped:
         print(f'official keys not used by CLIP4STR, dropped: {", ".join(dropped)}')
     if missing or unexpected or mismatched:

@@ -11,9 +11,14 @@ from typing import Mapping, Optional, Union
 
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.loading import load_checkpoint_file
-from clip4str_plugin.weights.official_checkpoint import (OPENAI_NORMALIZATION,
-                                                         READ_PY_NORMALIZATION)
 
+#: How the authors' ``read.py`` normalises crops: ``Normalize(0.5, 0.5)`` on 0-1 pixels, i.e.
+#: mean = std = 127.5 on 0-255 RGB. The converter records it in ``meta['normalization']``.
+READ_PY_NORMALIZATION = dict(mean=[127.5] * 3, std=[127.5] * 3, source='official read.py')
+#: The OpenAI CLIP statistics (0-255, RGB) the authors train and validate with.
+OPENAI_NORMALIZATION = dict(mean=[122.770938, 116.7460125, 104.09373615],
+                            std=[68.5005327, 66.6321579, 70.32316305],
+                            source='OpenAI CLIP (official training and validation)')
 NORMS = {'openai': OPENAI_NORMALIZATION, 'reference': READ_PY_NORMALIZATION}
 CHECKPOINT = 'checkpoint'
 

@@ -48,3 +48,7 @@ class CheckpointNotFoundError(CheckpointReadError, FileNotFoundError):
 class CheckpointMismatchError(CheckpointError):
     """The checkpoint does not fit the model built from the config: its keys cover too little
     of the model, or its tensors have other shapes."""
+
+
+class CheckpointValueError(CheckpointError):
+    """Tensors bound for floating-point weights that are not finite floating-point numbers."""

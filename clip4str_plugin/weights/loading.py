@@ -1,13 +1,12 @@
 """Reading a checkpoint file weights-only: nothing in it is run.
 
-:func:`load_checkpoint_file` reads a ``torch.save`` file (or ``.safetensors``) with torch's
-weights-only unpickler, allowing during the load only what MMEngine's training checkpoints hold
-besides tensors (``HistoryBuffer``, numpy arrays, scalars and dtypes, the attribute reads of
-HistoryBuffer's statistics and of the one-cycle scheduler's annealing functions); the file's
-bytes are checked first (:func:`checkpoint_problem`) and the configs it carries re-written as
-data (:mod:`.config_text`). Every failure is one :class:`~.errors.CheckpointReadError` line.
-:mod:`.safe_loading` makes it MMEngine's reader.
+:func:`load_checkpoint_file` checks the file's bytes (:func:`checkpoint_problem`), reads it with
+torch's weights-only unpickler, allowing besides tensors only what MMEngine's training
+checkpoints hold (``HistoryBuffer``, numpy arrays, scalars and dtypes, a few attribute reads),
+and re-writes the configs it carries as data (:mod:`.config_text`). Every failure is one
+:class:`~.errors.CheckpointReadError` line.
 """
+import collections
 import copy
 import json
 import os
@@ -15,6 +14,7 @@ import os.path as osp
 import pickle
 import re
 import threading
+import weakref
 import zipfile
 from contextlib import contextmanager
 from typing import Any, Mapping, Optional
@@ -29,7 +29,6 @@ from safetensors import SafetensorError, safe_open
 from .config_text import config_in_checkpoint, data_only_configs
 from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
                      ConfigTextError, unpickling_reason)
-from .shape_checks import remember_source
 from .sparse_rows import load_file_sparse_rows
 from .zip_limits import inflation_problem, is_torchscript_archive
 
@@ -72,15 +71,15 @@ _MMENGINE_GLOBALS = [
     *((t, f'numpy.dtypes.{t.__name__}') for t in {type(np.dtype(c)) for c in np.typecodes['All']}),
 ]
 _LOCK = threading.Lock()    # torch's allow-list is process-wide: one load at a time adds to it
+_SOURCES: collections.deque = collections.deque(maxlen=8)   # (weakref, tensor ids, file name)
 
 
 @contextmanager
-def _mmengine_globals():
-    """torch's weights-only allow-list plus MMEngine's globals, for one load."""
+def _allowing(extra: list):
+    """torch's weights-only allow-list plus ``extra``, for one load."""
     with _LOCK:
         present = set(torch.serialization.get_safe_globals())
-        with torch.serialization.safe_globals([g for g in _MMENGINE_GLOBALS
-                                               if g not in present]):
+        with torch.serialization.safe_globals([g for g in extra if g not in present]):
             yield
 
 
@@ -125,7 +124,7 @@ def check_checkpoint_file(filename: str) -> str:
     return filename
 
 
-def _load_error(source: str, err: Exception) -> CheckpointReadError:
+def load_error(source: str, err: Exception) -> CheckpointReadError:
     """One line for what torch's weights-only reader refused or could not read."""
     reason = unpickling_reason(err) if isinstance(err, pickle.UnpicklingError) else \
         f'{type(err).__name__}: {str(err)[:200]}'
@@ -140,13 +139,14 @@ def _load_error(source: str, err: Exception) -> CheckpointReadError:
                                'and plain data, and nothing in it is run (docs/refusals.md)')
 
 
-def torch_load(source: str, load, *args, **kwargs) -> Any:
-    """``load(*args, **kwargs)`` (``torch.load`` or a function ending in it), weights-only."""
+def torch_load(source: str, load, *args, allowed=_MMENGINE_GLOBALS, **kwargs) -> Any:
+    """``load(*args, **kwargs)`` (``torch.load`` or a function ending in it), weights-only,
+    torch's allow-list extended by ``allowed`` for this load."""
     try:
-        with _mmengine_globals():
+        with _allowing(allowed):
             return load(*args, weights_only=True, **kwargs)
     except (pickle.UnpicklingError, *MALFORMED_PICKLE_ERRORS) as err:
-        raise _load_error(source, err) from None
+        raise load_error(source, err) from None
 
 
 def as_data(checkpoint: Any, source: str) -> Mapping:
@@ -155,8 +155,20 @@ def as_data(checkpoint: Any, source: str) -> Mapping:
         raise CheckpointReadError(f'{source} holds a {type(checkpoint).__name__}, not a '
                                   'checkpoint (a dict of tensors, or one with a state_dict)')
     data_only_configs(checkpoint, source)
-    remember_source(checkpoint, source)
+    state = checkpoint.get('state_dict', checkpoint)
+    tensors = [v for v in state.values() if isinstance(v, (torch.Tensor, np.ndarray))] \
+        if isinstance(state, Mapping) else []      # (numpy: what a damaged file may hold)
+    if tensors:
+        _SOURCES.append((weakref.ref(tensors[0]), set(map(id, tensors)), source))
     return checkpoint
+
+
+def source_of(state_dict: Mapping) -> str:
+    """The file whose tensors ``state_dict`` holds (MMEngine hands a model a re-keyed copy of
+    what it read: the same tensor objects), else ``'the checkpoint'``."""
+    ids = {id(v) for v in state_dict.values()}
+    return next((path for ref, held, path in reversed(_SOURCES)
+                 if ref() is not None and ids & held), 'the checkpoint')
 
 
 def _off_the_map(obj: Any) -> Any:

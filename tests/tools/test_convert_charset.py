@@ -9,7 +9,8 @@ from clip4str_plugin.text.charsets import CHARSET_94, charset_of
 from clip4str_plugin.models.parseq.charset_remap import (CharsetRemapError, remap_charset,
                                                    token_row_keys)
 from clip4str_plugin.weights.loading import load_checkpoint_file
-from clip4str_plugin.weights.official_checkpoint import convert
+from clip4str_plugin.weights.official_checkpoint import (official_to_plugin,
+                                                         read_official_state_dict)
 from conftest import build_model, make_samples, run_tool
 from fixtures.make_official_tiny import load_official_tiny
 from test_convert_clip4str_ckpt import write_lightning_ckpt
@@ -28,7 +29,7 @@ def test_official_checkpoint_to_the_greek_charset(tmp_path, monkeypatch, capsys)
     assert 'charset remapped: rows kept for 19 characters of both (0123456789.,...), 71 new ' \
         'rows initialised (αβγδεζηθικλμ...), 75 rows dropped (abcdefghijkl...)' in stdout
     assert 'note:' not in stdout                 # a shipped dictionary is named, not located
-    before = convert(str(src))[0]
+    before = official_to_plugin(read_official_state_dict(str(src)))[0]
     after = load_checkpoint_file(str(dst))
     state, cfg = after['state_dict'], Config.fromstring(after['meta']['cfg'], '.py')
     assert cfg.model.decoder.dictionary.dict_file == 'charset_greek.txt'

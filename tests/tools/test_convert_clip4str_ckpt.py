@@ -1,5 +1,6 @@
 """Official checkpoints -> plugin checkpoints: round trip, safety and clear errors."""
 import errno
+import importlib.util
 import os
 import subprocess
 import sys
@@ -160,3 +161,10 @@ def test_a_full_disk_is_one_line(tiny_official, tmp_path, monkeypatch):
                         monkeypatch=monkeypatch) == \
             f'error: no space left on device while writing {dst}'
         assert sorted(p.name for p in tmp_path.iterdir()) == ['official.ckpt']
+
+
+def test_the_released_variants_name_shipped_configs():
+    spec = importlib.util.spec_from_file_location('convert_clip4str_ckpt', CONVERT)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert all((ROOT / 'configs' / 'clip4str' / name).is_file() for name in tool.VARIANTS.values())

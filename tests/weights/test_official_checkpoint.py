@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
-from clip4str_plugin.weights.official_checkpoint import (VARIANTS, OfficialCheckpointError,
+from clip4str_plugin.weights.official_checkpoint import (OfficialCheckpointError,
                                                          load_official_file,
                                                          read_official_state_dict)
 from conftest import ROOT, Exploit
@@ -136,10 +136,6 @@ def test_an_mmengine_checkpoint_is_named_as_such(tmp_path, monkeypatch):
         runpy.run_path(str(ROOT / 'tools' / 'convert_clip4str_ckpt.py'), run_name='__main__')
     assert exit.value.code == f'error: {training} {NOT_OFFICIAL}'
     assert not (tmp_path / 'out.pth').exists()
-
-
-def test_the_released_variants_name_shipped_configs():
-    assert all((ROOT / 'configs' / 'clip4str' / name).is_file() for name in VARIANTS.values())
 
 
 class _Plain:

@@ -14,8 +14,8 @@ from open_clip.transformer import (LayerNormFp32, QuickGELU, TextTransformer,
 from torch import nn
 
 from ...text import captions
-from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict, load_into
-from ...weights.shape_checks import check_fit_on_load
+from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict
+from ..load_checks import check_fit_on_load, load_into
 from ...compute.blocks import transformer_forward
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}

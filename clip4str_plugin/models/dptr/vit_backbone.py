@@ -3,7 +3,7 @@ from mmengine.model import BaseModule
 from mmocr.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
-from ...weights.shape_checks import check_fit_on_load
+from ..load_checks import check_fit_on_load
 
 
 @MODELS.register_module()

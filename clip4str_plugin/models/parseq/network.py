@@ -17,7 +17,7 @@ from typing import List, Optional, Union
 import torch
 from torch import nn
 
-from ...weights.shape_checks import check_fit_on_load
+from ..load_checks import check_fit_on_load
 from .attention import (KV, Memory, SplitKV, SplitMemory, TokenEmbedding,
                         TwoStreamDecoderLayer, group_mask)
 

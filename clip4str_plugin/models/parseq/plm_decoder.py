@@ -14,7 +14,7 @@ from mmocr.models.textrecog.postprocessors.base import BaseTextRecogPostprocesso
 from mmocr.registry import MODELS
 from mmocr.structures import TextRecogDataSample
 
-from ...weights.shape_checks import check_fit_on_load
+from ..load_checks import check_fit_on_load
 from .attention import Memory
 from .loss import PLMBatch
 from .network import PARSeqNetwork

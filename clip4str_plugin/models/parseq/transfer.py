@@ -15,7 +15,7 @@ from terminaltables import AsciiTable
 from ...fileio import write_atomically
 from ...weights.errors import CheckpointError
 from ...weights.loading import load_checkpoint_file
-from ...weights.shape_checks import listing, value_error, value_problems
+from ..load_checks import listing, value_error, value_problems
 
 #: ``meta['format']`` of a decoder file: its keys are one network's, without prefix.
 DECODER_FILE_FORMAT = 'clip4str_plugin/parseq-network'

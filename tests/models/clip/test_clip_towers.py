@@ -83,7 +83,7 @@ def test_bad_files_give_clear_errors(reference, tmp_path):
     torch.save(state, str(good))
     corrupt = tmp_path / 'corrupt.bin'
     corrupt.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
-    with pytest.raises(CLIPWeightsError, match='corrupt.bin.*corrupt, truncated'):
+    with pytest.raises(CLIPWeightsError, match='corrupt.bin: truncated'):
         load_clip_state_dict(str(corrupt))
     garbage = tmp_path / 'garbage.safetensors'
     garbage.write_bytes(b'\x00' * 100)

@@ -1,6 +1,7 @@
 """A checkpoint must fit the model it is loaded into: each of the plugin's backbones and decoders
 checks its own part (coverage, shapes, values) in a load-state-dict pre-hook, naming the file;
-intended partial loads and other models' fine-tuning still work."""
+intended partial loads and other models' fine-tuning still work. CLIP weights load whole or
+not at all."""
 import pytest
 import torch
 from mmengine.config import Config
@@ -8,6 +9,8 @@ from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
 from torch import nn
 
 from broken_checkpoints import DBNET_CONFIG, dbnet_checkpoint
+from clip4str_plugin.models.load_checks import load_into
+from clip4str_plugin.weights.clip_weights import CLIPWeightsError
 from clip4str_plugin.weights.errors import CheckpointMismatchError
 from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 from conftest import build_model, tiny_model
@@ -90,7 +93,7 @@ def test_intended_partial_loads_and_other_models_keep_mmengine_behaviour(tmp_pat
     (lambda t: t.long(), r': int64'),
     (lambda t: t.numpy(), r': a ndarray, not a tensor')])
 def test_values_that_are_not_finite_floats_are_refused(tmp_path, fit_check, spoil, why):
-    from clip4str_plugin.weights.shape_checks import CheckpointValueError
+    from clip4str_plugin.weights.errors import CheckpointValueError
     model = tiny_model()
     state = {k: spoil(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
     path = tmp_path / 'spoilt.pth'
@@ -114,3 +117,32 @@ def test_integer_buffers_and_half_precision_weights_still_load(tmp_path, fit_che
     assert any(not v.is_floating_point() for v in torch.load(str(dbnet_path))['state_dict']
                .values())
     load_checkpoint(detector, str(dbnet_path))
+
+
+class Tower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Parameter(torch.zeros(4, 2))
+        self.register_buffer('position_ids', torch.arange(4))
+
+
+@pytest.mark.parametrize('value,why', [
+    (torch.full((4, 2), float('nan')), r'visual\.proj: 8 of 8 values NaN or infinite'),
+    (torch.ones(4, 2, dtype=torch.int64), r'visual\.proj: int64'),
+    (torch.ones(4, 2).numpy(), r'visual\.proj: a ndarray, not a tensor')])
+def test_values_that_are_not_finite_floats_are_refused(value, why):
+    tower = Tower()
+    state = {'visual.proj': value, 'visual.position_ids': torch.arange(4)}
+    with pytest.raises(CLIPWeightsError, match=rf'^CLIP weights clip\.bin holds 1 tensors that '
+                                               rf'are not finite floating-point weights \(e\.g\. '
+                                               rf'{why}\)'):
+        load_into(tower, state, 'visual.', 'clip.bin')
+    assert torch.equal(tower.proj, torch.zeros(4, 2))
+
+
+def test_finite_half_weights_and_integer_buffers_load():
+    tower = Tower()
+    load_into(tower, {'visual.proj': torch.ones(4, 2).half(),
+                      'visual.position_ids': torch.arange(4) + 1}, 'visual.', 'clip.bin')
+    assert torch.equal(tower.proj, torch.ones(4, 2))
+    assert torch.equal(tower.position_ids, torch.arange(4) + 1)

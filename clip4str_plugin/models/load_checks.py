@@ -1,35 +1,23 @@
-"""Does a checkpoint fit the module it is loaded into? One clear error instead of MMEngine's
-"do not match exactly" warning, after which a wrong file would run as garbage.
+"""Does a checkpoint fit the module it loads into? One clear error instead of MMEngine's "do not
+match exactly" warning, after which a wrong file would run as garbage.
 
-The plugin's backbones and decoders call :func:`check_fit_on_load` on themselves: every load
-into them (MMEngine's ``load_checkpoint``, ``init_cfg``, inferencer weights, torch's
-``load_state_dict``) first runs :func:`check_checkpoint_fits` on their part of the state dict.
-Other models in the process (an MMOCR detector) load as MMEngine alone loads them.
-
-* **coverage**: the checkpoint must hold at least :data:`MIN_COVERAGE` (half) of the module's
-  tensors; a detector's checkpoint, or unrelated tensors, cover next to nothing;
-* **shapes**: every tensor must have the module's shape (all differing tensors counted);
-* **values**: what goes into a floating-point tensor must be a finite floating-point tensor
-  (:func:`value_problems`; integer buffers such as ``num_batches_tracked`` are not checked).
+The plugin's backbones and decoders call :func:`check_fit_on_load` on themselves, so every load
+into them (MMEngine's ``load_checkpoint``, ``init_cfg``, inferencer weights, ``load_state_dict``)
+first checks their part of the state dict: it must cover :data:`MIN_COVERAGE` of their tensors,
+with their shapes, and what goes into a floating-point tensor must be finite floats. Other models
+in the process (an MMOCR detector) load as MMEngine alone loads them.
 """
-import collections
-import weakref
 from typing import Iterable, List, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
-from .errors import CheckpointError, CheckpointMismatchError
+from ..weights.clip_weights import CLIPWeightsError
+from ..weights.errors import CheckpointError, CheckpointMismatchError, CheckpointValueError
+from ..weights.loading import source_of
 
 #: A checkpoint must hold at least this fraction of a module's tensors to be loaded into it.
 MIN_COVERAGE = 0.5
-_SOURCES: collections.deque = collections.deque(maxlen=8)  # (weakref, tensor ids, file name)
-
-
-class CheckpointValueError(CheckpointError):
-    """Tensors that would load into floating-point weights are not finite floating-point
-    numbers: NaN or infinite values, an integer dtype, or not a tensor at all."""
 
 
 def listing(keys: Iterable[str], limit: int = 8) -> str:
@@ -39,32 +27,14 @@ def listing(keys: Iterable[str], limit: int = 8) -> str:
                                       if len(keys) > limit else '')
 
 
-def remember_source(checkpoint: Mapping, path: str) -> None:
-    """Note that ``checkpoint``'s tensors come from ``path``, for the errors below (MMEngine
-    hands the model a re-keyed copy of the state dict; the tensors stay the same objects)."""
-    state = checkpoint.get('state_dict', checkpoint)
-    tensors = [v for v in state.values() if isinstance(v, (torch.Tensor, np.ndarray))] \
-        if isinstance(state, Mapping) else []      # (numpy: what a damaged file may hold)
-    if tensors:
-        _SOURCES.append((weakref.ref(tensors[0]), set(map(id, tensors)), path))
-
-
-def _source_of(state_dict: Mapping) -> str:
-    ids = {id(v) for v in state_dict.values()}
-    return next((path for ref, held, path in reversed(_SOURCES)
-                 if ref() is not None and ids & held), 'the checkpoint')
-
-
 def value_problems(own: Mapping[str, torch.Tensor], state_dict: Mapping,
                    prefix: str = '') -> List[str]:
-    """``'key: why'`` for each ``state_dict[prefix + name]`` that would load into a
-    floating-point tensor ``own[name]`` but is not a tensor, not floating-point, or holds NaN
-    or infinite values."""
+    """``'key: why'`` for each ``state_dict[prefix + name]`` bound for a floating-point
+    ``own[name]`` that is not a tensor, not floating-point, or not finite."""
     problems = []
     for name, target in own.items():
         value = state_dict.get(prefix + name)
-        floating = isinstance(target, torch.Tensor) and target.is_floating_point()
-        if value is None or not floating:
+        if value is None or not (isinstance(target, torch.Tensor) and target.is_floating_point()):
             continue
         if not isinstance(value, torch.Tensor):
             problems.append(f'{prefix + name}: a {type(value).__name__}, not a tensor')
@@ -86,12 +56,11 @@ def value_error(source: str, problems: List[str],
 
 
 def check_checkpoint_fits(module: nn.Module, state_dict: Mapping, prefix: str = '') -> None:
-    """:class:`~.errors.CheckpointMismatchError` (one line, with counts) when ``state_dict``
-    (keys ``prefix + name``) covers less than :data:`MIN_COVERAGE` of ``module``'s tensors or
-    has another shape for any of them; :class:`CheckpointValueError` for values that are not
-    finite floats (:func:`value_problems`)."""
+    """Refuse ``state_dict`` (keys ``prefix + name``) for ``module`` in one line: too little
+    coverage or other shapes (:class:`CheckpointMismatchError`), values that are not finite
+    floats (:class:`CheckpointValueError`)."""
     own = {k: v for k, v in module.state_dict().items() if not k.endswith('num_batches_tracked')}
-    source = _source_of(state_dict)
+    source = source_of(state_dict)
     where = type(module).__name__ + (f" at '{prefix}'" if prefix else '')
     covered = sum(prefix + k in state_dict for k in own)
     if own and covered < MIN_COVERAGE * len(own):
@@ -120,6 +89,31 @@ def _fit_hook(module, state_dict, prefix, *_) -> None:
 
 
 def check_fit_on_load(module: nn.Module) -> None:
-    """Run :func:`check_checkpoint_fits` before every ``load_state_dict`` into ``module`` (a
-    load-state-dict pre-hook; MMEngine's loader runs it too)."""
+    """Run :func:`check_checkpoint_fits` before every ``load_state_dict`` into ``module``."""
     module.register_load_state_dict_pre_hook(_fit_hook)
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str, source: str,
+              round_to_fp16: bool = False) -> None:
+    """Copy CLIP weights ``state[prefix + name]`` into every tensor ``name`` of ``module``, or
+    nothing: :class:`CLIPWeightsError` names ``source`` and the keys missing, of another shape
+    or not finite floats."""
+    own = module.state_dict()
+    missing = [prefix + k for k in own if prefix + k not in state]
+    mismatched = [f'{prefix + k} {tuple(state[prefix + k].shape)} vs model {tuple(v.shape)}'
+                  for k, v in own.items()
+                  if prefix + k in state and state[prefix + k].shape != v.shape]
+    problems = [f'{title}: {listing(keys, limit)}' for title, keys, limit in (
+        ('missing keys', missing, 8), ('shape mismatches', mismatched, 4)) if keys]
+    if problems:
+        raise CLIPWeightsError(f'CLIP weights {source} do not match the configured geometry; '
+                               + '; '.join(problems))
+    bad_values = value_problems(own, state, prefix)
+    if bad_values:
+        raise value_error(f'CLIP weights {source}', bad_values, CLIPWeightsError)
+    with torch.no_grad():
+        for key, target in own.items():
+            value = state[prefix + key]
+            if round_to_fp16 and value.is_floating_point():
+                value = value.half()
+            target.copy_(value.to(target.dtype))
