@@ -39,7 +39,7 @@ from clip4str_plugin.fileio import (NoSpaceError, file_sha256, refuse_existing_o
 from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
 from clip4str_plugin.models.parseq.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.errors import CheckpointError
-from clip4str_plugin.weights.named_weights import resolve_weights
+from clip4str_plugin.weights.clip_weights import resolve_weights
 from clip4str_plugin.weights.official_checkpoint import (DROPPED, official_to_plugin,
                                                          read_official_state_dict)
 

@@ -1,20 +1,22 @@
-"""CLIP weights from a local file (or one named, :mod:`.named_weights`), keyed in the OpenAI
-layout of open_clip's ``CLIP`` (``visual.*``, ``token_embedding.weight``, ``transformer.*`` ...).
+"""CLIP weights, keyed in the OpenAI layout of open_clip's ``CLIP`` (``visual.*``,
+``token_embedding.weight``, ``transformer.*`` ...), from a local file or a name:
+
+- ``'ViT-B-16:openai'``: an open_clip model and pretrained tag, fetched by open_clip;
+- ``'hf-hub:org/repo'`` (open_clip's file names) or ``'hf-hub:org/repo/path/in/repo.ext'``:
+  huggingface_hub's ``hf_hub_download`` (``HF_HUB_OFFLINE=1`` reads the cache only).
 
 OpenAI's TorchScript ``.pt`` archives are read by ``torch.jit.load`` (TorchScript, not Python;
-only the tensors are kept), every other file (open_clip / Hugging Face state dicts,
-``.safetensors``) as a checkpoint (:func:`~.loading.load_checkpoint_file`).
+only the tensors are kept), every other file as a checkpoint (:mod:`.loading`).
 """
-import os
+import os.path as osp
 import re
 import warnings
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
 from .errors import MALFORMED_PICKLE_ERRORS, CheckpointError, unpickling_reason
 from .loading import check_checkpoint_file, load_checkpoint_file
-from .named_weights import FORMS, resolve_weights
 from .zip_limits import is_torchscript_archive
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
@@ -23,7 +25,98 @@ TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', '
 
 
 class CLIPWeightsError(CheckpointError):
-    """CLIP weights are missing, cannot be fetched, are unreadable or do not match the model."""
+    """CLIP weights missing, unreadable or not matching the model."""
+
+
+HF_PREFIX = 'hf-hub:'
+#: The files open_clip looks for in a Hub repository, in its order of preference.
+OPEN_CLIP_HUB_FILES = ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin')
+FORMS = ("a local file, an open_clip 'model:tag' such as 'ViT-B-16:openai', or "
+         "'hf-hub:org/repo[/file]'")
+
+
+class WeightsNameError(CheckpointError):
+    """A weights name that cannot be resolved to a local file."""
+
+
+def split_hf_ref(ref: str) -> Tuple[str, Optional[str]]:
+    """``'hf-hub:org/repo/sub/file.bin'`` -> ``('org/repo', 'sub/file.bin')``; no file: None."""
+    parts = ref[len(HF_PREFIX):].strip('/').split('/')
+    if len(parts) < 2 or not all(parts):
+        raise WeightsNameError(f'{ref!r} is not a Hub reference: write hf-hub:org/repo or '
+                               'hf-hub:org/repo/path/to/file')
+    return '/'.join(parts[:2]), '/'.join(parts[2:]) or None
+
+
+def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
+    """The cached local file of an ``hf-hub:`` reference (no file named: the first of
+    :data:`OPEN_CLIP_HUB_FILES` the repository has), through huggingface_hub's cache."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError,
+                                        LocalEntryNotFoundError, RepositoryNotFoundError)
+    repo_id, filename = split_hf_ref(ref)
+    names = (filename, ) if filename else OPEN_CLIP_HUB_FILES
+    cache_dir = cache_dir or constants.HF_HUB_CACHE
+    unreachable = False
+    for name in names:
+        try:   # once the Hub proved unreachable, the other names are only looked up in the cache
+            return hf_hub_download(repo_id, name, cache_dir=cache_dir,
+                                   local_files_only=unreachable)
+        except LocalEntryNotFoundError:       # not cached, and no network (or offline mode)
+            unreachable = True
+        except RepositoryNotFoundError:
+            raise WeightsNameError(f'cannot fetch {ref}: the Hub has no repository {repo_id} '
+                                   'you can read (private or gated ones need `hf auth login`)'
+                                   ) from None
+        except EntryNotFoundError:
+            continue
+        except (HfHubHTTPError, OSError) as err:
+            raise WeightsNameError(f'cannot fetch {ref}: {str(err).splitlines()[0]}') from None
+    if not unreachable:
+        raise WeightsNameError(f'cannot fetch {ref}: {repo_id} has no file {" or ".join(names)}')
+    why = ('HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else
+           'the Hugging Face Hub cannot be reached')
+    raise WeightsNameError(
+        f'cannot fetch {ref}: it is not in the Hugging Face cache ({cache_dir}) and {why}; '
+        'fetch it once where there is network (it stays cached), or give a local file')
+
+
+def open_clip_tag(ref: str) -> Optional[Tuple[str, str]]:
+    """``(model, tag)`` when ``ref`` names an open_clip model (``'ViT-B-16:openai'``)."""
+    model, sep, tag = ref.partition(':')
+    if not sep or not tag or '/' in model:
+        return None
+    from open_clip.pretrained import list_pretrained_tags_by_model
+    return (model, tag) if list_pretrained_tags_by_model(model) else None
+
+
+def fetch_open_clip(model: str, tag: str, cache_dir: Optional[str] = None) -> str:
+    """The cached local file of open_clip's pretrained weights ``model:tag``, fetched by
+    open_clip's ``download_pretrained`` (the Hub, a ``.safetensors`` twin first, or a URL)."""
+    from open_clip.pretrained import (download_pretrained, get_pretrained_cfg,
+                                      list_pretrained_tags_by_model)
+    ref, cfg = f'{model}:{tag}', get_pretrained_cfg(model, tag)
+    if not cfg:
+        raise WeightsNameError(f'open_clip has no weights {ref!r}; the tags of {model} are: '
+                               + ', '.join(list_pretrained_tags_by_model(model)))
+    try:
+        return download_pretrained(cfg, cache_dir=cache_dir)
+    except (OSError, RuntimeError, ValueError) as err:   # network, HTTP and Hub errors
+        raise WeightsNameError(f'cannot fetch {ref}: {" ".join(str(err).split())}; '
+                               'fetch it once where there is network (it stays cached), or give '
+                               'a local file') from None
+
+
+def resolve_weights(ref: str, cache_dir: Optional[str] = None) -> str:
+    """A local path for ``ref``: an existing file, or a name fetched into its cache; anything
+    else unchanged (the reader then reports the missing file)."""
+    ref = str(ref)
+    if osp.exists(osp.expanduser(ref)):
+        return osp.expanduser(ref)
+    if ref.startswith(HF_PREFIX):
+        return fetch_from_hub(ref, cache_dir)
+    tag = open_clip_tag(ref)
+    return fetch_open_clip(*tag, cache_dir=cache_dir) if tag else ref
 
 
 def _read_tensors(path: str) -> Mapping:
@@ -45,11 +138,10 @@ def _read_tensors(path: str) -> Mapping:
 
 
 def load_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """The tensors of CLIP weights, keyed in the OpenAI layout: a local file, or a name that
-    :mod:`.named_weights` fetches into its cache (``'ViT-B-16:openai'``, ``'hf-hub:...'``)."""
+    """The tensors of CLIP weights (a local file or a name, module doc), OpenAI-keyed."""
     try:
         path = resolve_weights(path)
-        if not os.path.isfile(path):
+        if not osp.isfile(path):
             raise CLIPWeightsError(f'CLIP weights file not found: {path} (CLIP weights are '
                                    f'{FORMS})')
         tensors = _read_tensors(path)

@@ -1,13 +1,11 @@
 """A checkpoint's config as data, never run.
 
-MMEngine stores a checkpoint's config as Python text (``message_hub.runtime_info['cfg']`` and
-``meta['cfg']``) and reads it back by running it (``Config.fromstring``). :func:`parse_config_text`
-reads it with :mod:`ast` instead: only top-level ``name = <data>``, data being str, number, bool
-and None literals (``inf``, ``nan`` and ``float('inf')`` too), list, tuple, set and dict displays,
-``dict(key=...)``, ``dict({...})`` and ``set()``; ``custom_imports`` may name only
-:data:`TRUSTED_IMPORTS`. Anything else is one :class:`~.errors.ConfigTextError` line naming the
-file, the line and the construct. :func:`data_only_configs` re-writes every config a checkpoint
-carries as literals, which ``Config.fromstring`` runs as nothing but data.
+MMEngine stores a checkpoint's config as Python text and reads it back by running it.
+:func:`parse_config_text` reads it with :mod:`ast`: only top-level ``name = <data>`` (literals,
+``inf`` / ``nan``, list, tuple, set and dict displays, ``dict(...)``, ``set()``), and
+``custom_imports`` naming only :data:`TRUSTED_IMPORTS`; anything else is one
+:class:`~.errors.ConfigTextError` line. :func:`data_only_configs` re-writes every config a
+checkpoint carries as literals, which ``Config.fromstring`` runs as nothing but data.
 """
 import ast
 import math
@@ -128,7 +126,7 @@ class _Spelled(str):
 
 
 def _plain(value: Any, source: str) -> Any:
-    """``value`` as plain data (dict-likes as dicts; non-finite floats spelled for pprint)."""
+    """``value`` as plain data (dict-likes as dicts; ``inf`` / ``nan`` spelled)."""
     if isinstance(value, float) and not math.isfinite(value):
         return _Spelled(f"float('{value}')")
     if type(value) in (str, int, float, bool, type(None)):
@@ -142,9 +140,7 @@ def _plain(value: Any, source: str) -> Any:
 
 
 def render_config_text(data: Mapping, source: str) -> str:
-    """``data`` as Python text of literals, one ``name = value`` per key, that
-    :func:`parse_config_text` reads back to ``data`` (checked: nothing but data) and MMEngine
-    runs as data."""
+    """``data`` as Python text of literals, one ``name = value`` per key (checked: data)."""
     text = ''.join(f'{key} = {pprint.pformat(_plain(value, source), width=100, sort_dicts=False)}\n'
                    for key, value in data.items())
     parse_config_text(text, source)
@@ -161,8 +157,7 @@ def _config_holders(checkpoint: Mapping) -> list:
 
 
 def data_only_configs(checkpoint: Mapping, filename: str) -> None:
-    """Re-write in place every config ``checkpoint`` (read from ``filename``) carries, text or
-    dict, as :func:`render_config_text` of its data; :class:`ConfigTextError` if one is code."""
+    """Re-write in place every config ``checkpoint`` carries (text or dict) as literals."""
     for holder, label in _config_holders(checkpoint):
         source, value = f'{filename} ({label})', holder['cfg']
         if not isinstance(value, (str, Mapping)):
@@ -173,15 +168,13 @@ def data_only_configs(checkpoint: Mapping, filename: str) -> None:
 
 
 def config_in_checkpoint(checkpoint: Mapping, filename: str) -> Optional[Config]:
-    """The config a checkpoint (loaded weights-only) carries where MMEngine looks for it, as a
-    ``Config`` of its data, its (trusted) ``custom_imports`` imported; None if it has none."""
+    """The config of a checkpoint read by :func:`~.loading.load_checkpoint_file` (configs as
+    text), where MMEngine looks for it, its trusted ``custom_imports`` imported; or None."""
     holders = _config_holders(checkpoint)
     if not holders:
         return None
     source = f'{filename} ({holders[0][1]})'
-    value = holders[0][0]['cfg']
-    data = parse_config_text(value if isinstance(value, str) else
-                             render_config_text(value, source), source)
+    data = parse_config_text(holders[0][0]['cfg'], source)
     try:
         if data.get('custom_imports'):
             import_modules_from_strings(**data['custom_imports'])

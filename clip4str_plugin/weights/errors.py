@@ -1,17 +1,15 @@
 """Why a checkpoint cannot be used: one exception family, each message one line that names the
-file (when known) and says what to do. Tools print it as ``error: <message>`` and exit 1."""
+file and says what to do (tools print ``error: <message>`` and exit 1)."""
 import re
 import struct
 
-# What an unpickler (torch's weights-only reader or the plugin's) raises on malformed bytes:
-# an opcode that pops an empty stack, a memo index never stored, an argument cut short ...
+# What torch's weights-only unpickler raises on malformed bytes (an empty stack popped ...).
 MALFORMED_PICKLE_ERRORS = (EOFError, TypeError, ValueError, AttributeError, KeyError, IndexError,
                            RuntimeError, AssertionError, struct.error)
 
 
 def unpickling_reason(err: Exception) -> str:
-    """The one line of ``torch.load``'s weights-only error that says what was refused (its
-    message spans paragraphs of advice around it)."""
+    """The one line of ``torch.load``'s weights-only error that says what was refused."""
     lines = [line.strip() for line in str(err).split('\n') if line.strip()]
     # what was refused follows "WeightsUnpickler error:" (on its line or the next one) in some
     # torch versions; others state it on a line of its own among paragraphs of advice
@@ -33,8 +31,7 @@ class CheckpointError(ValueError):
 
 
 class CheckpointReadError(CheckpointError):
-    """The file cannot be read as a checkpoint: empty, truncated, damaged, not a checkpoint, or
-    asking to run code (refused)."""
+    """The file cannot be read: empty, truncated, damaged, not a checkpoint, or running code."""
 
 
 class ConfigTextError(CheckpointReadError):
@@ -46,8 +43,7 @@ class CheckpointNotFoundError(CheckpointReadError, FileNotFoundError):
 
 
 class CheckpointMismatchError(CheckpointError):
-    """The checkpoint does not fit the model built from the config: its keys cover too little
-    of the model, or its tensors have other shapes."""
+    """The checkpoint covers too little of the model, or has other shapes."""
 
 
 class CheckpointValueError(CheckpointError):

@@ -38,8 +38,7 @@ _ATTRIBUTES = {HistoryBuffer: {'min', 'max', 'current', 'mean'},
 
 
 class _Attributes:
-    """Stands for a class whose allowed attributes may be read; never called (torch builds
-    objects only of allow-listed types, and this type is not one)."""
+    """Stands for a class whose allowed attributes may be read; calling it is refused."""
 
     def __init__(self, cls: type):
         self.cls = cls
@@ -56,8 +55,7 @@ def _getattr(source, name: str):
 
 
 def _numpy_dtype(spec, align=False, copy=True) -> np.dtype:
-    """``numpy.dtype`` that always copies (numpy shares its builtin dtypes), so that ``BUILD``
-    fills in a dtype of the file's own."""
+    """``numpy.dtype`` always copied, so that ``BUILD`` fills in the file's own dtype."""
     return np.dtype(spec, align, True)
 
 
@@ -84,8 +82,7 @@ def _allowing(extra: list):
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
-    """What is wrong with the bytes of checkpoint file ``path`` (None: nothing seen), from its
-    size, its zip directory (:mod:`.zip_limits`) and each record's CRC; nothing is unpickled."""
+    """What is wrong with the bytes of ``path`` (or None): size, zip directory, CRCs."""
     with open(path, 'rb') as f:
         head = f.read(8)
     if not head:
@@ -113,8 +110,7 @@ def checkpoint_problem(path: str) -> Optional[str]:
 
 
 def check_checkpoint_file(filename: str) -> str:
-    """``filename`` (user expanded) if it exists and :func:`checkpoint_problem` sees nothing,
-    else :class:`~.errors.CheckpointReadError`; the tools call it before building a Runner."""
+    """``filename`` (user expanded) if it exists and :func:`checkpoint_problem` sees nothing."""
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
@@ -141,7 +137,7 @@ def load_error(source: str, err: Exception) -> CheckpointReadError:
 
 def torch_load(source: str, load, *args, allowed=_MMENGINE_GLOBALS, **kwargs) -> Any:
     """``load(*args, **kwargs)`` (``torch.load`` or a function ending in it), weights-only,
-    torch's allow-list extended by ``allowed`` for this load."""
+    allowing ``allowed`` too."""
     try:
         with _allowing(allowed):
             return load(*args, weights_only=True, **kwargs)
@@ -171,21 +167,8 @@ def source_of(state_dict: Mapping) -> str:
                  if ref() is not None and ids & held), 'the checkpoint')
 
 
-def _off_the_map(obj: Any) -> Any:
-    """``obj`` with every tensor in its dicts, lists and tuples copied off the file's map."""
-    if isinstance(obj, torch.Tensor):
-        return obj.clone()
-    if isinstance(obj, dict):
-        out = copy.copy(obj)       # the same type (OrderedDict, defaultdict)
-        out.update((key, _off_the_map(value)) for key, value in obj.items())
-        return out
-    if type(obj) in (list, tuple):
-        return type(obj)(map(_off_the_map, obj))
-    return obj
-
-
 def _stored_uncompressed(path: str) -> bool:
-    """True for a zip archive whose records are all stored as they are (mappable)."""
+    """A zip archive of records stored uncompressed (mappable)."""
     if not zipfile.is_zipfile(path):
         return False           # a legacy torch.save pickle
     with zipfile.ZipFile(path) as archive:
@@ -193,10 +176,9 @@ def _stored_uncompressed(path: str) -> bool:
 
 
 def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -> Mapping:
-    """A torch checkpoint or safetensors file (``{'state_dict', 'meta'}``, sparse rows made
-    dense: :mod:`.sparse_rows`) read as data only, tensors on ``map_location`` (default CPU).
-    ``mmap``: ``state_dict`` as views of a private map of an uncompressed archive, for a caller
-    that drops them before the file could be rewritten (MMEngine's loads)."""
+    """A torch checkpoint or safetensors file (``{'state_dict', 'meta'}``) read as data only.
+    ``mmap``: ``state_dict`` as views of a private map of the file, for a caller that drops them
+    before the file could be rewritten; the rest is copied off the map."""
     filename = check_checkpoint_file(filename)
     if filename.endswith('.safetensors'):
         try:
@@ -217,14 +199,14 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
     checkpoint = torch_load(filename, torch.load, filename, map_location=map_location or 'cpu',
                             mmap=mmap)
     if mmap and isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
-        checkpoint = {key: value if key == 'state_dict' else _off_the_map(value)
+        checkpoint = {key: value if key == 'state_dict' else copy.deepcopy(value)
                       for key, value in checkpoint.items()}
     return as_data(checkpoint, filename)
 
 
 def checkpoint_config(filename: str) -> Config:
-    """The config checkpoint ``filename`` carries (read as data, never run), for
-    ``TextRecInferencer(model=checkpoint_config(path), weights=path)``."""
+    """The config ``filename`` carries, as data: ``TextRecInferencer(model=checkpoint_config(path),
+    weights=path)``."""
     config = config_in_checkpoint(load_checkpoint_file(filename), filename)
     if config is None:
         raise ConfigTextError(f"{filename} carries no config (meta['cfg']): give the config it "

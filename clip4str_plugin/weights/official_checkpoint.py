@@ -1,11 +1,7 @@
-"""The authors' CLIP4STR checkpoints (Lightning ``.ckpt``, Hugging Face ``.pt``): read weights-only,
-keys renamed for this plugin (:data:`PREFIX_MAP`, docs/model_zoo.md).
-
-Each global of Lightning, omegaconf, torch.optim ... that a file names (found by listing the
-pickle's opcodes, nothing run) is allowed for that load as an inert stand-in: a fresh
-``OrderedDict``, the one type torch lets a file fill in with both entries and attributes. Nothing
-of those libraries is imported; anything else a file names is refused.
-"""
+"""The authors' CLIP4STR checkpoints (Lightning ``.ckpt``, Hugging Face ``.pt``) read weights-only,
+keys renamed for this plugin (:data:`PREFIX_MAP`, docs/model_zoo.md). Each global of Lightning,
+omegaconf, torch.optim ... that a file names (its pickle's opcodes listed, nothing run) is, for
+that load, an inert stand-in: a fresh ``OrderedDict``; anything else a file names is refused."""
 import collections
 import pickle
 import pickletools
@@ -34,12 +30,11 @@ REQUIRED_KEYS = ('clip_model.visual.conv1.weight', 'clip_model.visual.proj',
 
 
 class OfficialCheckpointError(CheckpointReadError):
-    """The file is no official CLIP4STR checkpoint that can be read (one line)."""
+    """The file is no official CLIP4STR checkpoint that can be read."""
 
 
 class _StandIn:
-    """Stands for a class of :data:`LIGHTNING_MODULES`: creating or calling it gives a fresh
-    ``OrderedDict`` that the file fills in (entries; ``BUILD`` state as attributes)."""
+    """Stands for a class of :data:`LIGHTNING_MODULES`: a fresh ``OrderedDict`` for the file."""
 
     def __new__(cls, *args):
         return collections.OrderedDict()
@@ -51,8 +46,8 @@ def _getattr_stand_in(obj, name: str) -> collections.OrderedDict:
 
 
 def _stand_ins(path: str) -> List[Tuple[Any, str]]:
-    """(stand-in, name) for each global of :data:`LIGHTNING_MODULES` that ``path`` names, for
-    ``defaultdict`` and ``getattr``; and the plain types a pickled type or factory names."""
+    """(stand-in, name) of the globals ``path`` may name: :data:`LIGHTNING_MODULES`',
+    ``defaultdict``, ``getattr`` and plain types."""
     try:
         with zipfile.ZipFile(path) as archive:
             pkl = [n for n in archive.namelist() if n.endswith('/data.pkl') and n.count('/') == 1]

@@ -1,14 +1,11 @@
 """MMEngine's checkpoint loaders made weights-only; importing this module is the switch.
 
-List it in a config after the plugin, ``custom_imports=dict(imports=['clip4str_mmcv_lite',
-'clip4str_plugin', 'clip4str_plugin.weights.safe_loading'])`` (the tools call
-:func:`use_weights_only_loader`), so that ``load_from``, ``resume``, ``init_cfg`` and the
-inferencers' weights (local files, http(s) URLs, model-zoo names) are read by
-:func:`~.loading.load_checkpoint_file`, for every model in the process: torch's default reader
-(weights-only since 2.6) refuses MMEngine's training checkpoints, and only this reader re-writes
-a checkpoint's config as data before ``TextRecInferencer(model=None)`` runs it. MMEngine's
-functions stay its own, and pavi / s3 / petrel keep MMEngine's loaders (copy such a file to a
-local path to read it weights-only). ``import clip4str_plugin`` alone never imports this module.
+A config lists it after the plugin in ``custom_imports`` (the tools call
+:func:`use_weights_only_loader`): ``load_from``, ``resume``, ``init_cfg`` and the inferencers'
+weights (local files, http(s) URLs, model-zoo names) are then read by
+:func:`~.loading.load_checkpoint_file` for every model of the process. torch's default reader
+refuses MMEngine's training checkpoints, and only this one re-writes a checkpoint's config as
+data. pavi / s3 / petrel keep MMEngine's loaders; ``import clip4str_plugin`` alone changes nothing.
 """
 import hashlib
 import os.path as osp
@@ -25,22 +22,18 @@ from .loading import as_data, load_checkpoint_file, torch_load
 
 
 def load_from_weights_only(filename: str, map_location=None) -> Mapping:
-    """MMEngine's loader for local files, the weights as views of a private copy-on-write map
-    of the file (MMEngine copies them into the model and drops the checkpoint; it logs
-    ``weights_only`` as the backend)."""
+    """Local files, the weights mapped (MMEngine copies them into the model, then drops them)."""
     return load_checkpoint_file(filename, map_location, mmap=True)
 
 
 def cached_path(url: str) -> str:
-    """The folder torch.hub keeps ``url`` in: ``<hub dir>/checkpoints/<16 hex of the URL's
-    SHA-256>/`` (two URLs of the same file name never share a copy)."""
+    """``<hub dir>/checkpoints/<16 hex of the URL's SHA-256>``: one folder per URL."""
     key = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
     return osp.join(torch.hub.get_dir(), 'checkpoints', key)
 
 
 def load_from_url(url: str, map_location=None) -> Mapping:
-    """``url`` downloaded once (rank 0 first) by ``torch.hub.load_state_dict_from_url`` into
-    :func:`cached_path` and read weights-only."""
+    """``url`` downloaded once (rank 0 first) into :func:`cached_path`, read weights-only."""
 
     def fetch():
         try:
@@ -61,8 +54,7 @@ def load_from_url(url: str, map_location=None) -> Mapping:
 
 
 def load_from_zoo(name: str, map_location=None) -> Mapping:
-    """``torchvision://``, ``open-mmlab://``, ``mmcls://`` names: the URL (or file under
-    MMEngine's home) from MMEngine's tables, read weights-only."""
+    """A model-zoo name: the URL (or file under MMEngine's home) of MMEngine's tables."""
     scheme, _, model = name.partition('://')
     if scheme in ('torchvision', 'modelzoo'):
         table = mmengine_checkpoint.get_torchvision_models()
@@ -82,8 +74,7 @@ def load_from_zoo(name: str, map_location=None) -> Mapping:
 
 
 def use_weights_only_loader() -> None:
-    """The switch (idempotent, process-wide): MMEngine's ``CheckpointLoader`` reads local
-    paths, http(s) URLs and model-zoo names with the loaders above."""
+    """The switch (idempotent): MMEngine's ``CheckpointLoader`` uses the loaders above."""
     for loader, prefixes in ((load_from_weights_only, ('', )),
                              (load_from_url, ('http://', 'https://')),
                              (load_from_zoo, ('torchvision://', 'modelzoo://', 'open-mmlab://',

@@ -1,11 +1,9 @@
-"""``.safetensors`` files that keep a mostly-zero table as its non-zero rows only.
+"""``.safetensors`` files that keep a mostly-zero table as its non-zero rows (CLIP's token
+embedding read by spelled captions: 38 of 49408 rows, ``tools/export_clip.py``).
 
-CLIP's BPE token embedding is ``(49408, width)``; a text tower that reads spelled captions uses 38
-rows (``tools/export_clip.py --token-rows spelled``): the small CLIP's file shrinks from 14.8 MB
-to about 2 MB. A table ``NAME`` of dense shape ``(N, *row)`` is stored as ``NAME.rows`` (int64
-``(k,)``, unique indices in ``[0, N)``), ``NAME.values`` (``(k, *row)``) and the metadata entry
-``sparse_rows`` (JSON ``{"NAME": [N, *row], ...}``). Reading rebuilds zeros with the rows put back
-(a row of -0.0 comes back as +0.0); files without the entry are read as they are.
+A table ``NAME`` of dense shape ``(N, *row)`` is stored as ``NAME.rows`` (int64 ``(k,)``, unique
+indices in ``[0, N)``), ``NAME.values`` (``(k, *row)``) and the metadata entry ``sparse_rows``
+(JSON ``{"NAME": [N, *row], ...}``). Reading puts the rows back into zeros.
 """
 import json
 from typing import Dict, Mapping, Sequence
@@ -46,8 +44,7 @@ def save_file_sparse_rows(state: Mapping[str, torch.Tensor], path: str,
 
 
 def load_file_sparse_rows(path: str) -> Dict[str, torch.Tensor]:
-    """The tensors of the ``.safetensors`` file ``path``, sparse-row tables made dense again;
-    :class:`SparseRowsError` when a table's metadata, indices or values do not fit."""
+    """The tensors of the ``.safetensors`` file ``path``, sparse-row tables made dense."""
     with safe_open(path, framework='pt') as f:
         meta = (f.metadata() or {}).get(SPARSE_ROWS_KEY)
         tensors = {key: f.get_tensor(key) for key in f.keys()}

@@ -1,10 +1,7 @@
-"""Torch zip archives (``torch.save`` files, TorchScript archives) judged from their directory,
-before any record is read. Readers allocate each record's declared size, so a 1 MB archive
-declaring a 1 GiB record would be inflated in full before any other check: an archive inflating
-more than :data:`MAX_INFLATION` times, in one record or in all, beyond :data:`INFLATION_FLOOR`
-bytes, is refused (``torch.save`` stores records uncompressed; re-compressed float weights
-shrink to about a half at most).
-"""
+"""Torch zip archives judged from their directory, before any record is read (readers allocate
+each record's declared size): inflating over :data:`MAX_INFLATION` times, beyond
+:data:`INFLATION_FLOOR` bytes, is refused (``torch.save`` does not compress; compressed float
+weights shrink to about a half at most)."""
 import zipfile
 from typing import Optional
 
