@@ -30,7 +30,7 @@ def test_network_from_dictionary_and_geometry():
 
 
 @pytest.mark.parametrize('overrides,message', [
-    (dict(decoder=dict(type='PARSeqDecoder', embed_dim=32)),
+    (dict(decoder=dict(type='PARSeqNetwork', embed_dim=32)),
      r"decoder=dict\(...\) sets the network geometry .* not \['type'\]"),
     (dict(decoder=dict(embed_dim=32, num_classes=95)), r"not \['num_classes'\]"),
     (dict(pretrained=dict(checkpoint='pretrain.pth', prefix='decoder.decoder.')),
