@@ -141,9 +141,6 @@ def build_inferencer(args):
         checkpoint = load_checkpoint_file(args.checkpoint, mmap=True)
         model = Config.fromfile(args.config) if args.config else config_in_checkpoint(
             checkpoint, args.checkpoint)
-        if model is None:
-            raise SystemExit(f'error: {args.checkpoint} carries no config (meta["cfg"]): '
-                             'give the config it was trained with, --config CONFIG')
         apply_norm(model.model, args.norm, checkpoint, args.checkpoint)
         del checkpoint
         inferencer = TextRecInferencer(model=model, weights=args.checkpoint, device=device)

@@ -33,6 +33,7 @@ HF_PREFIX = 'hf-hub:'
 OPEN_CLIP_HUB_FILES = ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin')
 FORMS = ("a local file, an open_clip 'model:tag' such as 'ViT-B-16:openai', or "
          "'hf-hub:org/repo[/file]'")
+_FETCH_ONCE = 'fetch it once where there is network (it stays cached), or give a local file'
 
 
 class WeightsNameError(CheckpointError):
@@ -48,7 +49,7 @@ def split_hf_ref(ref: str) -> Tuple[str, Optional[str]]:
     return '/'.join(parts[:2]), '/'.join(parts[2:]) or None
 
 
-def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
+def fetch_from_hub(ref: str) -> str:
     """The cached local file of an ``hf-hub:`` reference (no file named: the first of
     :data:`OPEN_CLIP_HUB_FILES` the repository has), through huggingface_hub's cache."""
     from huggingface_hub import constants, hf_hub_download
@@ -56,12 +57,10 @@ def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
                                         LocalEntryNotFoundError, RepositoryNotFoundError)
     repo_id, filename = split_hf_ref(ref)
     names = (filename, ) if filename else OPEN_CLIP_HUB_FILES
-    cache_dir = cache_dir or constants.HF_HUB_CACHE
     unreachable = False
     for name in names:
         try:   # once the Hub proved unreachable, the other names are only looked up in the cache
-            return hf_hub_download(repo_id, name, cache_dir=cache_dir,
-                                   local_files_only=unreachable)
+            return hf_hub_download(repo_id, name, local_files_only=unreachable)
         except LocalEntryNotFoundError:       # not cached, and no network (or offline mode)
             unreachable = True
         except RepositoryNotFoundError:
@@ -76,47 +75,38 @@ def fetch_from_hub(ref: str, cache_dir: Optional[str] = None) -> str:
         raise WeightsNameError(f'cannot fetch {ref}: {repo_id} has no file {" or ".join(names)}')
     why = ('HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else
            'the Hugging Face Hub cannot be reached')
-    raise WeightsNameError(
-        f'cannot fetch {ref}: it is not in the Hugging Face cache ({cache_dir}) and {why}; '
-        'fetch it once where there is network (it stays cached), or give a local file')
+    raise WeightsNameError(f'cannot fetch {ref}: it is not in the Hugging Face cache '
+                           f'({constants.HF_HUB_CACHE}) and {why}; {_FETCH_ONCE}')
 
 
-def open_clip_tag(ref: str) -> Optional[Tuple[str, str]]:
-    """``(model, tag)`` when ``ref`` names an open_clip model (``'ViT-B-16:openai'``)."""
-    model, sep, tag = ref.partition(':')
-    if not sep or not tag or '/' in model:
-        return None
-    from open_clip.pretrained import list_pretrained_tags_by_model
-    return (model, tag) if list_pretrained_tags_by_model(model) else None
-
-
-def fetch_open_clip(model: str, tag: str, cache_dir: Optional[str] = None) -> str:
-    """The cached local file of open_clip's pretrained weights ``model:tag``, fetched by
-    open_clip's ``download_pretrained`` (the Hub, a ``.safetensors`` twin first, or a URL)."""
+def fetch_open_clip(ref: str) -> Optional[str]:
+    """The cached local file of open_clip's pretrained weights ``'model:tag'``, fetched by
+    open_clip (the Hub or a URL); None when ``ref`` names no open_clip model."""
     from open_clip.pretrained import (download_pretrained, get_pretrained_cfg,
                                       list_pretrained_tags_by_model)
-    ref, cfg = f'{model}:{tag}', get_pretrained_cfg(model, tag)
+    model, _, tag = ref.partition(':')
+    if not tag or '/' in model or not list_pretrained_tags_by_model(model):
+        return None
+    cfg = get_pretrained_cfg(model, tag)
     if not cfg:
         raise WeightsNameError(f'open_clip has no weights {ref!r}; the tags of {model} are: '
                                + ', '.join(list_pretrained_tags_by_model(model)))
     try:
-        return download_pretrained(cfg, cache_dir=cache_dir)
+        return download_pretrained(cfg)
     except (OSError, RuntimeError, ValueError) as err:   # network, HTTP and Hub errors
         raise WeightsNameError(f'cannot fetch {ref}: {" ".join(str(err).split())}; '
-                               'fetch it once where there is network (it stays cached), or give '
-                               'a local file') from None
+                               f'{_FETCH_ONCE}') from None
 
 
-def resolve_weights(ref: str, cache_dir: Optional[str] = None) -> str:
+def resolve_weights(ref: str) -> str:
     """A local path for ``ref``: an existing file, or a name fetched into its cache; anything
     else unchanged (the reader then reports the missing file)."""
     ref = str(ref)
     if osp.exists(osp.expanduser(ref)):
         return osp.expanduser(ref)
     if ref.startswith(HF_PREFIX):
-        return fetch_from_hub(ref, cache_dir)
-    tag = open_clip_tag(ref)
-    return fetch_open_clip(*tag, cache_dir=cache_dir) if tag else ref
+        return fetch_from_hub(ref)
+    return fetch_open_clip(ref) or ref
 
 
 def _read_tensors(path: str) -> Mapping:

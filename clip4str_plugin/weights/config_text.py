@@ -167,12 +167,13 @@ def data_only_configs(checkpoint: Mapping, filename: str) -> None:
         holder['cfg'] = render_config_text(data, source)
 
 
-def config_in_checkpoint(checkpoint: Mapping, filename: str) -> Optional[Config]:
+def config_in_checkpoint(checkpoint: Mapping, filename: str) -> Config:
     """The config of a checkpoint read by :func:`~.loading.load_checkpoint_file` (configs as
-    text), where MMEngine looks for it, its trusted ``custom_imports`` imported; or None."""
+    text), where MMEngine looks for it, its trusted ``custom_imports`` imported."""
     holders = _config_holders(checkpoint)
     if not holders:
-        return None
+        raise ConfigTextError(f"{filename} carries no config (meta['cfg']): give the config it "
+                              'was trained with')
     source = f'{filename} ({holders[0][1]})'
     data = parse_config_text(holders[0][0]['cfg'], source)
     try:

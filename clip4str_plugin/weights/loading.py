@@ -28,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 
 from .config_text import config_in_checkpoint, data_only_configs
 from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
-                     ConfigTextError, unpickling_reason)
+                     unpickling_reason)
 from .sparse_rows import load_file_sparse_rows
 from .zip_limits import inflation_problem, is_torchscript_archive
 
@@ -207,8 +207,4 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
 def checkpoint_config(filename: str) -> Config:
     """The config ``filename`` carries, as data: ``TextRecInferencer(model=checkpoint_config(path),
     weights=path)``."""
-    config = config_in_checkpoint(load_checkpoint_file(filename), filename)
-    if config is None:
-        raise ConfigTextError(f"{filename} carries no config (meta['cfg']): give the config it "
-                              'was trained with')
-    return config
+    return config_in_checkpoint(load_checkpoint_file(filename), filename)

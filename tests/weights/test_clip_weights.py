@@ -120,7 +120,7 @@ def test_names_that_resolve_to_nothing(hub_cache, tmp_path):
     assert resolve_weights(str(local)) == str(local)
 
 
-def test_an_unreachable_hub_is_asked_once_then_only_the_cache(tmp_path, monkeypatch):
+def test_an_unreachable_hub_is_asked_once_then_only_the_cache(hub_cache, monkeypatch):
     """Without network huggingface_hub retries for a while; the second file name is then only
     looked up in the cache, and the error says the Hub cannot be reached."""
     import huggingface_hub
@@ -128,15 +128,15 @@ def test_an_unreachable_hub_is_asked_once_then_only_the_cache(tmp_path, monkeypa
     monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', False)
     calls = []
 
-    def no_network(repo_id, filename, cache_dir=None, local_files_only=False):
+    def no_network(repo_id, filename, local_files_only=False):
         calls.append((filename, local_files_only))
         raise LocalEntryNotFoundError('connection error and not in the cache')
 
     monkeypatch.setattr(huggingface_hub, 'hf_hub_download', no_network)
     with pytest.raises(WeightsNameError, match=r'^cannot fetch hf-hub:org/repo: it is not in the '
-                       rf'Hugging Face cache \({tmp_path}\) and the Hugging Face Hub cannot be '
+                       rf'Hugging Face cache \({hub_cache}\) and the Hugging Face Hub cannot be '
                        'reached; '):
-        resolve_weights('hf-hub:org/repo', cache_dir=str(tmp_path))
+        resolve_weights('hf-hub:org/repo')
     assert calls == [('open_clip_model.safetensors', False),
                      ('open_clip_pytorch_model.bin', True)]
 
