@@ -8,6 +8,7 @@ itself: the same AR loop, early stop, captions and refinement, with numpy arrays
 graphs' calls. :meth:`CLIP4STRRunner.predict` fills MMOCR data samples as the PyTorch model's
 ``predict`` does, with the same postprocessor.
 """
+import contextlib
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -22,6 +23,18 @@ from ..text.captions import decoded_captions, tokenize
 from .graphs import kv_names
 from .manifest import read_manifest
 from .sessions import open_graph
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """PyTorch on one thread meanwhile: around the graphs it only handles tiny tensors (tokens,
+    masks, logits), and its thread pool would compete for the cores with the runtime's."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _numpy(tensor: Optional[torch.Tensor], default: np.ndarray) -> np.ndarray:
@@ -125,8 +138,9 @@ class CLIP4STRRunner:
         """Dual predict-and-refine: ``images (B, 3, H, W)`` -> (cross, visual) logits."""
         image = self.graphs['image_tower'](
             images=np.ascontiguousarray(images, dtype=np.float32))['image_tokens']
-        return tuple(logits.numpy() for logits in dual_decode(self.steps,
-                                                              torch.from_numpy(image)))
+        with one_torch_thread():
+            return tuple(logits.numpy() for logits in dual_decode(self.steps,
+                                                                  torch.from_numpy(image)))
 
     def predict(self, images: np.ndarray,
                 data_samples: Optional[Sequence[TextRecogDataSample]] = None
@@ -141,6 +155,7 @@ class CLIP4STRRunner:
         """Data samples with the texts and scores of :meth:`decode`'s logits."""
         if data_samples is None:
             data_samples = [TextRecogDataSample() for _ in range(len(cross))]
-        self.postprocessor(torch.from_numpy(visual).softmax(-1), data_samples,
-                           field='visual_pred_text')
-        return self.postprocessor(torch.from_numpy(cross).softmax(-1), data_samples)
+        with one_torch_thread():
+            self.postprocessor(torch.from_numpy(visual).softmax(-1), data_samples,
+                               field='visual_pred_text')
+            return self.postprocessor(torch.from_numpy(cross).softmax(-1), data_samples)
