@@ -7,7 +7,7 @@
 
 The model comes from ``--config`` or the checkpoint's own config (``meta['cfg']``, which the
 converter and the MMEngine Runner write), read as data and never run (:mod:`clip4str_plugin.
-weights.config_text`), through MMOCR's ``TextRecInferencer``. The checkpoint loads weights-only.
+config_text`), through MMOCR's ``TextRecInferencer``. The checkpoint loads weights-only.
 Folders are searched recursively for image files (by extension); files named on the command line
 are read whatever their extension. Images are decoded by OpenCV and run ``--batch-size`` at a
 time under an MMEngine progress bar; a file that does not decode, or whose header claims more
@@ -43,7 +43,7 @@ from clip4str_plugin.datasets.image_io import ImageReadError, list_image_files, 
 from clip4str_plugin.cli.checks import (check_config, check_device, check_output_dir,
                                                check_positive, fail)
 from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
-from clip4str_plugin.weights.config_text import config_in_checkpoint
+from clip4str_plugin.config_text import config_in_checkpoint
 from clip4str_plugin.weights.loading import load_checkpoint_file
 from clip4str_plugin.weights.safe_loading import use_weights_only_loader
 

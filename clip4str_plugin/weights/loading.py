@@ -3,8 +3,8 @@
 :func:`load_checkpoint_file` checks the file's bytes (:func:`checkpoint_problem`), reads it with
 torch's weights-only unpickler, allowing besides tensors only what MMEngine's training
 checkpoints hold (``HistoryBuffer``, numpy arrays, scalars and dtypes, a few attribute reads),
-and re-writes the configs it carries as data (:mod:`.config_text`). Every failure is one
-:class:`~.errors.CheckpointReadError` line.
+and re-writes the configs it carries as data (:mod:`clip4str_plugin.config_text`). Every
+failure is one :class:`~.errors.CheckpointReadError` line.
 """
 import collections
 import copy
@@ -26,7 +26,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
 from safetensors import SafetensorError, safe_open
 
-from .config_text import config_in_checkpoint, data_only_configs
+from ..config_text import config_in_checkpoint, data_only_configs
 from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
                      unpickling_reason)
 from .sparse_rows import load_file_sparse_rows

@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from safetensors.torch import save_file
 
-from clip4str_plugin.weights.config_text import parse_config_text, render_config_text
+from clip4str_plugin.config_text import parse_config_text, render_config_text
 from clip4str_plugin.weights.errors import CheckpointReadError, ConfigTextError
 from clip4str_plugin.weights.loading import checkpoint_config, load_checkpoint_file
 from conftest import CONFIGS, ROOT

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
-from .errors import ConfigTextError
+from .weights.errors import ConfigTextError
 
 #: The modules (and their submodules) a checkpoint's ``custom_imports`` may name.
 TRUSTED_IMPORTS = ('clip4str_plugin', 'clip4str_mmcv_lite', 'clip4str_spotting',
