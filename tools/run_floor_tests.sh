@@ -37,6 +37,6 @@ exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" \
   tests/weights/test_loading.py \
   tests/weights/test_official_checkpoint.py \
   tests/tools/test_convert_clip4str_ckpt.py::test_converts_the_official_fixture_and_reproduces_it \
-  tests/models/clip4str/test_clip4str_decoder.py \
+  tests/models/clip4str/test_decoder.py \
   tests/engine/test_optim.py \
   tests/test_inferencer.py
