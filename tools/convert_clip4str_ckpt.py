@@ -2,7 +2,8 @@
 
     python tools/convert_clip4str_ckpt.py clip4str_base16x16_d70bde1f2d.ckpt clip4str_b16_real.pth
     python tools/convert_clip4str_ckpt.py clip4str_huge_3e942729b1.pt h14_dfn.pth --safetensors
-    python tools/convert_clip4str_ckpt.py hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt b16.pth
+    python tools/convert_clip4str_ckpt.py \
+        hf-hub:mzhaoshuai/CLIP4STR/clip4str_base_6e9fe947ac.pt b16.pth
 
 Reads Lightning ``.ckpt`` and Hugging Face ``.pt`` files without running any code from them,
 works out the geometry (B/16, B/32, L/14, H/14, or another) from the tensor shapes, renames the

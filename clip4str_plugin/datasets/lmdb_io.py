@@ -137,8 +137,8 @@ def tool_writer(path: str, overwrite: bool) -> Iterator[LMDBWriter]:
         raise SystemExit(f'\nerror: interrupted: {path} is incomplete and will not load; run again '
                          'with --overwrite') from None
     except lmdb.DiskError:    # LMDB's ENOSPC
-        raise SystemExit(f'error: no space left on device while writing {path}: it is incomplete and '
-                         'will not load; free space, then run again with --overwrite') from None
+        raise SystemExit(f'error: no space left on device while writing {path}: it is '
+                         'incomplete and will not load; free space, then run again with --overwrite') from None
 
 
 def write_lmdb(path: str, samples: Iterable[Tuple[bytes, str]], overwrite: bool = False) -> int:

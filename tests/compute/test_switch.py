@@ -20,6 +20,6 @@ def test_values_are_read_and_logged_once(monkeypatch):
 
 def test_a_wrong_value_is_refused(monkeypatch):
     monkeypatch.setenv('CLIP4STR_FASTPATH', 'mkl')
-    with pytest.raises(switch.FastpathSwitchError, match="CLIP4STR_FASTPATH must be one of auto, off, on; "
-                                         "got 'mkl'"):
+    with pytest.raises(switch.FastpathSwitchError,
+                       match="CLIP4STR_FASTPATH must be one of auto, off, on; got 'mkl'"):
         switch.fastpath()

@@ -1,5 +1,6 @@
 """Greek rendered words: wordfreq's words with their final sigma, disjoint splits, fonts chosen
-by coverage of charset_greek.txt, (make_synth_lmdb --words el: tests/tools/test_make_synth_greek.py)."""
+by coverage of charset_greek.txt, (make_synth_lmdb --words el:
+tests/tools/test_make_synth_greek.py)."""
 import os
 
 import matplotlib

@@ -58,8 +58,9 @@ def test_a_garbage_lmdb_is_one_line_and_overwrite_replaces_it(tmp_path, monkeypa
                     monkeypatch=monkeypatch) == ''
     assert list(iter_labels(str(bad))) == [(1, 'hello')]
     assert run_tool('make_lmdb.py', images, labels, tmp_path / 'labels.txt',
-                    monkeypatch=monkeypatch) == f'error: {labels} is a file, not a folder: an LMDB ' \
-        'is a folder (data.mdb, lock.mdb); give a folder'
+                    monkeypatch=monkeypatch) == \
+        f'error: {labels} is a file, not a folder: an LMDB is a folder (data.mdb, lock.mdb); ' \
+        'give a folder'
 
 
 @pytest.mark.parametrize('tool, args, message', [

@@ -37,7 +37,8 @@ def test_round_trip(tiny_official, tmp_path):
     write_lightning_ckpt(src, official)
     out = run_convert(src, dst)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert f'keys mapped: {len(model.state_dict())}' in out.stdout and 'no shape mismatch' in out.stdout
+    assert f'keys mapped: {len(model.state_dict())}' in out.stdout
+    assert 'no shape mismatch' in out.stdout
     assert 'clip_model.logit_scale' in out.stdout      # reported as not mapped
     converted = load_checkpoint_file(str(dst))
     cfg = Config.fromstring(converted['meta']['cfg'], '.py')

@@ -29,7 +29,8 @@ from mmengine.logging import print_log
 from mmengine.optim.scheduler import OneCycleParamScheduler
 from mmocr.registry import HOOKS
 
-from clip4str_plugin.engine.schedules import one_cycle_fraction, scheduler_entries, set_one_cycle_fraction
+from clip4str_plugin.engine.schedules import (one_cycle_fraction, scheduler_entries,
+                                              set_one_cycle_fraction)
 from clip4str_plugin.engine.thread_probe import ThreadProbeMixin
 
 wall_clock = time.time   # the budget's clock (tests replace it)

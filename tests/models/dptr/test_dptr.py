@@ -70,7 +70,7 @@ def test_orp_formula_and_sampling(tmp_path):
     orp = ORPPerturbation(bank_file(tmp_path), weight=0.1, seed=3)
     orp.train()
     out = orp(torch.zeros(6, 8, 4))
-    values = (out[..., 0] / 0.1).round().long()               # = image * 100 + token (exact in fp16)
+    values = (out[..., 0] / 0.1).round().long()    # = image * 100 + token (exact in fp16)
     images, tokens = values // 100, values % 100
     assert len(set(images[:, 0].tolist())) == 6               # B distinct images
     assert (images == images[:, :1]).all()                    # one image per sample
