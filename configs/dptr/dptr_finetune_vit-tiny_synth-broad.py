@@ -20,8 +20,10 @@ model = dict(   # replaces the CLIP4STR towers and decoders
     decoder=dict(_dptr.decoder, num_perms=2,
                  decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=1, num_heads=4,
                               dropout=0.0)))
-custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),   # custom_hooks.0
-                *_base_.custom_hooks[1:]]                                      # no time budget
+# custom_hooks.0: this decoder's start; the base's time budget and CLIP4STR's decoder start dropped
+custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),
+                *[hook for hook in _base_.custom_hooks
+                  if hook['type'] not in ('TimeBudgetHook', 'DecoderTransferHook')]]
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=20))

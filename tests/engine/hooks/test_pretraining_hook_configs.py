@@ -46,6 +46,9 @@ def test_finetuning_configs_start_from_the_pretraining_decoder_file(name, monkey
     transfer = cfg.custom_hooks[0]
     assert transfer.type == 'DecoderTransferHook'
     assert transfer.checkpoint == f'work_dirs/{FINETUNE[name]}/decoder_pretrained.safetensors'
+    # the only decoder start: custom_hooks.0.checkpoint=None is then a random-decoder run
+    assert [h.type for h in cfg.custom_hooks].count('DecoderTransferHook') == 1
+    assert 'TimeBudgetHook' not in [h.type for h in cfg.custom_hooks]
     assert 'pretrained' not in cfg.model.decoder
     pre = load_config(CONFIGS / 'dptr' / f'{FINETUNE[name]}.py').model.decoder.decoder
     assert {k: cfg.model.decoder.decoder[k] for k in ('embed_dim', 'depth')} == \
