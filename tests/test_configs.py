@@ -178,6 +178,10 @@ def fake_python(path):
     return path
 
 
+# an existing config: the scripts refuse a missing one before launching
+TINY = str(ROOT / 'configs' / 'clip4str' / 'clip4str-tiny.py')
+
+
 def run_script(name, *args, **env):
     """The command the script would exec: the interpreter, then its arguments."""
     out = subprocess.run(['bash', str(ROOT / 'tools' / name), *args], capture_output=True,
@@ -193,32 +197,32 @@ def torchrun(nproc, nnodes='1', node_rank='0', addr='127.0.0.1', port='29500'):
 
 def test_dist_train_command(tmp_path):
     python = fake_python(tmp_path / 'python')
-    got = run_script('dist_train.sh', 'configs/x.py', '8', '--amp', '--cfg-options', 'a=b c',
+    got = run_script('dist_train.sh', TINY, '8', '--amp', '--cfg-options', 'a=b c',
                      PYTHON=str(python))
     assert got == [str(python), *torchrun('8'), str(ROOT / 'tools' / 'train.py'),
-                   'configs/x.py', '--launcher', 'pytorch', '--amp', '--cfg-options', 'a=b c']
+                   TINY, '--launcher', 'pytorch', '--amp', '--cfg-options', 'a=b c']
 
 
 def test_dist_test_command_on_several_nodes(tmp_path):
     python = fake_python(tmp_path / 'python')
-    got = run_script('dist_test.sh', 'configs/x.py', 'ckpt.pth', '2', '--reference-norm',
+    got = run_script('dist_test.sh', TINY, 'ckpt.pth', '2', '--reference-norm',
                      PYTHON=str(python), NNODES='2', NODE_RANK='1', MASTER_ADDR='10.0.0.1',
                      PORT='29511')
     assert got == [str(python), *torchrun('2', '2', '1', '10.0.0.1', '29511'),
-                   str(ROOT / 'tools' / 'test.py'), 'configs/x.py', 'ckpt.pth',
+                   str(ROOT / 'tools' / 'test.py'), TINY, 'ckpt.pth',
                    '--launcher', 'pytorch', '--reference-norm']
 
 
 def test_dist_scripts_default_to_the_project_venv(tmp_path):
     venv_python = fake_python(tmp_path / 'venv' / 'bin' / 'python')
     env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
-    out = subprocess.run(['bash', str(ROOT / 'tools' / 'dist_train.sh'), 'c.py', '1'],
+    out = subprocess.run(['bash', str(ROOT / 'tools' / 'dist_train.sh'), TINY, '1'],
                          capture_output=True, text=True, timeout=60,
                          env={**env, 'CLIP4STR_VENV': str(tmp_path / 'venv')})
     assert out.stdout.split('\0')[0] == str(venv_python), out.stderr
     # no venv there: python3 from PATH
     path_python3 = fake_python(tmp_path / 'bin' / 'python3')
-    out = subprocess.run(['bash', str(ROOT / 'tools' / 'dist_test.sh'), 'c.py', 'k.pth', '1'],
+    out = subprocess.run(['bash', str(ROOT / 'tools' / 'dist_test.sh'), TINY, 'k.pth', '1'],
                          capture_output=True, text=True, timeout=60,
                          env={**env, 'CLIP4STR_VENV': str(tmp_path / 'none'),
                               'PATH': f'{tmp_path / "bin"}{os.pathsep}{env["PATH"]}'})

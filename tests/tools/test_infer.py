@@ -112,7 +112,8 @@ def test_an_old_checkpoint_with_a_foreign_dict_path_falls_back(converted, tmp_pa
     old = tmp_path / 'old.pth'
     torch.save(checkpoint, str(old))
     notes = []
-    monkeypatch.setattr(dictionary_module, 'print_log', lambda msg, **kw: notes.append(msg))
+    monkeypatch.setattr('clip4str_plugin.text.charsets.print_log',
+                        lambda msg, **kw: notes.append(msg))
     inferencer = TextRecInferencer(model=None, weights=str(old), device='cpu')
     assert inferencer.model.decoder.dictionary.chars == dictionary_module.PARSeqDictionary(
         'charset_94.txt').chars
