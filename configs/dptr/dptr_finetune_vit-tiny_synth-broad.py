@@ -11,15 +11,11 @@ _base_ = ['../clip4str/clip4str-tiny_20min_synth-broad.py']
 dptr_pretrained = '{{$DPTR_DECODER:pre-training}}'
 dptr_pretrained = ('work_dirs/dptr_pretrain_tiny_synth-broad/decoder_pretrained.safetensors'
                    if dptr_pretrained == 'pre-training' else dptr_pretrained)
-embed_dim = 128
-_dptr = _base_.dptr_recognizer
-model = dict(   # replaces the CLIP4STR towers and decoders
-    _delete_=True, type=_dptr.type, data_preprocessor=_dptr.data_preprocessor,
-    backbone=dict(_dptr.backbone, patch_size=(8, 8), embed_dim=embed_dim, depth=3, num_heads=2),
-    encoder=dict(_dptr.encoder, embed_dim=embed_dim, dropout=0.0),
-    decoder=dict(_dptr.decoder, num_perms=2,
-                 decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=1, num_heads=4,
-                              dropout=0.0)))
+_tiny = _base_.dptr_tiny
+model = dict(   # replaces the CLIP4STR towers and decoders; the decoder of the broad CLIP4STR
+    _tiny, _delete_=True,
+    decoder=dict(_tiny.decoder, num_perms=2, decoder=dict(_tiny.decoder.decoder, depth=1,
+                                                          num_heads=4)))
 # custom_hooks.0: this decoder's start; the base's time budget and CLIP4STR's decoder start dropped
 custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),
                 *[hook for hook in _base_.custom_hooks

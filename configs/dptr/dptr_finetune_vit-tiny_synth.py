@@ -9,15 +9,10 @@ _base_ = ['../clip4str/clip4str-tiny_3k_synth.py']
 dptr_pretrained = '{{$DPTR_DECODER:pre-training}}'
 dptr_pretrained = ('work_dirs/dptr_pretrain_tiny_synth/decoder_pretrained.safetensors'
                    if dptr_pretrained == 'pre-training' else dptr_pretrained)
-embed_dim = 128
-_dptr = _base_.dptr_recognizer
-model = dict(   # replaces the CLIP4STR towers and decoder of the main job
-    data_preprocessor=_dptr.data_preprocessor,
-    backbone=dict(_dptr.backbone, _delete_=True, patch_size=(8, 8), embed_dim=embed_dim,
-                  depth=3, num_heads=2),
-    encoder=dict(_dptr.encoder, embed_dim=embed_dim, dropout=0.0),
-    decoder=dict(_dptr.decoder, _delete_=True,
-                 decoder=dict(_dptr.decoder.decoder, embed_dim=embed_dim, depth=2, dropout=0.0)))
+_tiny = _base_.dptr_tiny
+model = dict(   # replaces the CLIP4STR towers and decoder; the decoder of dptr_pretrain_tiny_synth
+    _tiny, _delete_=True,
+    decoder=dict(_tiny.decoder, decoder=dict(_tiny.decoder.decoder, depth=2)))
 custom_hooks = [dict(type='DecoderTransferHook', checkpoint=dptr_pretrained),   # custom_hooks.0
                 *_base_.custom_hooks]
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',

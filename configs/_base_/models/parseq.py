@@ -33,3 +33,13 @@ dptr_recognizer = dict(
     backbone=dict(type='ViTBackbone', img_size=(32, 128)),
     encoder=dict(type='FeatureMergeUnit', num_queries=_base_.max_label_length + 1, num_heads=8),
     decoder=dict(parseq_head, type='PARSeqRecDecoder', module_loss=dptr_module_loss))
+
+# DPTR's recogniser at CPU scale (configs/dptr/dptr_finetune_vit-tiny_*.py): a ViT of 8x8 patches,
+# 3 layers of width 128 from scratch, the FMU and a decoder of that width, no dropout
+dptr_tiny = dict(
+    dptr_recognizer,
+    backbone=dict(dptr_recognizer['backbone'], patch_size=(8, 8), embed_dim=128, depth=3,
+                  num_heads=2),
+    encoder=dict(dptr_recognizer['encoder'], embed_dim=128, dropout=0.0),
+    decoder=dict(dptr_recognizer['decoder'],
+                 decoder=dict(parseq_head['decoder'], embed_dim=128, dropout=0.0)))
