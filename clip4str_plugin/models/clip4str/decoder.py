@@ -51,9 +51,9 @@ def dual_decode(steps, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]
         # Refine the visual guess, caption it again, refine the cross branch on the new text.
         visual = cloze_refine(visual_net, visual_kv, visual)
         new_ids = steps.caption_ids(visual)
-        if not torch.equal(new_ids, ids):
+        changed = (new_ids != ids).any(-1)
+        if changed.any():
             # Usually no caption changes; only the ones that did go through the text tower.
-            changed = (new_ids != ids).any(-1)
             text = text.clone()
             text[changed] = encode_distinct(steps, new_ids[changed]).to(text.dtype)
             cross_kv, ids = steps.cross_kv(image, image_kv, text), new_ids

@@ -100,8 +100,9 @@ class CachedMultiheadAttention(nn.Module):
         n, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(n, length, -1))
 
-    #: Set by :func:`.attention_maps.recording`: called with ``(q, keys, blocked)`` after each
-    #: :meth:`forward` (the fused path is unchanged; None: nothing is recorded).
+    #: Set by :func:`clip4str_plugin.visualization.attention_maps.recording`: called with
+    #: ``(q, keys, blocked)`` after each :meth:`forward` (the fused path is unchanged; None:
+    #: nothing is recorded).
     recorder = None
 
     def forward(self, x: torch.Tensor, kv: KV, blocked: Optional[torch.Tensor] = None):

@@ -33,7 +33,8 @@ class PARSeqRecDecoder(PLMDecoder):
 
     def decode(self, memory: torch.Tensor) -> Tuple[torch.Tensor]:
         """``(logits (B, L, C), )``: the first pass, then ``refine_iters`` cloze rounds."""
-        logits = self.first_pass(self.decoder, memory)
+        memory_kv = self.decoder.memory_kv(memory)       # projected once for every pass
+        logits = self.first_pass(self.decoder, memory, memory_kv=memory_kv)
         for _ in range(self.refine_iters):
-            logits = self.decoder.refine(memory, logits)
+            logits = self.decoder.refine(memory, logits, memory_kv=memory_kv)
         return (logits, )
