@@ -8,9 +8,11 @@ refuses MMEngine's training checkpoints, and only this one re-writes a checkpoin
 data. pavi / s3 / petrel keep MMEngine's loaders; ``import clip4str_plugin`` alone changes nothing.
 """
 import hashlib
+import os
 import os.path as osp
 import sys
 from typing import Mapping
+from urllib.parse import urlparse
 
 import torch
 from mmengine.dist import get_dist_info
@@ -18,7 +20,7 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .errors import CheckpointReadError
-from .loading import as_data, load_checkpoint_file, torch_load
+from .loading import load_checkpoint_file
 
 
 def load_from_weights_only(filename: str, map_location=None) -> Mapping:
@@ -36,12 +38,16 @@ def load_from_url(url: str, map_location=None) -> Mapping:
     """``url`` downloaded once (rank 0 first) into :func:`cached_path`, read weights-only."""
 
     def fetch():
-        try:
-            return torch_load(url, torch.hub.load_state_dict_from_url, url,
-                              model_dir=cached_path(url), map_location=map_location or 'cpu',
-                              progress=sys.stderr.isatty())
-        except OSError as err:                      # URLError and HTTPError are OSErrors
-            raise CheckpointReadError(f'cannot download checkpoint {url}: {err}') from None
+        # downloaded whole first (torch.hub's temporary file, renamed when complete), then read
+        # as a local file: the same byte checks, safetensors and the same messages
+        path = osp.join(cached_path(url), osp.basename(urlparse(url).path) or 'checkpoint')
+        if not osp.isfile(path):
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            try:
+                torch.hub.download_url_to_file(url, path, progress=sys.stderr.isatty())
+            except (OSError, ValueError) as err:      # URLError, HTTPError; unknown URL types
+                raise CheckpointReadError(f'cannot download checkpoint {url}: {err}') from None
+        return load_checkpoint_file(path, map_location)
 
     rank, world_size = get_dist_info()
     if rank == 0:
@@ -50,7 +56,7 @@ def load_from_url(url: str, map_location=None) -> Mapping:
         torch.distributed.barrier()
         if rank > 0:
             checkpoint = fetch()
-    return as_data(checkpoint, url)
+    return checkpoint
 
 
 def load_from_zoo(name: str, map_location=None) -> Mapping:

@@ -67,6 +67,11 @@ def test_a_hostile_download_is_refused_and_never_run(server, tmp_path):
     with pytest.raises(CheckpointReadError, match=r'^cannot download checkpoint .*absent.pth: '
                                                   r'HTTP Error 404'):
         _load_checkpoint(f'{base}/absent.pth')
+    # a download gets the byte checks of a local file (here: a truncated archive)
+    data = (folder / 'evil.pth').read_bytes()
+    (folder / 'cut.pth').write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointReadError, match=r'cut.pth.*truncated'):
+        _load_checkpoint(f'{base}/cut.pth')
     # schemes this module cannot read keep MMEngine's own loaders (not refused)
     for name in ('s3://bucket/iter_4.pth', 'petrel://bucket/iter_4.pth', 'pavi://run/iter_4'):
         assert CheckpointLoader._get_checkpoint_loader(name).__module__ == \
