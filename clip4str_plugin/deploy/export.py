@@ -46,6 +46,8 @@ def decoding_record(decoder: CLIP4STRDecoder) -> Dict:
 def check_out_dir(out_dir: str, overwrite: bool, inputs: Iterable[Optional[str]] = ()) -> None:
     """:class:`DeployError` unless ``out_dir`` is new, empty, or (with ``overwrite``) an export
     that holds none of ``inputs``: an export replaces the folder whole."""
+    if osp.lexists(out_dir) and not osp.isdir(out_dir):
+        raise DeployError(f'{out_dir} is a file, not a folder; give a new or empty folder')
     if not osp.isdir(out_dir):
         return
     if not osp.isfile(osp.join(out_dir, MANIFEST)):

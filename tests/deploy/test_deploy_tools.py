@@ -227,6 +227,11 @@ def test_the_api_stages_refuses_and_cleans_killed_exports(setup):
     with pytest.raises(DeployError, match='holds files that are not an export'):
         export_recognizer(model, str(folder), preprocessor)
     (folder / 'notes.txt').unlink()
+    a_file = tmp / 'a_file'                     # a file where the folder should go: kept
+    a_file.write_text('keep')
+    with pytest.raises(DeployError, match='is a file, not a folder'):
+        export_recognizer(model, str(a_file), preprocessor, overwrite=True)
+    assert a_file.read_text() == 'keep'
     ended = subprocess.Popen(['true'])
     ended.wait()
     host = socket.gethostname()
