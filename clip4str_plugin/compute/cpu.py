@@ -1,5 +1,6 @@
 """What this CPU offers, read from /proc/cpuinfo: the flags and vendor that choose precisions
 and GEMM libraries, and a one-line description for logs and benchmark reports."""
+import functools
 import platform
 from typing import Dict, Optional
 
@@ -10,17 +11,25 @@ CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16',
              'amx_tile', 'amx_bf16', 'amx_int8', 'amx_fp16')
 
 
-def _cpuinfo_field(name: str) -> Optional[str]:
-    """The first ``name`` line's value in /proc/cpuinfo (None off Linux)."""
+@functools.lru_cache(maxsize=None)
+def _cpuinfo() -> Dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo, read once ({} off Linux)."""
+    fields = {}
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
+                if not line.strip():
+                    break                              # the end of the first processor
                 key, _, value = line.partition(':')
-                if key.strip() == name:
-                    return value.strip()
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return None
+    return fields
+
+
+def _cpuinfo_field(name: str) -> Optional[str]:
+    """The first processor's ``name`` field in /proc/cpuinfo (None off Linux)."""
+    return _cpuinfo().get(name)
 
 
 def cpu_flags() -> Dict[str, bool]:

@@ -9,7 +9,6 @@ its kernels by the ISA. On an AVX2-only EPYC oneDNN was 0.8-0.95x MKL at the tow
 Only eager CPU fp32 inference takes it (oneDNN's op has no backward; autocast, traced, exported
 and compiled graphs keep the public ops); results differ from MKL's by summation order only.
 """
-import functools
 from typing import Optional
 
 import torch
@@ -33,9 +32,8 @@ def fp32_gemm_backend() -> str:
     return 'onednn' if _amd_avx512() else 'mkl'
 
 
-@functools.lru_cache(maxsize=None)
 def _amd_avx512() -> bool:
-    """An AMD CPU with AVX-512, where MKL runs its AVX2 code (read once: the CPU stays)."""
+    """An AMD CPU with AVX-512, where MKL runs its AVX2 code."""
     return cpu_vendor() == 'AuthenticAMD' and cpu_flags()['avx512f']
 
 

@@ -8,7 +8,6 @@ from clip4str_plugin.compute import cpu, onednn
 
 
 def cpu_class(monkeypatch, vendor, avx512f):
-    monkeypatch.setattr(onednn, '_amd_avx512', onednn._amd_avx512.__wrapped__)   # not cached
     monkeypatch.setattr(onednn, 'cpu_vendor', lambda: vendor)
     monkeypatch.setattr(onednn, 'cpu_flags', lambda: dict.fromkeys(cpu.CPU_FLAGS, False) |
                         dict(avx2=True, avx512f=avx512f))
