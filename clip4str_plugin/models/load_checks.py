@@ -70,10 +70,7 @@ def check_checkpoint_fits(module: nn.Module, state_dict: Mapping, prefix: str = 
             f'unexpected keys, e.g. {listing(unexpected, 3)}): wrong model or layout; give a '
             "checkpoint of this config's model (an official CLIP4STR file: convert it with "
             'tools/convert_clip4str_ckpt.py)')
-    mismatched = [f'{prefix + k} {tuple(state_dict[prefix + k].shape)} vs config '
-                  f'{tuple(v.shape)}' for k, v in own.items()
-                  if isinstance(state_dict.get(prefix + k), torch.Tensor)
-                  and state_dict[prefix + k].shape != v.shape]
+    mismatched = _mismatches(own, state_dict, prefix, 'config')
     if mismatched:
         raise CheckpointMismatchError(
             f'{source} does not match the model built from the config ({len(mismatched)} '
@@ -82,6 +79,16 @@ def check_checkpoint_fits(module: nn.Module, state_dict: Mapping, prefix: str = 
     problems = value_problems(own, state_dict, prefix)
     if problems:
         raise value_error(source, problems)
+
+
+def _mismatches(own: Mapping[str, torch.Tensor], state: Mapping, prefix: str,
+                against: str) -> list:
+    """``'<key> <shape> vs <against> <shape>'`` for every tensor of ``state`` (under
+    ``prefix``) whose shape is not that of ``own``'s tensor of the same name."""
+    return [f'{prefix + k} {tuple(state[prefix + k].shape)} vs {against} {tuple(v.shape)}'
+            for k, v in own.items()
+            if isinstance(state.get(prefix + k), torch.Tensor)
+            and state[prefix + k].shape != v.shape]
 
 
 def _fit_hook(module, state_dict, prefix, *_) -> None:
@@ -100,9 +107,7 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], prefix: str,
     or not finite floats."""
     own = module.state_dict()
     missing = [prefix + k for k in own if prefix + k not in state]
-    mismatched = [f'{prefix + k} {tuple(state[prefix + k].shape)} vs model {tuple(v.shape)}'
-                  for k, v in own.items()
-                  if prefix + k in state and state[prefix + k].shape != v.shape]
+    mismatched = _mismatches(own, state, prefix, 'model')
     problems = [f'{title}: {listing(keys, limit)}' for title, keys, limit in (
         ('missing keys', missing, 8), ('shape mismatches', mismatched, 4)) if keys]
     if problems:
