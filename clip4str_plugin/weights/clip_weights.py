@@ -16,8 +16,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 
 from .errors import MALFORMED_PICKLE_ERRORS, CheckpointError, unpickling_reason
-from .loading import check_checkpoint_file, load_checkpoint_file
-from .zip_limits import is_torchscript_archive
+from .loading import checked_file, read_checked_file
 
 #: OpenAI-layout keys of the text tower (everything that is not ``visual.*`` or ``logit_scale``).
 TEXT_TOWER_KEYS = ('token_embedding.', 'positional_embedding', 'transformer.', 'ln_final.',
@@ -110,13 +109,13 @@ def resolve_weights(ref: str) -> str:
 
 
 def _read_tensors(path: str) -> Mapping:
-    if not is_torchscript_archive(path):
-        obj = load_checkpoint_file(path)
+    path, facts = checked_file(path)      # size, zip directory, inflation, CRC
+    if facts is None or not facts.torchscript:
+        obj = read_checked_file(path, facts)
         for key in ('state_dict', 'model', 'module'):     # wrappers around the state dict
             if isinstance(obj.get(key), Mapping):
                 obj = obj[key]
         return obj
-    check_checkpoint_file(path)      # size, zip directory, inflation, CRC
     try:
         with warnings.catch_warnings():     # (torch >= 2.10 says TorchScript is deprecated)
             warnings.simplefilter('ignore', FutureWarning)

@@ -1,6 +1,6 @@
 """Reading a checkpoint file weights-only: nothing in it is run.
 
-:func:`load_checkpoint_file` checks the file's bytes (:func:`checkpoint_problem`), reads it with
+:func:`load_checkpoint_file` checks the file's bytes (:func:`inspect_checkpoint`), reads it with
 torch's weights-only unpickler, allowing besides tensors only what MMEngine's training
 checkpoints hold (``HistoryBuffer``, numpy arrays, scalars and dtypes, a few attribute reads),
 and re-writes the configs it carries as data (:mod:`clip4str_plugin.config_text`). Every
@@ -17,7 +17,7 @@ import threading
 import weakref
 import zipfile
 from contextlib import contextmanager
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from ..config_text import config_in_checkpoint, data_only_configs
 from .errors import (MALFORMED_PICKLE_ERRORS, CheckpointNotFoundError, CheckpointReadError,
                      unpickling_reason)
 from .sparse_rows import load_file_sparse_rows
-from .zip_limits import inflation_problem, is_torchscript_archive
+from .zip_limits import ArchiveFacts, archive_facts, inflation_problem
 
 # The only attribute reads (``getattr``) a checkpoint may do.
 _ATTRIBUTES = {HistoryBuffer: {'min', 'max', 'current', 'mean'},
@@ -81,43 +81,56 @@ def _allowing(extra: list):
             yield
 
 
-def checkpoint_problem(path: str) -> Optional[str]:
-    """What is wrong with the bytes of ``path`` (or None): size, zip directory, CRCs."""
+def inspect_checkpoint(path: str) -> Tuple[Optional[str], Optional[ArchiveFacts]]:
+    """(what is wrong with the bytes of ``path`` or None: size, zip directory, CRCs; the
+    :class:`ArchiveFacts` of a sound torch zip archive, else None); the directory parsed once."""
     with open(path, 'rb') as f:
         head = f.read(8)
     if not head:
-        return 'the file is empty (0 bytes): an interrupted save?'
+        return 'the file is empty (0 bytes): an interrupted save?', None
     if path.endswith('.safetensors') or head.startswith(b'\x80'):  # a legacy torch.save pickle
-        return None
+        return None, None
     if not head.startswith(b'PK'):
         return (f'not a torch checkpoint (it starts with {head!r}): give a .pth written by '
-                'torch.save or an MMEngine run')
+                'torch.save or an MMEngine run'), None
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
         return (f'truncated: the end of the zip archive is missing ({os.path.getsize(path)} '
-                f'bytes; {err}): an interrupted save or copy? Use an intact checkpoint')
+                f'bytes; {err}): an interrupted save or copy? Use an intact checkpoint'), None
     with archive:
         inflating = inflation_problem(archive)
         if inflating:
-            return inflating
+            return inflating, None
         try:
             damaged = archive.testzip()
+            facts = None if damaged else archive_facts(archive)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             damaged = f'? ({err})'
-    return (f'damaged: record {damaged} fails its check; use an intact checkpoint'
-            if damaged else None)
+    return (f'damaged: record {damaged} fails its check; use an intact checkpoint', None) \
+        if damaged else (None, facts)
 
 
-def check_checkpoint_file(filename: str) -> str:
-    """``filename`` (user expanded) if it exists and :func:`checkpoint_problem` sees nothing."""
+def checkpoint_problem(path: str) -> Optional[str]:
+    """What is wrong with the bytes of ``path`` (or None): :func:`inspect_checkpoint`."""
+    return inspect_checkpoint(path)[0]
+
+
+def checked_file(filename: str) -> Tuple[str, Optional[ArchiveFacts]]:
+    """``filename`` (user expanded), if it exists and :func:`inspect_checkpoint` sees nothing
+    wrong, and its :class:`ArchiveFacts` (None: not a zip archive)."""
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise CheckpointNotFoundError(f'checkpoint not found: {filename}')
-    problem = checkpoint_problem(filename)
+    problem, facts = inspect_checkpoint(filename)
     if problem:
         raise CheckpointReadError(f'cannot read checkpoint {filename}: {problem}')
-    return filename
+    return filename, facts
+
+
+def check_checkpoint_file(filename: str) -> str:
+    """``filename`` (user expanded) if :func:`checked_file` passes it."""
+    return checked_file(filename)[0]
 
 
 def load_error(source: str, err: Exception) -> CheckpointReadError:
@@ -167,19 +180,16 @@ def source_of(state_dict: Mapping) -> str:
                  if ref() is not None and ids & held), 'the checkpoint')
 
 
-def _stored_uncompressed(path: str) -> bool:
-    """A zip archive of records stored uncompressed (mappable)."""
-    if not zipfile.is_zipfile(path):
-        return False           # a legacy torch.save pickle
-    with zipfile.ZipFile(path) as archive:
-        return all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
-
-
 def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -> Mapping:
     """A torch checkpoint or safetensors file (``{'state_dict', 'meta'}``) read as data only.
     ``mmap``: ``state_dict`` as views of a private map of the file, for a caller that drops them
     before the file could be rewritten; the rest is copied off the map."""
-    filename = check_checkpoint_file(filename)
+    return read_checked_file(*checked_file(filename), map_location, mmap)
+
+
+def read_checked_file(filename: str, facts: Optional[ArchiveFacts], map_location=None,
+                      mmap: bool = False) -> Mapping:
+    """:func:`load_checkpoint_file` of what :func:`checked_file` returned."""
     if filename.endswith('.safetensors'):
         try:
             with safe_open(filename, framework='pt') as f:
@@ -189,13 +199,13 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False) -
             raise CheckpointReadError(f'cannot read checkpoint {filename}: damaged safetensors '
                                       f'file ({err})') from None
         return as_data(dict(state_dict=state, meta=meta), filename)
-    if is_torchscript_archive(filename):
+    if facts is not None and facts.torchscript:
         raise CheckpointReadError(
             f'{filename} is a TorchScript archive (such as OpenAI CLIP weights), not a '
             "checkpoint: give it as the CLIP towers' weights (model.backbone.pretrained and "
             'model.decoder.text_encoder.pretrained), or convert an official CLIP4STR file with '
             'tools/convert_clip4str_ckpt.py')
-    mmap = mmap and _stored_uncompressed(filename)
+    mmap = mmap and facts is not None and facts.stored   # (a legacy pickle: not mappable)
     checkpoint = torch_load(filename, torch.load, filename, map_location=map_location or 'cpu',
                             mmap=mmap)
     if mmap and isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:

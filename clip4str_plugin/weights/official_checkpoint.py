@@ -3,16 +3,15 @@ keys renamed for this plugin (:data:`PREFIX_MAP`, docs/model_zoo.md). Each globa
 omegaconf, torch.optim ... that a file names (its pickle's opcodes listed, nothing run) is, for
 that load, an inert stand-in: a fresh ``OrderedDict``; anything else a file names is refused."""
 import collections
-import pickle
-import pickletools
 import zipfile
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Tuple
 
 import torch
 
 from .clip_weights import TEXT_TOWER_KEYS
 from .errors import MALFORMED_PICKLE_ERRORS, CheckpointReadError
-from .loading import check_checkpoint_file, load_error, torch_load
+from .loading import checked_file, load_error, torch_load
+from .zip_limits import pickle_globals
 
 #: Libraries whose objects surround the weights in the authors' files.
 LIGHTNING_MODULES = ('pytorch_lightning', 'lightning', 'lightning_fabric', 'omegaconf', 'hydra',
@@ -45,16 +44,9 @@ def _getattr_stand_in(obj, name: str) -> collections.OrderedDict:
     return collections.OrderedDict(getattr=name)
 
 
-def _stand_ins(path: str) -> List[Tuple[Any, str]]:
-    """(stand-in, name) of the globals ``path`` may name: :data:`LIGHTNING_MODULES`',
-    ``defaultdict``, ``getattr`` and plain types."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            pkl = [n for n in archive.namelist() if n.endswith('/data.pkl') and n.count('/') == 1]
-            ops = pickletools.genops(archive.read(pkl[0])) if pkl else ()
-            names = {arg.replace(' ', '.') for op, arg, _ in ops if op.name == 'GLOBAL'}
-    except (zipfile.BadZipFile, *MALFORMED_PICKLE_ERRORS) as err:
-        raise load_error(path, err) from None
+def _stand_ins(names: FrozenSet[str]) -> List[Tuple[Any, str]]:
+    """(stand-in, name) of the globals a file may name: :data:`LIGHTNING_MODULES`' of ``names``
+    (those the file names), ``defaultdict``, ``getattr`` and plain types."""
     return [(_StandIn, name) for name in sorted(names)
             if any(name.startswith(module + '.') for module in LIGHTNING_MODULES)] + [
                 (_StandIn, 'collections.defaultdict'), (_getattr_stand_in, 'builtins.getattr'),
@@ -68,13 +60,20 @@ def _not_official(path: str) -> OfficialCheckpointError:
 
 
 def load_official_file(path: str) -> Any:
-    """What an official ``.ckpt`` / ``.pt`` file holds, read weights-only (module doc)."""
-    path = check_checkpoint_file(path)     # size, zip directory, inflation, CRC
+    """What an official ``.ckpt`` / ``.pt`` file holds, read weights-only (module doc). A file
+    whose pickle names a global of MMEngine (``HistoryBuffer`` & co.) is MMEngine's own."""
+    path, facts = checked_file(path)     # size, zip directory, inflation, CRC
     try:
-        return torch_load(path, torch.load, path, allowed=_stand_ins(path), map_location='cpu')
+        if facts is None:       # a legacy pickle or a safetensors file
+            raise zipfile.BadZipFile('File is not a zip file')
+        names = pickle_globals(facts.pickle) if facts.pickle else frozenset()
+    except (zipfile.BadZipFile, *MALFORMED_PICKLE_ERRORS) as err:
+        raise OfficialCheckpointError(str(load_error(path, err))) from None
+    if any(name.startswith('mmengine.') for name in names):
+        raise _not_official(path)
+    try:
+        return torch_load(path, torch.load, path, allowed=_stand_ins(names), map_location='cpu')
     except CheckpointReadError as err:
-        if 'mmengine.' in str(err).replace(path, ''):    # HistoryBuffer & co.: MMEngine's own
-            raise _not_official(path) from None
         raise OfficialCheckpointError(str(err)) from None
 
 

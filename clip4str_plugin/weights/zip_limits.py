@@ -1,9 +1,11 @@
-"""Torch zip archives judged from their directory, before any record is read (readers allocate
-each record's declared size): inflating over :data:`MAX_INFLATION` times, beyond
-:data:`INFLATION_FLOOR` bytes, is refused (``torch.save`` does not compress; compressed float
-weights shrink to about a half at most)."""
+"""Torch zip archives judged from their directory, parsed once per read, before any record is
+read (readers allocate each record's declared size): inflating over :data:`MAX_INFLATION`
+times, beyond :data:`INFLATION_FLOOR` bytes, is refused (``torch.save`` does not compress;
+compressed float weights shrink to about a half at most). :class:`ArchiveFacts` is what the
+later steps of a read need of the directory; :func:`pickle_globals` lists a pickle's globals."""
+import pickletools
 import zipfile
-from typing import Optional
+from typing import FrozenSet, NamedTuple, Optional, Tuple
 
 #: The most an archive, or one record of it, may expand (uncompressed / compressed bytes).
 MAX_INFLATION = 100
@@ -34,10 +36,42 @@ def inflation_problem(archive: zipfile.ZipFile) -> Optional[str]:
             'before decompressing; use an intact checkpoint')
 
 
-def is_torchscript_archive(path: str) -> bool:
-    """A TorchScript archive is a torch zip with a ``code/`` folder and ``constants.pkl``."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-    return any('/code/' in n for n in names) and any(n.endswith('constants.pkl') for n in names)
+class ArchiveFacts(NamedTuple):
+    """A checked torch zip archive: its record ``names``, whether all are ``stored``
+    uncompressed (mappable), and the bytes of its top-level ``data.pkl`` (``b''``: none)."""
+    names: Tuple[str, ...]
+    stored: bool
+    pickle: bytes
+
+    @property
+    def torchscript(self) -> bool:
+        """A TorchScript archive: a ``code/`` folder and ``constants.pkl``."""
+        return any('/code/' in n for n in self.names) and \
+            any(n.endswith('constants.pkl') for n in self.names)
+
+
+def archive_facts(archive: zipfile.ZipFile) -> ArchiveFacts:
+    """:class:`ArchiveFacts` of an open archive whose sizes and CRCs passed."""
+    records = archive.infolist()
+    pkl = [i for i in records if i.filename.endswith('/data.pkl') and i.filename.count('/') == 1]
+    return ArchiveFacts(tuple(i.filename for i in records),
+                        all(i.compress_type == zipfile.ZIP_STORED for i in records),
+                        archive.read(pkl[0]) if pkl else b'')
+
+
+def pickle_globals(data: bytes) -> FrozenSet[str]:
+    """``module.name`` of each global a pickle names (``GLOBAL``, and ``STACK_GLOBAL`` of two
+    strings pushed or memo-fetched), from its opcodes: nothing is run. Malformed bytes raise
+    what :func:`pickletools.genops` raises."""
+    names, pushed, memo = set(), [None, None], {}
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == 'GLOBAL':
+            names.add(arg.replace(' ', '.'))
+        elif op.name == 'STACK_GLOBAL' and None not in pushed:
+            names.add('.'.join(pushed))
+        if op.name in ('MEMOIZE', 'PUT', 'BINPUT', 'LONG_BINPUT'):
+            memo[len(memo) if arg is None else arg] = pushed[-1]
+        else:       # (what the op pushes, if a string; the last two kept)
+            pushed = [pushed[-1], arg if op.name.endswith(('STRING', 'UNICODE', 'UNICODE8')) else
+                      memo.get(arg) if op.name.endswith('GET') else None]
+    return frozenset(names)

@@ -13,6 +13,8 @@ import pytest
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
+from clip4str_plugin.weights import official_checkpoint
+from clip4str_plugin.weights.errors import CheckpointReadError
 from clip4str_plugin.weights.official_checkpoint import (OfficialCheckpointError,
                                                          load_official_file,
                                                          read_official_state_dict)
@@ -136,6 +138,31 @@ def test_an_mmengine_checkpoint_is_named_as_such(tmp_path, monkeypatch):
         runpy.run_path(str(ROOT / 'tools' / 'convert_clip4str_ckpt.py'), run_name='__main__')
     assert exit.value.code == f'error: {training} {NOT_OFFICIAL}'
     assert not (tmp_path / 'out.pth').exists()
+
+
+def test_mmengine_files_are_told_by_the_globals_they_name(official, tmp_path, monkeypatch):
+    """Decided from the pickle's listed globals before loading (any protocol), never from the
+    text of torch's error: a Lightning file refused with 'mmengine.' in the text stays refused
+    as it was; an MMEngine file is named without torch being asked."""
+    training = tmp_path / 'iter_4.pth'
+    torch.save(dict(meta={}, message_hub=dict(loss=HistoryBuffer())), str(training),
+               pickle_protocol=4)                     # globals named by STACK_GLOBAL
+    refused = CheckpointReadError('refusing x: Unsupported global: GLOBAL mmengine.Foo')
+    monkeypatch.setattr(official_checkpoint, 'torch_load', _raiser(refused))
+    with pytest.raises(OfficialCheckpointError) as err:
+        read_official_state_dict(official[0])
+    assert str(err.value) == str(refused)
+    monkeypatch.setattr(official_checkpoint, 'torch_load', _raiser(
+        CheckpointReadError('refusing x: Unsupported global: GLOBAL builtins.set')))
+    with pytest.raises(OfficialCheckpointError) as err:
+        read_official_state_dict(str(training))
+    assert str(err.value) == f'{training} {NOT_OFFICIAL}'
+
+
+def _raiser(error):
+    def raise_it(*args, **kwargs):
+        raise error
+    return raise_it
 
 
 class _Plain:
