@@ -4,8 +4,10 @@ match exactly" warning, after which a wrong file would run as garbage.
 The plugin's backbones and decoders call :func:`check_fit_on_load` on themselves, so every load
 into them (MMEngine's ``load_checkpoint``, ``init_cfg``, inferencer weights, ``load_state_dict``)
 first checks their part of the state dict: it must cover :data:`MIN_COVERAGE` of their tensors,
-with their shapes, and what goes into a floating-point tensor must be finite floats. Other models
-in the process (an MMOCR detector) load as MMEngine alone loads them.
+with their shapes, and what goes into a floating-point tensor must be finite floats. A module's
+part leaves out the modules nested in it that check their own (a decoder's PARSeq networks and
+text tower), so each tensor is checked once. Other models in the process (an MMOCR detector)
+load as MMEngine alone loads them.
 """
 from typing import Iterable, List, Mapping
 
@@ -55,16 +57,31 @@ def value_error(source: str, problems: List[str],
         'an intact checkpoint')
 
 
-def check_checkpoint_fits(module: nn.Module, state_dict: Mapping, prefix: str = '') -> None:
-    """Refuse ``state_dict`` (keys ``prefix + name``) for ``module`` in one line: too little
-    coverage or other shapes (:class:`CheckpointMismatchError`), values that are not finite
-    floats (:class:`CheckpointValueError`)."""
-    own = {k: v for k, v in module.state_dict().items() if not k.endswith('num_batches_tracked')}
+#: Set on a module by :func:`check_fit_on_load`: its hook checks its part of every load.
+_CHECKS_OWN_FIT = '_checks_own_fit_on_load'
+
+
+def self_checked_parts(module: nn.Module) -> List[str]:
+    """``['name.', ...]``: the modules nested in ``module`` that check their own fit on load."""
+    return [name + '.' for name, sub in module.named_modules(remove_duplicate=False)
+            if name and getattr(sub, _CHECKS_OWN_FIT, False)]
+
+
+def check_checkpoint_fits(module: nn.Module, state_dict: Mapping, prefix: str = '',
+                          skip: Iterable[str] = ()) -> None:
+    """Refuse ``state_dict`` (keys ``prefix + name``) for ``module``'s tensors (those not under
+    a name starting with one of ``skip``) in one line: too little coverage or other shapes
+    (:class:`CheckpointMismatchError`), values that are not finite floats
+    (:class:`CheckpointValueError`)."""
+    skip = tuple(skip)
+    own = {k: v for k, v in module.state_dict().items()
+           if not k.endswith('num_batches_tracked') and not (skip and k.startswith(skip))}
     source = source_of(state_dict)
     where = type(module).__name__ + (f" at '{prefix}'" if prefix else '')
     covered = sum(prefix + k in state_dict for k in own)
     if own and covered < MIN_COVERAGE * len(own):
-        unexpected = [k for k in state_dict if k.startswith(prefix) and k[len(prefix):] not in own]
+        unexpected = [k for k in state_dict if k.startswith(prefix) and k[len(prefix):] not in own
+                      and not (skip and k[len(prefix):].startswith(skip))]
         raise CheckpointMismatchError(
             f'{source} covers {covered} of {len(own)} tensors of {where} ({len(unexpected)} '
             f'unexpected keys, e.g. {listing(unexpected, 3)}): wrong model or layout; give a '
@@ -92,11 +109,14 @@ def _mismatches(own: Mapping[str, torch.Tensor], state: Mapping, prefix: str,
 
 
 def _fit_hook(module, state_dict, prefix, *_) -> None:
-    check_checkpoint_fits(module, state_dict, prefix)
+    # The nested modules that check themselves run their own hooks after this one.
+    check_checkpoint_fits(module, state_dict, prefix, self_checked_parts(module))
 
 
 def check_fit_on_load(module: nn.Module) -> None:
-    """Run :func:`check_checkpoint_fits` before every ``load_state_dict`` into ``module``."""
+    """Run :func:`check_checkpoint_fits` on ``module``'s own part (not that of nested modules
+    that check themselves) before every ``load_state_dict`` into it or a module holding it."""
+    setattr(module, _CHECKS_OWN_FIT, True)
     module.register_load_state_dict_pre_hook(_fit_hook)
 
 

@@ -61,15 +61,43 @@ def test_every_differing_tensor_is_counted(tmp_path, fit_check):
                        match=rf'^{path} does not match the model built from the config \(1 '
                              r'tensors differ, e\.g\. backbone\.'):
         load_checkpoint(model, str(path))
-    state[changed[0]] = model.state_dict()[changed[0]]
-    torch.save(dict(meta={}, state_dict=state), str(path))
-    with pytest.raises(CheckpointMismatchError,   # the decoder counts its nested networks too
-                       match=rf'^{path} does not match the model built from the config \(3 '
-                             r'tensors differ, e\.g\. decoder\.'):
-        load_checkpoint(model, str(path))
+    for fixed, key in zip(changed, changed[1:]):  # then the decoder's text tower and networks
+        state[fixed] = model.state_dict()[fixed]
+        torch.save(dict(meta={}, state_dict=state), str(path))
+        with pytest.raises(CheckpointMismatchError,   # each counts its own tensors
+                           match=rf'^{path} does not match the model built from the config \(1 '
+                                 rf'tensors differ, e\.g\. {key} \('):
+            load_checkpoint(model, str(path))
     # loads outside MMEngine: each plugin module still refuses its own part
     with pytest.raises(CheckpointMismatchError, match='does not match'):
         model.load_state_dict(state)
+
+
+def test_each_tensor_is_checked_once_by_the_module_it_belongs_to(monkeypatch):
+    """The decoder's hook leaves its text tower's and networks' tensors to their own hooks."""
+    from clip4str_plugin.models import load_checks
+    checked = []
+    real = load_checks.value_problems
+
+    def counting(own, state_dict, prefix=''):
+        checked.extend(prefix + name for name in own)
+        return real(own, state_dict, prefix)
+
+    monkeypatch.setattr(load_checks, 'value_problems', counting)
+    model = tiny_model()
+    decoder = model.decoder
+    state = decoder.state_dict()
+    decoder.load_state_dict(state)
+    assert sorted(checked) == sorted(state) and len(checked) == len(state) > 0
+    assert {k.split('.')[0] for k in checked} == {'text_encoder', 'visual_decoder',
+                                                  'cross_decoder'}
+    checked.clear()
+    state = model.state_dict()
+    model.load_state_dict(state)
+    assert sorted(checked) == sorted(k for k in state if not k.endswith('num_batches_tracked'))
+    checked.clear()
+    decoder.visual_decoder.load_state_dict(decoder.visual_decoder.state_dict())  # alone: all
+    assert sorted(checked) == sorted(decoder.visual_decoder.state_dict())
 
 
 def test_intended_partial_loads_and_other_models_keep_mmengine_behaviour(tmp_path, fit_check):
