@@ -90,7 +90,8 @@ class NextStep(nn.Module):
 
 
 class Forward(nn.Module):
-    """Every query at once under boolean masks (cloze refinement; one-shot decoding)."""
+    """Every query at once under boolean masks (cloze refinement; one-shot decoding):
+    :meth:`PARSeqNetwork.read_all`."""
 
     def __init__(self, network: PARSeqNetwork):
         super().__init__()
@@ -98,8 +99,8 @@ class Forward(nn.Module):
 
     def forward(self, tokens: torch.Tensor, query_mask: torch.Tensor,
                 content_mask: torch.Tensor, padding: torch.Tensor, *memory_kv: torch.Tensor):
-        return self.network(tokens, None, query_mask[None], content_mask[None], padding,
-                            memory_kv=_pairs(memory_kv))[0]
+        return self.network.read_all(tokens, _pairs(memory_kv), query_mask, content_mask,
+                                     padding)
 
 
 def image_size(model: nn.Module) -> Tuple[int, int]:
