@@ -20,17 +20,28 @@ CHARSETS = {'36': CHARSET_36, '62': CHARSET_62, '94': CHARSET_94}
 DICTS_DIR = Path(__file__).resolve().parents[1] / 'dicts'
 
 
+def _shipped_names() -> str:
+    return ', '.join(sorted(p.name for p in DICTS_DIR.glob('*.txt')))
+
+
 def resolve_dict_file(dict_file: str) -> str:
     """Where ``dict_file`` is: a bare name of a shipped dictionary (``'charset_94.txt'``) is the
-    file in ``clip4str_plugin/dicts``; any other existing path is itself; a path that does not
-    exist here (a checkpoint's config from another machine) falls back, with a logged note, to
-    the shipped file of the same name. Anything else is returned unchanged for the caller to
-    report."""
+    file in ``clip4str_plugin/dicts``; any other existing path is itself. A path to the package's
+    ``clip4str_plugin/dicts/`` on another machine (a Runner checkpoint's config) is this
+    package's file of that name, with a logged note; any other path with a folder that does not
+    exist is refused (``DataNotFoundError``, a ``FileNotFoundError``). Another bare name is
+    returned unchanged."""
     packaged = DICTS_DIR / osp.basename(dict_file)
-    if not osp.dirname(dict_file) and packaged.is_file():
-        return str(packaged)
-    if osp.isfile(dict_file) or not packaged.is_file():
+    if not osp.dirname(dict_file):
+        return str(packaged) if packaged.is_file() else dict_file
+    if osp.exists(dict_file):
         return dict_file
+    folders = Path(osp.normpath(dict_file)).parts[-3:-1]
+    if folders != (DICTS_DIR.parent.name, DICTS_DIR.name) or not packaged.is_file():
+        from ..datasets.errors import DataNotFoundError    # here: datasets import this module
+        raise DataNotFoundError(
+            f'dict_file {dict_file} does not exist: give the path of an existing file; a bare '
+            f"name such as 'charset_94.txt' means a shipped dictionary ({_shipped_names()})")
     print_log(f'dict_file {dict_file} does not exist; using the shipped {packaged.name} '
               f'({packaged}) instead', logger='current', level=logging.WARNING)
     return str(packaged)
@@ -42,8 +53,7 @@ def dict_file_chars(dict_file: str) -> str:
     path = resolve_dict_file(dict_file)
     if not osp.isfile(path):
         raise FileNotFoundError(f'charset {dict_file}: no such dictionary file (a path, or one '
-                                f'of {", ".join(sorted(p.name for p in DICTS_DIR.glob("*.txt")))}'
-                                ' in clip4str_plugin/dicts)')
+                                f'of {_shipped_names()} in clip4str_plugin/dicts)')
     with open(path, encoding='utf-8') as f:
         return ''.join(line.rstrip('\r\n') for line in f if line.rstrip('\r\n'))
 

@@ -101,12 +101,13 @@ def test_the_converted_checkpoint_through_the_safe_path(converted, inferencer, m
 
 def test_an_old_checkpoint_with_a_foreign_dict_path_falls_back(converted, tmp_path,
                                                                monkeypatch):
-    """A checkpoint from another machine: its absolute dict_file does not exist here."""
+    """A checkpoint from another machine: its absolute dict_file (the package's dicts folder
+    there) does not exist here."""
     from mmocr.apis import TextRecInferencer
     model, ckpt = converted
     checkpoint = load_checkpoint_file(str(ckpt))
     cfg_text = checkpoint['meta']['cfg'].replace(
-        "'charset_94.txt'", "'/home/someone/CLIP4STR/dicts/charset_94.txt'")
+        "'charset_94.txt'", "'/home/someone/clip4str/clip4str_plugin/dicts/charset_94.txt'")
     assert '/home/someone/' in cfg_text
     checkpoint['meta']['cfg'] = cfg_text
     old = tmp_path / 'old.pth'
@@ -117,8 +118,9 @@ def test_an_old_checkpoint_with_a_foreign_dict_path_falls_back(converted, tmp_pa
     inferencer = TextRecInferencer(model=None, weights=str(old), device='cpu')
     assert inferencer.model.decoder.dictionary.chars == dictionary_module.PARSeqDictionary(
         'charset_94.txt').chars
-    assert notes and notes[0].startswith('dict_file /home/someone/CLIP4STR/dicts/charset_94.txt '
-                                         'does not exist; using the shipped charset_94.txt (')
+    assert notes and notes[0].startswith('dict_file /home/someone/clip4str/clip4str_plugin/dicts/'
+                                         'charset_94.txt does not exist; using the shipped '
+                                         'charset_94.txt (')
     assert isinstance(inferencer(crops(1))['predictions'][0]['text'], str)
 
 
