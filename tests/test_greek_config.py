@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 from clip4str_plugin.datasets.lmdb_io import write_lmdb
 from clip4str_plugin.synth.word_renderer import render_samples
 from clip4str_plugin.cli.launch import apply_cfg_options
-from clip4str_plugin.text.captions import tokenize
+from clip4str_plugin.models.clip.towers import tokenize
 from conftest import CONFIGS
 
 CONFIG = str(CONFIGS / 'clip4str' / 'clip4str-tiny_3k_synth-greek.py')

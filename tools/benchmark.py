@@ -12,7 +12,7 @@ module picks for the device: reduced precision only where the hardware runs it n
 bf16-autocast / fp16-autocast (``torch.autocast`` over the fp32 weights, which casts every weight
 again at every call). Training runs bf16 / fp16 under autocast whatever the suffix. The table
 starts with what the CPU offers (model, torch's kernel level, flags such as avx512_bf16 and
-amx_bf16, and which library runs the towers' fp32 GEMMs: ``compute/onednn``) or the
+amx_bf16, and which library runs the towers' fp32 GEMMs: ``compute/switch``) or the
 GPU's name. ``--uncached`` also times the straightforward decoding that
 re-runs the decoder on the whole prefix at every AR step (what the reference code does), to
 measure what the key/value cache saves. A randomly initialised model rarely emits [E], so it
@@ -46,7 +46,7 @@ from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.cli.checks import (check_config, check_device, check_output_file,
                                                check_positive, fail)
 from clip4str_plugin.compute.cpu import describe_cpu
-from clip4str_plugin.compute.onednn import fp32_gemm_backend
+from clip4str_plugin.compute.switch import fp32_gemm_backend
 from clip4str_plugin.cli.timing import (label_batch, make_batch, measure, measure_train,
                                          precision_label)
 from clip4str_plugin.fileio import refuse_existing_output, write_atomically

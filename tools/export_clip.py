@@ -23,7 +23,7 @@ import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, bef
 from clip4str_plugin.cli.checks import check_output_file
 from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
 from clip4str_plugin.models.clip.contrastive import clip_state_dict
-from clip4str_plugin.text import captions
+from clip4str_plugin.models.clip import towers
 from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.loading import load_checkpoint_file
@@ -45,7 +45,7 @@ def parse_args():
 
 def spelled_token_ids():
     """BPE ids read by spelled captions: start / end of text and one per character."""
-    return sorted({i for char in CHARSET_36 for i in captions.encode(char, 3)})
+    return sorted({i for char in CHARSET_36 for i in towers.encode(char, 3)})
 
 
 def export(checkpoint: str, out: str, fp16: bool = True, token_rows: str = 'all') -> dict:

@@ -4,14 +4,14 @@ The plain formulation is PyTorch's public API (``F.linear``, ``F.scaled_dot_prod
 ``torch.autocast``); the tuned paths, each kept because a measurement showed it paying on some
 CPU class (docs/benchmarks.md), sit behind one switch, ``CLIP4STR_FASTPATH`` (:mod:`.switch`).
 
-* :mod:`.switch`: the switch (``auto``, the default; ``off``: public API only; ``on``).
+* :mod:`.switch`: the switch (``auto``, the default; ``off``: public API only; ``on``) and
+  what it runs on this CPU, decided once per process.
 * :mod:`.cpu`: the CPU's flags and vendor, a one-line description.
-* :mod:`.onednn`: oneDNN's fp32 inference GEMMs, the only module calling private torch ops.
-* :mod:`.attention`: SDPA, with the plain path of bf16 / fp16 CPU training.
-* :mod:`.blocks`: the forward of open_clip's transformer blocks (the CLIP towers).
+* :mod:`.kernels`: attention and the forward of open_clip's transformer blocks (the CLIP
+  towers), with oneDNN's fp32 inference GEMMs: the only module calling private torch ops.
 * :mod:`.precision`: the inference precision chosen by the hardware, weights cast once.
 """
-from .blocks import transformer_forward
+from .kernels import transformer_forward
 from .precision import resolve_precision, set_inference_precision
 from .switch import fastpath
 

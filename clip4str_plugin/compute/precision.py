@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .cpu import cpu_flags
-from .onednn import bf16_supported
+from .kernels import bf16_supported
 
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 CHOICES = ('auto', ) + tuple(PRECISIONS)

@@ -11,7 +11,7 @@ from mmocr.registry import DATASETS, TRANSFORMS
 from mmocr.structures import TextRecogDataSample
 
 from ..text.charsets import CHARSET_94
-from ..text.captions import UNCUT, check_caption_style, encode, format_caption
+from ..models.clip.towers import UNCUT, check_caption_style, encode, format_caption
 from ..text.rules import LabelRules
 from .errors import DataError, DataNotFoundError
 from .label_checks import check_in_dictionary, check_kept, first_few
@@ -89,7 +89,7 @@ class TextOnlyDataset(BaseDataset):
 class PackCLIPPrompt(BaseTransform):
     """Pack a text-only sample: ``inputs`` = CLIP BPE ids ``(context_length,)`` of
     ``template.format(label)`` with the label written in ``caption_style``
-    (:mod:`clip4str_plugin.text.captions`; DPTR: ``a photo of a '<label>'``, plain, 77 tokens;
+    (:mod:`clip4str_plugin.models.clip.towers`; DPTR: ``a photo of a '<label>'``, plain, 77 tokens;
     CLIP lower-cases it), ``data_samples`` = a :class:`TextRecogDataSample` whose ``gt_text`` is
     the label (the decoder's targets, case kept).
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from mmocr.structures import TextRecogDataSample
 
-from ..models.clip4str.decoder import dual_decode
+from ..models.clip.towers import tokenize
+from ..models.clip4str.decoder import decoded_captions, dual_decode
 from ..models.parseq.dictionary import PARSeqDictionary
 from ..models.parseq.plm_decoder import PARSeqPostprocessor
-from ..text.captions import decoded_captions, tokenize
 from .graphs import kv_names
 from .manifest import read_manifest
 from .sessions import open_graph

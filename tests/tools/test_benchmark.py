@@ -7,7 +7,7 @@ import torch
 
 from clip4str_plugin.compute import cpu
 from clip4str_plugin.compute import precision as prec
-from clip4str_plugin.compute.onednn import fp32_gemm_backend
+from clip4str_plugin.compute.switch import fp32_gemm_backend
 from conftest import TINY_CONFIG, run_tool
 
 

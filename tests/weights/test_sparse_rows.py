@@ -9,7 +9,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from clip4str_plugin.models.clip.towers import CLIPTextEncoder
-from clip4str_plugin.text import captions
+from clip4str_plugin.models.clip import towers
 from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_clip_state_dict
 from clip4str_plugin.weights.sparse_rows import save_file_sparse_rows
@@ -112,7 +112,7 @@ def test_shipped_clip_is_sparse_and_loads_its_38_spelled_rows():
     keys, meta = file_contents(SHIPPED)
     assert TABLE not in keys and json.loads(meta['sparse_rows']) == {TABLE: [49408, 128]}
     assert SHIPPED.stat().st_size < 2_500_000
-    spelled = sorted({i for char in CHARSET_36 for i in captions.encode(char, 3)})
+    spelled = sorted({i for char in CHARSET_36 for i in towers.encode(char, 3)})
     text_cfg = Config.fromfile(str(CONFIGS / 'clip' / 'clip-tiny_synth-broad.py')).model.text
     text_cfg = {k: v for k, v in text_cfg.items() if k != 'type'}
     encoder = CLIPTextEncoder(**dict(text_cfg, pretrained=str(SHIPPED)))

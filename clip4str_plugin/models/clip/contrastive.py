@@ -8,7 +8,7 @@ CLIP weights file in the OpenAI / open_clip key layout (``visual.*``, ``token_em
 ``logit_scale``) that any config's ``clip_pretrained`` accepts (``tools/export_clip.py``).
 
 Captions: what CLIP4STR's cross branch feeds the text tower, the label reduced to lower-case
-alphanumerics, plain (``hello``) or spelled out (``h e l l o``; :mod:`.captions`), optionally
+alphanumerics, plain (``hello``) or spelled out (``h e l l o``; :mod:`.towers`), optionally
 inside a template (DPTR's ``a photo of a '{}'``).
 """
 import math
@@ -23,7 +23,7 @@ from torch import nn
 
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
-from ...text.captions import check_caption_style, format_caption
+from .towers import check_caption_style, format_caption
 
 #: ContrastiveCLIP state-dict prefix -> prefix in a CLIP weights file (OpenAI layout).
 CLIP_FILE_PREFIXES = {'vision.visual.': 'visual.', 'text.text.': '', 'logit_scale': 'logit_scale'}
@@ -55,7 +55,7 @@ class ContrastiveCLIP(BaseModel):
             warm-starts it from a CLIP weights file).
         text: a :class:`CLIPTextEncoder` config; all its layers train (``freeze_nlayer`` is
             forced to -1) and ``text_length`` is the caption's token count.
-        caption_style: 'plain' (``hello``) or 'spelled' (``h e l l o``); see :mod:`.captions`.
+        caption_style: 'plain' (``hello``) or 'spelled' (``h e l l o``); see :mod:`.towers`.
         caption_template: format string around the caption (``'{}'``: the bare word).
         caption_charset: characters kept in captions (CLIP4STR's ``charset_test``, lower-case
             alphanumeric: what its cross branch feeds CLIP).

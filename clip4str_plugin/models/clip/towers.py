@@ -1,9 +1,20 @@
-"""The two CLIP towers on open_clip modules, returning every token (not only CLS / EOT).
+"""The two CLIP towers on open_clip modules, returning every token (not only CLS / EOT), and
+what the text tower reads: captions, then CLIP's BPE ids.
 
 Geometry is data (the config's ``clip`` dict). Defaults follow the CLIP4STR reference: QuickGELU,
 LayerNorm computed in fp32, ``width // 64`` heads unless overridden (ViT-H: 20).
+
+A word is captioned in one of two styles, in one place (:func:`format_caption`) for CLIP4STR's
+cross branch, ContrastiveCLIP and DPTR's text-only prompts:
+
+* ``'plain'``: the word itself (``hello``), as CLIP4STR feeds OpenAI's CLIP: BPE splits it into
+  sub-word tokens, thousands of distinct ones over a dictionary.
+* ``'spelled'``: its characters separated by spaces (``h e l l o``): every character is one BPE
+  token (``h</w>``), so 36 token rows serve every word (held-out words included) and a tower
+  trained from scratch learns spelling far sooner (docs/benchmarks.md).
 """
-from typing import Optional, Sequence
+import functools
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -13,12 +24,53 @@ from open_clip.transformer import (LayerNormFp32, QuickGELU, TextTransformer,
                                    VisionTransformer)
 from torch import nn
 
-from ...text import captions
+from ...compute.kernels import compiled_blocks, transformer_forward
 from ...weights.clip_weights import TEXT_TOWER_KEYS, load_clip_state_dict
 from ..load_checks import check_fit_on_load, load_into
-from ...compute.blocks import transformer_forward
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
+CAPTION_STYLES = ('plain', 'spelled')
+#: an :func:`encode` length that cuts nothing
+UNCUT = 1 << 30
+
+
+def check_caption_style(style: str) -> str:
+    if style not in CAPTION_STYLES:
+        raise ValueError(f'caption_style must be one of {", ".join(CAPTION_STYLES)}, '
+                         f'not {style!r}')
+    return style
+
+
+def format_caption(text: str, style: str = 'plain', template: str = '{}') -> str:
+    """``template`` around ``text`` written in ``style``."""
+    return template.format(' '.join(text) if check_caption_style(style) == 'spelled' else text)
+
+
+@functools.lru_cache(maxsize=None)
+def _bpe():
+    from open_clip.tokenizer import SimpleTokenizer
+    return SimpleTokenizer()
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def encode(text: str, length: int) -> Tuple[int, ...]:
+    """SOT + BPE(text) + EOT, cut to ``length`` with EOT kept last (open_clip's truncation);
+    cached, so per-string BPE leaves the hot loop."""
+    bpe = _bpe()
+    ids = [bpe.sot_token_id] + bpe.encode(text) + [bpe.eot_token_id]
+    if len(ids) > length:
+        ids = ids[:length]
+        ids[-1] = bpe.eot_token_id
+    return tuple(ids)
+
+
+def tokenize(texts: Sequence[str], length: int) -> torch.Tensor:
+    """Token ids ``(len(texts), length)``, zero-padded, as open_clip's ``tokenize``."""
+    out = torch.zeros(len(texts), length, dtype=torch.long)
+    for row, text in enumerate(texts):
+        ids = encode(text, length)
+        out[row, :len(ids)] = torch.tensor(ids)
+    return out
 
 
 def sincos_2d(rows: int, cols: int, dim: int, cls_token: bool = False) -> torch.Tensor:
@@ -37,22 +89,9 @@ def sincos_2d(rows: int, cols: int, dim: int, cls_token: bool = False) -> torch.
     return torch.cat([grid.new_zeros(1, dim), grid]) if cls_token else grid
 
 
-def compiled_blocks(option=False):
-    """:func:`transformer_forward`, or its ``torch.compile`` version when ``option`` is True or a
-    dict of ``torch.compile`` keyword arguments."""
-    if option is False:
-        return transformer_forward
-    if option is not True and not isinstance(option, dict):
-        raise ValueError(f'compile must be False, True or a dict of torch.compile arguments, '
-                         f'got {option!r}')
-    return torch.compile(transformer_forward, **(option if isinstance(option, dict) else {}))
-
-
 def _freeze(modules: Sequence[nn.Module] = (), params: Sequence[nn.Parameter] = ()) -> None:
-    for module in modules:
-        module.requires_grad_(False)
-    for param in params:
-        param.requires_grad_(False)
+    for part in list(modules) + list(params):
+        part.requires_grad_(False)
 
 
 class _CLIPTower(BaseModule):
@@ -109,9 +148,8 @@ class CLIPVisionBackbone(_CLIPTower):
             decoders find the characters' positions much sooner.
         grad_checkpointing: recompute each block's activations in the backward pass instead of
             keeping them (less memory in training, about one more forward pass of time).
-        compile: run the transformer blocks through ``torch.compile`` (False, the default: it
-            did not pay on the CPUs measured, docs/benchmarks.md, "Recognition speed"; True: default
-            options; or a dict of ``torch.compile`` arguments). Same outputs up to rounding.
+        compile: the blocks through ``torch.compile`` (True, or a dict of its arguments); False
+            (default): it did not pay on the CPUs measured (docs/benchmarks.md).
     """
 
     def __init__(self, embed_dim: int, image_size=224, patch_size=16, width: int = 768,
@@ -198,7 +236,7 @@ class CLIPTextEncoder(_CLIPTower):
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """CLIP BPE ids ``(len(texts), text_length)`` on the tower's device."""
-        ids = captions.tokenize(texts, self.text_length)
+        ids = tokenize(texts, self.text_length)
         return ids.to(self.text.positional_embedding.device)
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:

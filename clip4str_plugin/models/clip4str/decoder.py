@@ -11,12 +11,12 @@ import torch
 from mmocr.registry import MODELS
 
 from ...datasets.errors import DataError
-from ...text.captions import check_caption_style, decoded_captions
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
+from ..clip.towers import check_caption_style, format_caption
 from ..parseq.attention import KV, SplitMemory
 from ..parseq.loss import PLMBatch
-from ..parseq.network import cloze_refine, greedy_ar, one_shot
+from ..parseq.network import cloze_refine, first_pass
 from ..parseq.plm_decoder import PLMDecoder
 
 
@@ -29,24 +29,18 @@ def dual_decode(steps, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]
     ``refine_iters``, ``image_kv``, ``caption_ids``, ``encode_text`` and ``cross_kv``.
     """
     visual_net, cross_net = steps.visual_decoder, steps.cross_decoder
-    batch, device = image.shape[0], image.device
-
-    def first_pass(net, memory_kv, num_steps: int) -> torch.Tensor:
-        # AR stops once every sample has emitted [E]; one-shot asks every query at once
-        if steps.decode_ar:
-            return greedy_ar(net, memory_kv, batch, num_steps, device=device)
-        return one_shot(net, memory_kv, batch, num_steps, device=device)
-
+    batch, device, ar = image.shape[0], image.device, steps.decode_ar
     # Every step of both branches reads the image: its keys/values are projected once per
     # branch (the cross memory's image part now, its caption part once the caption is known).
     visual_kv, image_kv = steps.image_kv(image)
-    visual = first_pass(visual_net, visual_kv, visual_net.max_length)
+    # AR stops once every sample has emitted [E]; one-shot asks every query at once
+    visual = first_pass(visual_net, visual_kv, batch, visual_net.max_length, ar, device)
     # CLIP's text tower reads the visual branch's guess; the cross branch reads [image; text]
     # for as many steps as the visual branch took (the reference's cross loop).
     ids = steps.caption_ids(visual)
     text = encode_distinct(steps, ids)
     cross_kv = steps.cross_kv(image, image_kv, text)
-    cross = first_pass(cross_net, cross_kv, visual.shape[1])
+    cross = first_pass(cross_net, cross_kv, batch, visual.shape[1], ar, device)
     for _ in range(steps.refine_iters):
         # Refine the visual guess, caption it again, refine the cross branch on the new text.
         visual = cloze_refine(visual_net, visual_kv, visual)
@@ -66,6 +60,17 @@ def encode_distinct(steps, ids: torch.Tensor) -> torch.Tensor:
     caption (frequent within a batch) encoded once."""
     unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
     return steps.encode_text(unique)[inverse]
+
+
+def decoded_captions(logits, table: Sequence[str], end_id: int, style: str) -> List[str]:
+    """The captions of greedy decoding: ``logits (N, L, C)`` -> N captions, each the argmax
+    class ids cut at the first ``end_id``, mapped through ``table`` (class id -> caption text,
+    '' for characters CLIP is not shown), in ``style``."""
+    captions = []
+    for ids in logits.argmax(-1).tolist():
+        end = ids.index(end_id) if end_id in ids else len(ids)
+        captions.append(format_caption(''.join(table[i] for i in ids[:end]), style))
+    return captions
 
 
 def check_caption_letters(chars: Sequence[str], caption_chars: Sequence[str]) -> None:
@@ -94,7 +99,7 @@ class CLIP4STRDecoder(PLMDecoder):
         image_detach: the cross branch does not back-propagate into the image tower (True).
         text_charset: what the prediction is reduced to before CLIP reads it (the reference's
             ``charset_test``: lower-case alphanumeric).
-        caption_style: how CLIP reads it (:mod:`clip4str_plugin.text.captions`): 'plain'
+        caption_style: how CLIP reads it (:mod:`clip4str_plugin.models.clip.towers`): 'plain'
             (``hello``, the reference) or 'spelled' (``h e l l o``), as the text tower was
             trained.
     """

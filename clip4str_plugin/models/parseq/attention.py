@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...compute.attention import attention
+from ...compute.kernels import attention
 
 #: Keys and values ``(N, heads, S, D / heads)``.
 KV = Tuple[torch.Tensor, torch.Tensor]

@@ -8,9 +8,9 @@ embeddings), XLNet style. State-dict keys follow the reference (``layers.i.self_
 
 Speed: keys/values of the memory are projected once per call and shared by every permutation and
 decode step; an AR step (:meth:`PARSeqNetwork.step`) also caches the content keys/values. The
-test-time loops (:func:`greedy_ar`, :func:`one_shot`, :func:`cloze_refine`) drive any object
-with ``step`` / ``read_all``: the network here, its exported graphs in deployment. Masks are
-boolean, ``True`` = may not attend.
+test-time loops (:func:`first_pass`, :func:`cloze_refine`) drive any object with ``step`` /
+``read_all``: the network here, its exported graphs in deployment. Masks are boolean, ``True``
+= may not attend.
 """
 from typing import List, Optional, Union
 
@@ -183,12 +183,6 @@ class PARSeqNetwork(nn.Module):
         memory_kv = self.memory_kv(memory) if memory_kv is None else memory_kv
         return greedy_ar(self, memory_kv, memory.shape[0], num_steps, early_stop, memory.device)
 
-    def decode_nar(self, memory: torch.Tensor, num_steps: Optional[int] = None,
-                   memory_kv: Optional[List[KV]] = None) -> torch.Tensor:
-        """:func:`one_shot` on ``memory (B, S, D)``."""
-        memory_kv = self.memory_kv(memory) if memory_kv is None else memory_kv
-        return one_shot(self, memory_kv, memory.shape[0], num_steps, memory.device)
-
     def refine(self, memory: Memory, logits: torch.Tensor,
                memory_kv: Optional[List[Union[KV, SplitKV]]] = None) -> torch.Tensor:
         """:func:`cloze_refine` on ``memory``."""
@@ -217,6 +211,15 @@ def greedy_ar(net, memory_kv, batch: int, num_steps: Optional[int] = None,
         if early_stop and bool(ended.all()):
             break
     return torch.cat(logits, dim=1)
+
+
+def first_pass(net, memory_kv, batch: int, num_steps: Optional[int] = None,
+               autoregressive: bool = True, device=None) -> torch.Tensor:
+    """The reading before refinement, logits ``(B, L, C)``: :func:`greedy_ar` (stopping once
+    every sample has emitted [E]) or :func:`one_shot` (every query at once)."""
+    if autoregressive:
+        return greedy_ar(net, memory_kv, batch, num_steps, device=device)
+    return one_shot(net, memory_kv, batch, num_steps, device=device)
 
 
 def one_shot(net, memory_kv, batch: int, num_steps: Optional[int] = None,

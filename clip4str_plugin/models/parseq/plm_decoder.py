@@ -88,15 +88,6 @@ class PLMDecoder(BaseDecoder):
         """``network``'s logits ``(K, B, T+1, C)`` for the batch under its K permutations."""
         return network(batch.tokens, memory, batch.query_mask, batch.content_mask, batch.padding)
 
-    def first_pass(self, network: PARSeqNetwork, memory: torch.Tensor,
-                   num_steps: Optional[int] = None, memory_kv=None) -> torch.Tensor:
-        """Logits ``(B, L, C)`` before refinement: AR (stopping once every sample has ended) or
-        one-shot, L <= ``num_steps`` (default all position queries); ``memory_kv`` as
-        :meth:`PARSeqNetwork.forward`."""
-        if self.decode_ar:
-            return network.decode_ar(memory, num_steps, memory_kv=memory_kv)
-        return network.decode_nar(memory, num_steps, memory_kv=memory_kv)
-
     @staticmethod
     def memory(feat: Optional[torch.Tensor], out_enc: Optional[torch.Tensor]) -> torch.Tensor:
         """What the networks attend to: the encoder's output, or the backbone's without one."""

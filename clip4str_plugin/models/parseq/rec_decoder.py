@@ -5,6 +5,7 @@ import torch
 from mmocr.registry import MODELS
 
 from .loss import PLMBatch
+from .network import first_pass
 from .plm_decoder import PLMDecoder
 
 
@@ -34,7 +35,8 @@ class PARSeqRecDecoder(PLMDecoder):
     def decode(self, memory: torch.Tensor) -> Tuple[torch.Tensor]:
         """``(logits (B, L, C), )``: the first pass, then ``refine_iters`` cloze rounds."""
         memory_kv = self.decoder.memory_kv(memory)       # projected once for every pass
-        logits = self.first_pass(self.decoder, memory, memory_kv=memory_kv)
+        logits = first_pass(self.decoder, memory_kv, memory.shape[0],
+                            autoregressive=self.decode_ar, device=memory.device)
         for _ in range(self.refine_iters):
             logits = self.decoder.refine(memory, logits, memory_kv=memory_kv)
         return (logits, )

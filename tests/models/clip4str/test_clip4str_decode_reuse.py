@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from clip4str_plugin.models.clip4str import decoder as decoder_module
+from clip4str_plugin.models.parseq import network as network_module
 from conftest import tiny_model
 
 
@@ -44,9 +45,10 @@ def logits_for(dec, words):
 def scripted_visual(dec, monkeypatch, first, refined):
     """The visual branch answers ``first`` words, then ``refined`` at refinement (in
     :func:`dual_decode`'s loops and in the network's own)."""
-    for name, words in (('greedy_ar', first), ('cloze_refine', refined)):
-        loop = getattr(decoder_module, name)
-        monkeypatch.setattr(decoder_module, name, lambda net, *a, _loop=loop, _words=words, **kw:
+    for module, name, words in ((network_module, 'greedy_ar', first),
+                                (decoder_module, 'cloze_refine', refined)):
+        loop = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda net, *a, _loop=loop, _words=words, **kw:
                             logits_for(dec, _words) if net is dec.visual_decoder
                             else _loop(net, *a, **kw))
     monkeypatch.setattr(dec.visual_decoder, 'decode_ar', lambda *a, **kw: logits_for(dec, first))

@@ -1,9 +1,14 @@
-"""CLIP4STRDecoder: training loss and gradients, decoding options, the prediction format."""
+"""CLIP4STRDecoder: training loss and gradients, decoding options, the prediction format, the
+files one image's predict crosses."""
 import math
+import os
+import sys
 
 import numpy as np
+import pytest
 import torch
 
+import clip4str_plugin
 from conftest import make_samples, tiny_model
 
 
@@ -99,3 +104,30 @@ def test_pred_text_format():
             assert isinstance(field.item, str)
             assert len(field.score) == max(len(field.item), 1)
             assert all(0.0 < s <= 1.0 for s in field.score)
+
+
+@pytest.mark.parametrize('fastpath', ['auto', 'off', 'on'])
+def test_one_image_through_predict_crosses_at_most_six_files(monkeypatch, fastpath):
+    """A reader follows predict through: the towers, the kernels, the MMOCR decoder base, the
+    dual decode, the PARSeq network and its layer (imports and first-call set-up excluded)."""
+    monkeypatch.setenv('CLIP4STR_FASTPATH', fastpath)
+    model = tiny_model()
+    data = dict(inputs=[torch.randint(0, 256, (3, 32, 128), dtype=torch.uint8)],
+                data_samples=make_samples(['']))
+    package = os.path.dirname(clip4str_plugin.__file__)
+    files = set()
+
+    def record(frame, event, arg):
+        if event == 'call' and frame.f_code.co_filename.startswith(package):
+            files.add(os.path.relpath(frame.f_code.co_filename, package))
+
+    with torch.no_grad():
+        model.test_step(data)             # first call: the switch is resolved, logs written
+        sys.setprofile(record)
+        try:
+            model.test_step(data)
+        finally:
+            sys.setprofile(None)
+    assert files == {'models/clip/towers.py', 'compute/kernels.py', 'models/clip4str/decoder.py',
+                     'models/parseq/plm_decoder.py', 'models/parseq/network.py',
+                     'models/parseq/attention.py'}

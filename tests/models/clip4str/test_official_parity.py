@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from clip4str_plugin.models.clip4str import decoder as decoder_module
+from clip4str_plugin.models.parseq import network as network_module
 from clip4str_plugin.text.charsets import CHARSET_36
 from clip4str_plugin.text.rules import CharsetAdapter
 from clip4str_plugin.weights.official_checkpoint import official_to_plugin
@@ -94,7 +94,7 @@ def test_cross_early_stop_keeps_the_answer(official, monkeypatch):
     model, st = official
     image = model.backbone(torch.from_numpy(st['images']))
     fast, _ = model.decoder.decode(image)
-    full_ar, cross_net, calls = decoder_module.greedy_ar, model.decoder.cross_decoder, []
+    full_ar, cross_net, calls = network_module.greedy_ar, model.decoder.cross_decoder, []
 
     def cross_without_early_stop(net, memory_kv, batch, num_steps=None, early_stop=True,
                                  device=None):
@@ -102,7 +102,7 @@ def test_cross_early_stop_keeps_the_answer(official, monkeypatch):
         return full_ar(net, memory_kv, batch, num_steps, early_stop and net is not cross_net,
                        device)
 
-    monkeypatch.setattr(decoder_module, 'greedy_ar', cross_without_early_stop)
+    monkeypatch.setattr(network_module, 'greedy_ar', cross_without_early_stop)
     slow, _ = model.decoder.decode(image)
     assert calls == [False, True]            # the visual pass, then the cross pass: patched
     assert torch.equal(fast.argmax(-1), slow.argmax(-1))

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from clip4str_plugin.models.parseq.attention import CachedMultiheadAttention, SplitMemory
-from clip4str_plugin.models.parseq.network import PARSeqNetwork
+from clip4str_plugin.models.parseq.network import PARSeqNetwork, first_pass
 from clip4str_plugin.models.parseq.permutations import (causal_mask, generate_permutations,
                                                         permutation_masks)
 
@@ -96,4 +96,6 @@ def test_refine_and_nar_shapes():
     memory = torch.randn(2, 9, 32)
     logits = model.decode_ar(memory)
     assert model.refine(memory, logits).shape == (2, 26, 95)
-    assert model.decode_nar(memory).shape == (2, 26, 95)
+    nar = first_pass(model, model.memory_kv(memory), 2, autoregressive=False)
+    assert nar.shape == (2, 26, 95)
+    assert torch.equal(first_pass(model, model.memory_kv(memory), 2), logits)

@@ -6,6 +6,7 @@ import torch
 from mmocr.registry import MODELS
 
 from clip4str_plugin.models.parseq import PARSeqNetwork
+from clip4str_plugin.models.parseq.network import one_shot
 from clip4str_plugin.models.parseq.plm_decoder import PARSeqPostprocessor
 from conftest import DICT_94, make_samples, tiny_model
 
@@ -62,8 +63,10 @@ def test_decode_is_the_first_pass_then_the_refinements():
         expected = dec.decoder.refine(memory, expected)
     (logits, ) = dec.decode(memory)
     assert torch.equal(logits, expected)
-    dec.decode_ar = False
-    assert torch.equal(dec.first_pass(dec.decoder, memory), dec.decoder.decode_nar(memory))
+    dec.decode_ar, dec.refine_iters = False, 0
+    assert torch.equal(dec.decode(memory)[0],
+                       one_shot(dec.decoder, dec.decoder.memory_kv(memory), 3))
+    dec.refine_iters = 2
     preds = dec.predict(None, memory, make_samples(['', '', '']))
     texts = [dec.dictionary.idx2str(d.argmax(-1).tolist()).split('[E]')[0]
              for d in dec.decode(memory)[0]]
