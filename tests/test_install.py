@@ -151,7 +151,7 @@ def test_installs_into_an_mmocr_env_with_full_mmcv_and_keeps_its_stack(tmp_path)
         'mmcv-lite<2.2.0,>=2.0.0rc4; extra == "lite"']
     # the word lists and fonts are an extra: the core install (no index) pulled none of them
     synth = [r for r in requires if r.replace('-', '_').startswith(SYNTH)]
-    assert len(synth) == 8 and all(r.endswith('extra == "synth"') for r in synth)
+    assert len(synth) == 14 and all(r.endswith('extra == "synth"') for r in synth)
 
     run = subprocess.run([str(python), '-c', PREDICT, str(TINY_CONFIG)], capture_output=True,
                          text=True, timeout=600, cwd=tmp_path)
@@ -178,7 +178,8 @@ import sys
 # the synth extra is not installed: its packages can be neither imported nor found
 for name in ('english_words', 'wordfreq', 'fontpkg', 'fontpkg_pt_sans', 'fontpkg_pt_serif',
              'fontpkg_fira_sans', 'fontpkg_ibm_plex_serif', 'fontpkg_ibm_plex_mono',
-             'fontpkg_space_mono'):
+             'fontpkg_space_mono', 'fontpkg_lato', 'fontpkg_arimo', 'fontpkg_crimson_text',
+             'fontpkg_libre_baskerville', 'fontpkg_dm_mono', 'fontpkg_source_code_pro'):
     sys.modules[name] = None
 '''
 WITHOUT_SYNTH = BLOCK_SYNTH + '''
@@ -190,7 +191,8 @@ from clip4str_plugin.synth.errors import MissingExtraError
 from mmocr.apis import TextRecInferencer
 pred = TextRecInferencer(model=sys.argv[1], device='cpu')(np.zeros((32, 100, 3), 'uint8'))
 errors = []
-for call in (words.all_words, lambda: words.all_words('el'), word_presets.pypi_train_fonts):
+for call in (words.all_words, lambda: words.all_words('el'),
+             word_presets.FONT_SETS['train'], word_presets.FONT_SETS['heldout-families']):
     try:
         call()
     except MissingExtraError as err:
@@ -212,4 +214,7 @@ def test_the_plugin_works_without_the_synth_extra(tmp_path):
         'Greek words need wordfreq (the synth extra, not installed): pip install -e .[synth]',
         'the training fonts need fontpkg-pt-sans, fontpkg-fira-sans, fontpkg-pt-serif, '
         'fontpkg-ibm-plex-serif, fontpkg-ibm-plex-mono, fontpkg-space-mono (the synth extra, '
+        'not installed): pip install -e .[synth]',
+        'the held-out font families need fontpkg-lato, fontpkg-arimo, fontpkg-crimson-text, '
+        'fontpkg-libre-baskerville, fontpkg-dm-mono, fontpkg-source-code-pro (the synth extra, '
         'not installed): pip install -e .[synth]']

@@ -138,16 +138,13 @@ def run(cmd, env=None):
 
 
 def make_data(job: dict, root: str, num_train=None, num_test=None, overwrite=False) -> list:
-    """Render (or reuse) the job's sets in this process; returns the test folders made (a set
-    whose fonts are not installed here, the optional held-out families, is skipped). A folder
+    """Render (or reuse) the job's sets in this process; returns the test folders. A folder
     this tool did not make (no :data:`MARKER`) is replaced only with ``overwrite``."""
     tests = []
     for folder, split, num, preset in job['sets']:
         num = (num_train if folder == 'train' else num_test if split == 'test' else None) or num
         out = osp.join(root, folder)
-        options = preset_render_options(preset, out)
-        if options is None:
-            continue
+        options = preset_render_options(preset)
         tests += [folder] if split == 'test' else []
         stamp = osp.join(out, MARKER)
         settings = dict(split=split, num=num, seed=SEED, preset=preset,

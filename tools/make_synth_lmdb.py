@@ -11,8 +11,7 @@ clip4str_plugin/dicts/charset_greek.txt, drawn only with the fonts that have all
 (docs/charsets.md).
 
 ``--preset`` (clip4str_plugin.synth.word_presets) replaces the rendering options (fonts,
-colours, lengths, distortions; ``scene``: scene-text crops, docs/synthetic_data.md); a preset
-none of whose fonts is installed here (the optional held-out families) is skipped with a message.
+colours, lengths, distortions; ``scene``: scene-text crops, docs/synthetic_data.md).
 Words of the val and test splits never occur in train (see clip4str_plugin.synth.words).
 Rendering runs in ``--workers`` processes; the output is the same for any worker count. An
 existing LMDB in ``out`` is replaced only with ``--overwrite``; an interrupted run leaves an LMDB
@@ -89,14 +88,9 @@ def render_lmdb(out: str, split: str, num: int, seed: int, options: dict,
     return writer.count
 
 
-def preset_render_options(preset: str, out: str):
-    """The ``render_samples`` options of ``preset``, its fonts printed; None (and a message)
-    when none of its fonts is installed here."""
+def preset_render_options(preset: str):
+    """The ``render_samples`` options of ``preset``, its fonts printed."""
     options = preset_options(preset)
-    if not options['fonts']:
-        print(f'skipped {out}: none of the fonts of preset {preset} is installed here '
-              '(optional; see clip4str_plugin/synth/word_presets.py)')
-        return None
     print(f'preset {preset}: {len(options["fonts"])} font faces: '
           + ', '.join(sorted(os.path.basename(f) for f in options['fonts'])))
     return options
@@ -110,9 +104,7 @@ def main():
                    distort=args.distort, gray=args.gray, fonts=args.fonts)
     try:
         if args.preset:
-            options = preset_render_options(args.preset, args.out)
-            if options is None:
-                return
+            options = preset_render_options(args.preset)
         options['language'] = args.words
         render_lmdb(args.out, args.split, args.num, args.seed, options, args.workers,
                     args.overwrite)

@@ -10,17 +10,16 @@ Presets (``tools/make_synth_lmdb.py --preset NAME``, ``tools/main_job.py --prese
   every distortion of the renderer with probability 0.2.
 * ``broad-faces`` / ``broad-families`` -- the ``broad`` labels and rendering, drawn only with
   faces training never sees: the italic / oblique DejaVu faces and matplotlib's STIX
-  (``faces``: always there), or other families entirely (``families``: Liberation, FreeFont,
-  URW base35 from Debian's ``fonts-liberation``, ``fonts-freefont-ttf``, ``fonts-urw-base35``;
-  optional: an empty set when none is installed, which the tools skip with a message).
+  (``faces``), or other families entirely (``families``: :data:`PYPI_HELDOUT`, sans, serif and
+  mono, from the same ``synth`` extra, so the set is the same on every machine).
 * ``scene`` -- the ``broad`` labels and fonts as scene-text crops
   (:class:`~.scene_renderer.SceneRenderer`): photo and photo-like backgrounds in natural colours,
   neighbouring text, font effects, curvature, perspective, tight and loose crops and camera
   degradations, each effect with probability 0.4.
 
-Training fonts come from packages only, so that a preset means the same images on every machine:
-DejaVu and STIX ship with matplotlib; the other training families are PyPI ``fontpkg-*`` wheels
-(the ``synth`` extra, requirements/synth.txt; OFL fonts, static faces), found with importlib.
+Fonts come from packages only, so that a preset means the same images on every machine: DejaVu
+and STIX ship with matplotlib; the other training and held-out families are PyPI ``fontpkg-*``
+wheels (the ``synth`` extra, requirements/synth.txt; openly licensed), found with importlib.
 """
 import importlib.util
 import os
@@ -44,18 +43,16 @@ HELDOUT_FACES = ('DejaVuSans-Oblique.ttf', 'DejaVuSans-BoldOblique.ttf', 'DejaVu
                  'DejaVuSerif-BoldItalic.ttf', 'DejaVuSansMono-Oblique.ttf',
                  'DejaVuSansMono-BoldOblique.ttf', 'STIXGeneral.ttf', 'STIXGeneralBol.ttf',
                  'STIXGeneralItalic.ttf', 'STIXGeneralBolIta.ttf')
-#: Families never used in training (Debian packages; optional): upright regular and bold.
-_LIBERATION = '/usr/share/fonts/truetype/liberation'
-_FREEFONT = '/usr/share/fonts/truetype/freefont'
-_URW = '/usr/share/fonts/opentype/urw-base35'
-HELDOUT_FAMILIES = (
-    [f'{_LIBERATION}/Liberation{f}-{w}.ttf' for f in ('Sans', 'Serif', 'Mono')
-     for w in ('Regular', 'Bold')]
-    + [f'{_FREEFONT}/Free{f}{w}.ttf' for f in ('Sans', 'Serif', 'Mono') for w in ('', 'Bold')]
-    + [f'{_URW}/{f}-{w}.otf' for f in ('NimbusSans', 'NimbusRoman', 'NimbusMonoPS')
-       for w in ('Regular', 'Bold')]
-    + [f'{_URW}/{f}-{w}.otf' for f in ('C059', 'P052') for w in ('Roman', 'Bold')]
-    + [f'{_URW}/URWGothic-{w}.otf' for w in ('Book', 'Demi')])
+#: PyPI font packages -> families never used in training (upright; regular and bold where the
+#: package has static faces, else its variable font's default instance).
+PYPI_HELDOUT = {
+    'fontpkg_lato': ('Lato-Regular.ttf', 'Lato-Bold.ttf'),                              # sans
+    'fontpkg_arimo': ('Arimo[wght].ttf', ),                                             # sans
+    'fontpkg_crimson_text': ('CrimsonText-Regular.ttf', 'CrimsonText-Bold.ttf'),        # serif
+    'fontpkg_libre_baskerville': ('LibreBaskerville[wght].ttf', ),                      # serif
+    'fontpkg_dm_mono': ('DMMono-Regular.ttf', 'DMMono-Medium.ttf'),                     # mono
+    'fontpkg_source_code_pro': ('SourceCodePro[wght].ttf', ),                           # mono
+}
 
 ALNUM_62 = string.digits + string.ascii_lowercase + string.ascii_uppercase
 
@@ -68,11 +65,11 @@ def pypi_font_dir(package: str):
     return os.path.join(list(spec.submodule_search_locations)[0], 'files')
 
 
-def pypi_train_fonts() -> Tuple[str, ...]:
-    """The training faces of the PyPI font packages (the ``synth`` extra); a
+def pypi_fonts(packages: Dict[str, Tuple[str, ...]], what: str) -> Tuple[str, ...]:
+    """The faces of PyPI font packages (the ``synth`` extra); a
     :class:`~.errors.MissingExtraError` names the missing packages."""
     paths, absent = [], []
-    for package, faces in PYPI_TRAIN.items():
+    for package, faces in packages.items():
         folder = pypi_font_dir(package)
         found = [os.path.join(folder, f) for f in faces
                  if folder and os.path.isfile(os.path.join(folder, f))]
@@ -80,15 +77,15 @@ def pypi_train_fonts() -> Tuple[str, ...]:
             absent.append(package.replace('_', '-'))
         paths += found
     if absent:
-        raise missing_synth_extra('the training fonts', ', '.join(absent))
+        raise missing_synth_extra(what, ', '.join(absent))
     return tuple(paths)
 
 
-#: Font sets by name: font files (the held-out families may be empty).
+#: Font sets by name: font files.
 FONT_SETS = {
-    'train': lambda: select_fonts('upright') + pypi_train_fonts(),
+    'train': lambda: select_fonts('upright') + pypi_fonts(PYPI_TRAIN, 'the training fonts'),
     'heldout-faces': lambda: package_fonts(HELDOUT_FACES),
-    'heldout-families': lambda: tuple(p for p in HELDOUT_FAMILIES if os.path.isfile(p)),
+    'heldout-families': lambda: pypi_fonts(PYPI_HELDOUT, 'the held-out font families'),
 }
 
 #: ``render_samples`` keyword arguments of each preset (``fonts``: a font set of

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from clip4str_plugin.synth import word_presets
 from clip4str_plugin.datasets.lmdb_io import iter_labels, write_lmdb
 from clip4str_plugin.synth.word_presets import preset_options
 from clip4str_plugin.synth.word_renderer import render_samples
@@ -43,20 +42,19 @@ def test_default_job_is_the_broad_one(main_job, capsys):
             '--preset broad') in capsys.readouterr().err
 
 
-def test_make_data_renders_reuses_and_skips(main_job, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(word_presets, 'HELDOUT_FAMILIES', [str(tmp_path / 'absent.ttf')])
+def test_make_data_renders_and_reuses(main_job, tmp_path, monkeypatch, capsys):
     job = dict(sets=[('train', 'train', 4, 'sans'), ('test_faces', 'test', 50, 'broad-faces'),
                      ('test_families', 'test', 50, 'broad-families')])
-    assert main_job.make_data(job, str(tmp_path), num_test=3) == ['test_faces']
+    tests = ['test_faces', 'test_families']
+    assert main_job.make_data(job, str(tmp_path), num_test=3) == tests
     labels = [label for _, label in iter_labels(str(tmp_path / 'test_faces'))]
     assert labels == [label for _, label in render_samples('test', 3, 0,
                                                            **preset_options('broad-faces'))]
-    assert 'skipped {}: none of the fonts of preset broad-families'.format(
-        tmp_path / 'test_families') in capsys.readouterr().out
-    assert main_job.make_data(job, str(tmp_path), num_test=3) == ['test_faces']
+    assert len(list(iter_labels(str(tmp_path / 'test_families')))) == 3
+    assert main_job.make_data(job, str(tmp_path), num_test=3) == tests
     assert f'reusing {tmp_path / "train"}' in capsys.readouterr().out
     # other settings: rendered again over the old LMDB
-    assert main_job.make_data(job, str(tmp_path), num_test=2) == ['test_faces']
+    assert main_job.make_data(job, str(tmp_path), num_test=2) == tests
     assert len(list(iter_labels(str(tmp_path / 'test_faces')))) == 2
 
 
