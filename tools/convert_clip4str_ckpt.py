@@ -37,7 +37,7 @@ from clip4str_plugin.cli.checks import check_config, check_output_file
 from clip4str_plugin.cli.norm_option import READ_PY_NORMALIZATION
 from clip4str_plugin.fileio import (NoSpaceError, file_sha256, refuse_existing_output,
                                      write_atomically)
-from clip4str_plugin.text.charsets import CHARSET_36, DICTS_DIR, charset_of
+from clip4str_plugin.text.charsets import CHARSET_36, charset_of, shipped_name
 from clip4str_plugin.models.parseq.charset_remap import CharsetRemapError, describe, remap_for_model
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.clip_weights import resolve_weights
@@ -130,8 +130,7 @@ def config_for(geometry: dict, config_path: str = None, dict_file: str = None) -
     model.data_preprocessor.update(mean=list(READ_PY_NORMALIZATION['mean']),
                                    std=list(READ_PY_NORMALIZATION['std']))
     if dict_file:
-        shipped = not osp.dirname(dict_file) and (DICTS_DIR / dict_file).is_file()
-        model.decoder.dictionary.dict_file = dict_file if shipped else osp.abspath(dict_file)
+        model.decoder.dictionary.dict_file = shipped_name(dict_file) or osp.abspath(dict_file)
         # The cross branch's captions: a dictionary of another script needs CLIP to read its
         # letters (the reference's 36 characters would leave every caption empty).
         chars = charset_of(model.decoder.dictionary.dict_file)
@@ -148,10 +147,8 @@ def name_shipped_dicts(node) -> None:
     if isinstance(node, dict):
         for key in list(node):
             value = node[key]
-            if key == 'dict_file' and isinstance(value, str) and osp.isfile(value) and \
-                    (DICTS_DIR / osp.basename(value)).is_file() and \
-                    osp.samefile(value, DICTS_DIR / osp.basename(value)):
-                node[key] = osp.basename(value)
+            if key == 'dict_file' and isinstance(value, str) and shipped_name(value):
+                node[key] = shipped_name(value)
             else:
                 name_shipped_dicts(value)
     elif isinstance(node, (list, tuple)):

@@ -22,7 +22,6 @@ import torch
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.fileio import atomic_path, refuse_existing_output
 from clip4str_plugin.models.parseq.dictionary import PARSeqDictionary
-from clip4str_plugin.text.charsets import DICTS_DIR
 from clip4str_plugin.weights.errors import CheckpointError
 from clip4str_plugin.weights.loading import load_checkpoint_file
 
@@ -91,7 +90,7 @@ def main():
         converted = convert(state, args.src)
     except CheckpointError as err:
         sys.exit(f'error: {err}')
-    tokens = PARSeqDictionary(dict_file=str(DICTS_DIR / 'charset_94.txt')).dict
+    tokens = PARSeqDictionary(dict_file='charset_94.txt').dict
     meta = dict(source=osp.basename(args.src), source_format='OpenOCR DptrParseq',
                 geometry=geometry(converted), dictionary=list(tokens))
     with atomic_path(args.dst) as temporary:

@@ -47,6 +47,17 @@ def resolve_dict_file(dict_file: str) -> str:
     return str(packaged)
 
 
+def shipped_name(path: str) -> 'str | None':
+    """The bare name of ``path`` when it is one of the shipped dictionaries (its bare name, or an
+    existing path to that very file in ``clip4str_plugin/dicts``); None for any other path."""
+    packaged = DICTS_DIR / osp.basename(path)
+    if not packaged.is_file():
+        return None
+    if osp.dirname(path) and not (osp.isfile(path) and osp.samefile(path, packaged)):
+        return None
+    return packaged.name
+
+
 def dict_file_chars(dict_file: str) -> str:
     """The characters of a dictionary file (one a line, empty lines skipped), in file order; the
     file as :func:`resolve_dict_file` finds it."""

@@ -7,7 +7,7 @@ import pytest
 
 from clip4str_plugin.datasets.errors import DataNotFoundError
 from clip4str_plugin.models.parseq.dictionary import PARSeqDictionary
-from clip4str_plugin.text.charsets import DICTS_DIR, charset_of, resolve_dict_file
+from clip4str_plugin.text.charsets import DICTS_DIR, charset_of, resolve_dict_file, shipped_name
 
 SHIPPED = 'charset_36.txt, charset_94.txt, charset_greek.txt'
 
@@ -55,3 +55,17 @@ def test_a_runner_config_from_another_machine_finds_the_shipped_file(monkeypatch
         resolve_dict_file('/nowhere/repo/clip4str_plugin/dicts/mine.txt')  # not a shipped one
     with pytest.raises(DataNotFoundError, match='^dict_file /nowhere/dicts/charset_94.txt'):
         resolve_dict_file('/nowhere/dicts/charset_94.txt')
+
+
+def test_shipped_name_is_the_bare_name_of_a_shipped_dictionary_only(tmp_path, monkeypatch):
+    assert shipped_name('charset_94.txt') == 'charset_94.txt'
+    assert shipped_name(str(DICTS_DIR / 'charset_greek.txt')) == 'charset_greek.txt'
+    assert shipped_name(str(DICTS_DIR / '..' / 'dicts' / 'charset_36.txt')) == 'charset_36.txt'
+    mine = tmp_path / 'charset_94.txt'
+    mine.write_text('a\nb\n')
+    assert shipped_name(str(mine)) is None                    # a user's file of the same name
+    assert shipped_name(str(tmp_path / 'data' / 'charset_94.txt')) is None    # missing
+    assert shipped_name('/nowhere/repo/clip4str_plugin/dicts/charset_94.txt') is None
+    assert shipped_name('mine.txt') is None
+    monkeypatch.chdir(DICTS_DIR.parent)
+    assert shipped_name(osp.join('dicts', 'charset_94.txt')) == 'charset_94.txt'  # relative
