@@ -22,7 +22,9 @@ from .kernels import bf16_supported
 
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 CHOICES = ('auto', ) + tuple(PRECISIONS)
-_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)
+#: Layers kept in fp32 (public classes; lazy batch norms become these once materialised).
+_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
+          nn.SyncBatchNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
 
 
 def bf16_is_fast(device: str = 'cpu') -> bool:
