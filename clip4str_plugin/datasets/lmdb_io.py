@@ -138,7 +138,8 @@ def tool_writer(path: str, overwrite: bool) -> Iterator[LMDBWriter]:
                          'with --overwrite') from None
     except lmdb.DiskError:    # LMDB's ENOSPC
         raise SystemExit(f'error: no space left on device while writing {path}: it is '
-                         'incomplete and will not load; free space, then run again with --overwrite') from None
+                         'incomplete and will not load; free space, then run again with '
+                         '--overwrite') from None
 
 
 def write_lmdb(path: str, samples: Iterable[Tuple[bytes, str]], overwrite: bool = False) -> int:
