@@ -1,4 +1,5 @@
-"""CLIP towers: shapes, options, freezing and loading weights from local files."""
+"""CLIP towers: shapes, options, freezing and loading weights from local files; the caption
+styles a CLIP4STR decoder's cross branch feeds the text tower."""
 import warnings
 
 import open_clip
@@ -8,6 +9,7 @@ from safetensors.torch import save_file
 
 from clip4str_plugin.models.clip.towers import CLIPTextEncoder, CLIPVisionBackbone
 from clip4str_plugin.weights.clip_weights import CLIPWeightsError, load_clip_state_dict
+from conftest import tiny_model
 
 GEOMETRY = dict(embed_dim=32, vision=dict(image_size=32, patch_size=8, width=64, layers=2),
                 text=dict(context_length=77, vocab_size=49408, width=64, heads=1, layers=2))
@@ -131,3 +133,26 @@ def test_fp16_rounding(reference, tmp_path):
     vision.init_weights()
     assert torch.equal(vision.visual.proj, state['visual.proj'].half().float())
     assert not torch.equal(vision.visual.proj, state['visual.proj'])
+
+
+def one_hot_logits(decoder, text):
+    dic = decoder.dictionary
+    ids = [dic.char2idx(c) for c in text] + [dic.end_idx]
+    return torch.nn.functional.one_hot(torch.tensor([ids]), dic.num_classes - 2).float()
+
+
+def test_plain_is_the_reference_caption_and_spelled_one_token_per_character():
+    plain = tiny_model().decoder
+    assert plain.caption_style == 'plain'
+    assert plain.captions(one_hot_logits(plain, 'Hi-5x')) == ['hi5x']
+    spelled = tiny_model(caption_style='spelled').decoder
+    logits = one_hot_logits(spelled, 'Hi-5x')
+    assert spelled.captions(logits) == ['h i 5 x']
+    # SOT, one BPE token per character, EOT
+    ids = spelled.text_encoder.tokenize(spelled.captions(logits))
+    assert int((ids[0] > 0).sum()) == 2 + 4
+
+
+def test_unknown_caption_style():
+    with pytest.raises(ValueError, match="caption_style must be one of plain, spelled, not 'x'"):
+        tiny_model(caption_style='x')
