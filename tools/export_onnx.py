@@ -26,7 +26,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.deploy import CLIP4STRRunner, DeployError, export_recognizer
 from clip4str_plugin.deploy.export import DEFAULT_OPSET, check_out_dir
 from clip4str_plugin.deploy.manifest import MANIFEST

@@ -25,12 +25,13 @@ from mmengine.registry import init_default_scope
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 import clip4str_plugin  # noqa: F401
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.cli.checks import (check_config, check_device, check_output_file,
                                                check_positive)
 from clip4str_plugin.fileio import NoSpaceError, refuse_existing_output
 from clip4str_plugin.datasets.orp_bank import (build_tower, describe_skips, extract_bank,
-                                               list_images, tower_fingerprint, write_bank)
+                                               list_images)
+from clip4str_plugin.orp_bank_file import tower_fingerprint, write_bank
 from clip4str_plugin.weights.errors import CheckpointError
 
 

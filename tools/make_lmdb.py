@@ -16,7 +16,7 @@ import os
 from mmengine.utils import ProgressBar
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.datasets.image_io import (ImageReadError, ImageTooLargeError, decode_image,
                                                read_file)
 from clip4str_plugin.datasets.label_files import read_lines

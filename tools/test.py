@@ -24,7 +24,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg
 from clip4str_plugin.deploy.sessions import BACKENDS

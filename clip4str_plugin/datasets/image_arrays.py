@@ -8,7 +8,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmocr.registry import TRANSFORMS
 
-from .errors import DataError
+from ..errors import DataError
 
 _TO_BGR = {1: cv2.COLOR_GRAY2BGR, 4: cv2.COLOR_BGRA2BGR}
 

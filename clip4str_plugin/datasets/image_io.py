@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DataError
+from ..errors import DataError
 
 #: The largest image decoded, in pixels (width x height), unless configured otherwise.
 DEFAULT_MAX_PIXELS = 40_000_000

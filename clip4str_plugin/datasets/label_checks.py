@@ -5,8 +5,8 @@ from typing import Dict, Optional, Sequence, Union
 
 from mmocr.registry import TASK_UTILS
 
+from ..errors import DataError
 from ..text.rules import LABEL_REASONS, LabelRules
-from .errors import DataError
 
 
 #: A dataset or metric that drops more than this share of its labels stops with an error.

@@ -2,7 +2,7 @@
 import codecs
 from typing import List
 
-from .errors import DataError
+from ..errors import DataError
 
 
 def read_lines(path: str, encoding: str = 'utf-8') -> List[str]:

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, Optional, Tuple
 
 import lmdb
 
-from .errors import DataError, DataNotFoundError, IncompleteLMDBError
+from ..errors import DataError, DataNotFoundError, IncompleteLMDBError
 
 IN_PROGRESS_KEY = b'write-in-progress'
 LMDB_FILES = ('data.mdb', 'lock.mdb')

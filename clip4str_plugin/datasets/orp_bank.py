@@ -1,141 +1,25 @@
-"""DPTR's ORP feature bank: natural images through a CLIP image tower, stored as one tensor.
+"""DPTR's ORP feature bank, built: natural images through a CLIP image tower, one tensor.
 
-A bank is ``(N, tokens, D)`` fp16: every token of N images after the tower's ``ln_post`` and
-``proj`` (197 x 512 per image for ViT-B/16), as ``.safetensors`` (key ``features``) or ``.npy``,
-never a pickle. ``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build it here. A
-``.safetensors`` bank records the tower that built it (:func:`tower_fingerprint`, metadata
-``tower``), so that a bank of another CLIP is not reused unnoticed.
+``tools/extract_orp_bank.py`` and ``ORPBankHook`` both build a bank here; the file itself (its
+``(N, tokens, D)`` fp16 layout, reading, writing, checks) is :mod:`clip4str_plugin.orp_bank_file`.
 """
-import io
-import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.utils import track_iter_progress
 from PIL import Image
 
-from clip4str_plugin.datasets.errors import DataError, DataNotFoundError
-from clip4str_plugin.datasets.image_io import (ImageReadError, ImageTooLargeError, list_image_files,
-                                               read_pil_image)
-from clip4str_plugin.fileio import file_sha256, write_atomically
+from ..errors import DataError, DataNotFoundError
+from .image_io import ImageReadError, ImageTooLargeError, list_image_files, read_pil_image
 
-TOWER_KEY = 'tower'     # the metadata entry naming the tower that built the bank
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 SKIP_REASONS = ('unreadable', 'over the pixel limit')   # how extract_bank counts its skips
 
 
-class ORPBankError(DataError):
-    """An ORP bank that is missing, unreadable, or cannot serve the model's memory."""
-
-
-# ---------------------------------------------------------------- the file
-def load_bank(path: str) -> torch.Tensor:
-    """The bank ``(N, tokens, D)`` of ``path`` (``.safetensors`` or ``.npy``)."""
-    if not osp.isfile(path):
-        raise DataNotFoundError(f'ORP feature bank not found: {path} (make one with '
-                                'tools/extract_orp_bank.py, or let ORPBankHook build it)')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        bank = load_file(path).get('features')
-        if bank is None:
-            raise ORPBankError(f'{path} has no "features" tensor')
-    elif path.endswith('.npy'):
-        bank = torch.from_numpy(np.load(path, mmap_mode='r', allow_pickle=False).copy())
-    else:
-        raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
-    if bank.ndim != 3:
-        raise ORPBankError(f'ORP bank {path} has shape {tuple(bank.shape)}; expected (N, T, D)')
-    check_bank_values(bank, path)
-    return bank
-
-
-def check_bank_values(bank: torch.Tensor, path: str) -> None:
-    """Refuse a bank that is not floating-point or holds NaN or infinite values (it would be
-    mixed into every memory: a NaN loss from the first step, or integers read as features)."""
-    if not bank.is_floating_point():
-        raise ORPBankError(f'ORP bank {path} is {str(bank.dtype).replace("torch.", "")}, not '
-                           'floating-point features: make it with tools/extract_orp_bank.py')
-    finite = torch.isfinite(bank)
-    if not bool(finite.all()):
-        raise ORPBankError(f'ORP bank {path} holds {int((~finite).sum())} NaN or infinite values '
-                           f'of {bank.numel()}: a damaged file; delete it to rebuild it')
-
-
-def bank_shape(path: str) -> Tuple[int, ...]:
-    """The shape of the bank in ``path``, read from its header only."""
-    from safetensors import SafetensorError, safe_open
-    try:
-        if path.endswith('.safetensors'):
-            with safe_open(path, framework='pt') as f:
-                if 'features' not in f.keys():
-                    raise ORPBankError(f'{path} has no "features" tensor')
-                return tuple(f.get_slice('features').get_shape())
-        if path.endswith('.npy'):
-            return tuple(np.load(path, mmap_mode='r', allow_pickle=False).shape)
-    except (SafetensorError, OSError, ValueError) as err:
-        if isinstance(err, ORPBankError):
-            raise
-        raise ORPBankError(f'cannot read ORP bank {path} ({err}): delete it to rebuild it') \
-            from None
-    raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
-
-
-def bank_tower(path: str) -> Optional[str]:
-    """The fingerprint of the tower that built the bank ``path`` (None: not recorded, e.g.
-    ``.npy``)."""
-    if not path.endswith('.safetensors'):
-        return None
-    from safetensors import safe_open
-    with safe_open(path, framework='pt') as f:
-        return (f.metadata() or {}).get(TOWER_KEY)
-
-
-def tower_fingerprint(cfg: dict) -> str:
-    """What decides the features of the tower that ``cfg`` builds: the SHA-256 of its weights
-    file, or, for a random tower (seed 0, :func:`build_tower`), its config."""
-    weights = cfg.get('pretrained')
-    if not weights:
-        geometry = {k: v for k, v in cfg.items() if k not in ('pretrained', 'init_cfg')}
-        return 'random (seed 0) ' + json.dumps(geometry, sort_keys=True, default=str)
-    if not osp.isfile(weights):
-        raise DataNotFoundError(f'the ORP bank\'s CLIP image tower weights not found: {weights}')
-    return f'weights sha256 {file_sha256(weights)}'
-
-
-def write_bank(bank: torch.Tensor, path: str, tower: Optional[str] = None) -> None:
-    """Write ``bank`` (fp16) to ``path`` atomically (temporary file in its folder, rename);
-    ``tower`` (:func:`tower_fingerprint`) goes into a ``.safetensors`` file's metadata."""
-    bank = bank.half().contiguous()
-    if path.endswith('.npy'):
-        buffer = io.BytesIO()
-        np.save(buffer, bank.numpy(), allow_pickle=False)
-        data = buffer.getvalue()
-    elif path.endswith('.safetensors'):
-        from safetensors.torch import save
-        data = save({'features': bank}, metadata={TOWER_KEY: tower} if tower else None)
-    else:
-        raise ORPBankError(f'ORP bank must be .safetensors or .npy, got {path}')
-    write_atomically(path, data)
-
-
-def check_bank(shape: Sequence[int], path: str, tokens: int, width: int,
-               batch_size: Optional[int] = None, rebuild: str = '') -> None:
-    """Refuse a bank that cannot serve memories of ``tokens x width`` (and batches of
-    ``batch_size`` distinct images), in one line ending with ``rebuild`` (how to make one)."""
-    n = batch_size or 1
-    if len(shape) == 3 and shape[2] == width and shape[1] >= tokens and shape[0] >= n:
-        return
-    raise ORPBankError(
-        f'ORP bank {path} has shape {tuple(shape)} but the model needs (N >= {n}, T >= {tokens}, '
-        f'D = {width}): image tokens of the CLIP whose text tower makes the memory '
-        f'({tokens} tokens of width {width}){rebuild}')
-
-
-# ---------------------------------------------------------------- building it
 def list_images(root: str) -> List[str]:
     """Every image file (regular files only: a FIFO would block) below ``root``, sorted."""
     if not osp.isdir(root):

@@ -7,9 +7,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 from mmocr.registry import DATASETS
 
+from ..errors import DataError, DataNotFoundError
 from ..text.charsets import CHARSET_36
 from ..text.rules import LabelRules
-from .errors import DataError, DataNotFoundError
 from .image_io import ImageReadError, decode_image
 from .label_checks import check_in_dictionary, check_kept, first_few
 from .lmdb_io import find_lmdbs, iter_labels, open_lmdb

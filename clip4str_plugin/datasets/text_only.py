@@ -10,10 +10,10 @@ from mmengine.structures import LabelData
 from mmocr.registry import DATASETS, TRANSFORMS
 from mmocr.structures import TextRecogDataSample
 
+from ..errors import DataError, DataNotFoundError
 from ..text.charsets import CHARSET_94
 from ..models.clip.towers import UNCUT, check_caption_style, encode, format_caption
 from ..text.rules import LabelRules
-from .errors import DataError, DataNotFoundError
 from .label_checks import check_in_dictionary, check_kept, first_few
 from .label_files import read_lines
 from .lmdb_io import find_lmdbs, iter_labels, relative_path_hint

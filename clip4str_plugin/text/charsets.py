@@ -6,6 +6,8 @@ from pathlib import Path
 
 from mmengine.logging import print_log
 
+from ..errors import DataNotFoundError
+
 #: Case-insensitive alphanumerics: the evaluation charset of the papers (``charset_test``).
 CHARSET_36 = string.digits + string.ascii_lowercase
 #: Cased alphanumerics.
@@ -38,7 +40,6 @@ def resolve_dict_file(dict_file: str) -> str:
         return dict_file
     folders = Path(osp.normpath(dict_file)).parts[-3:-1]
     if folders != (DICTS_DIR.parent.name, DICTS_DIR.name) or not packaged.is_file():
-        from ..datasets.errors import DataNotFoundError    # here: datasets import this module
         raise DataNotFoundError(
             f'dict_file {dict_file} does not exist: give the path of an existing file; a bare '
             f"name such as 'charset_94.txt' means a shipped dictionary ({_shipped_names()})")

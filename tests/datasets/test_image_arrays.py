@@ -3,7 +3,7 @@ H x W x 3 uint8 BGR, or is refused in one line."""
 import numpy as np
 import pytest
 
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.datasets.image_arrays import as_bgr_uint8
 from conftest import TINY_CONFIG, load_config
 

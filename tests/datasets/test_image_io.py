@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.datasets.image_io import (ImageReadError, decode_image, list_image_files,
                                                max_pixels, read_image_file)
 from hostile_images import claimed_png, fifo

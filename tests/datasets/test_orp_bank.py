@@ -1,5 +1,6 @@
 """ORP bank extraction: images over the pixel limit and unreadable ones are skipped, counted
-and named apart; with nothing readable, one line says what was skipped."""
+and named apart; with nothing readable, one line says what was skipped; only a CLIP image tower
+builds a bank."""
 from types import SimpleNamespace
 
 import cv2
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from clip4str_plugin.datasets.errors import DataError
-from clip4str_plugin.datasets.orp_bank import describe_skips, extract_bank
+from clip4str_plugin.datasets.orp_bank import build_tower, describe_skips, extract_bank
+from clip4str_plugin.errors import DataError
 from hostile_images import claimed_png
 
 
@@ -37,3 +38,10 @@ def test_oversized_and_unreadable_images_are_counted_apart(tmp_path):
         extract_bank(MeanTower(), paths[1:3])
     assert str(err.value) == (f'no image could be read (2 files; skipped 1 unreadable (e.g. '
                               f'{paths[1]}), 1 over the pixel limit (e.g. {paths[2]}))')
+
+
+def test_only_a_clip_image_tower_builds_a_bank():
+    with pytest.raises(DataError, match=r"needs a CLIP image tower \(type='CLIPVisionBackbone'\), "
+                                        'not ViTBackbone'):
+        build_tower(dict(type='ViTBackbone', img_size=(32, 128), patch_size=(4, 8), embed_dim=32,
+                         depth=1, num_heads=2))

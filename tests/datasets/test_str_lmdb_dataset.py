@@ -137,7 +137,7 @@ def test_oversized_images_are_skipped_not_decoded(tmp_path):
 
 
 def test_training_on_unreadable_images_stops_in_one_line(tmp_path):
-    from clip4str_plugin.datasets.errors import DataError
+    from clip4str_plugin.errors import DataError
     from clip4str_plugin.datasets.str_lmdb_dataset import MAX_CONSECUTIVE_UNREADABLE
     write_lmdb(str(tmp_path / 'set'), [(b'junk', f'w{i}') for i in range(5)])
     data = STRLMDBDataset(ann_file=str(tmp_path / 'set'), pipeline=pipeline())
@@ -164,7 +164,7 @@ import sys
 import clip4str_mmcv_lite, clip4str_plugin  # noqa: F401
 from torch.utils.data import DataLoader
 from clip4str_plugin.datasets import STRLMDBDataset
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from mmengine.registry import init_default_scope
 init_default_scope('mmocr')
 sys.path[:0] = [sys.argv[2], sys.argv[3]]   # this folder, and tests/ (conftest)

@@ -66,7 +66,7 @@ def test_pack_clip_prompt_spelled_fits_or_names_the_label():
     import open_clip
     import torch
     from clip4str_plugin.datasets import PackCLIPPrompt
-    from clip4str_plugin.datasets.errors import DataError
+    from clip4str_plugin.errors import DataError
 
     pack = PackCLIPPrompt(template='{}', context_length=16, caption_style='spelled')
     item = pack(dict(instances=[dict(text='Hello')]))

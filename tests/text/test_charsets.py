@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from clip4str_plugin.datasets.errors import DataNotFoundError
+from clip4str_plugin.errors import DataNotFoundError
 from clip4str_plugin.models.parseq.dictionary import PARSeqDictionary
 from clip4str_plugin.text.charsets import DICTS_DIR, charset_of, resolve_dict_file, shipped_name
 

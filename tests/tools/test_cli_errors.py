@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from clip4str_plugin import fileio
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from clip4str_plugin.datasets.lmdb_io import LMDBWriter, iter_labels
 from clip4str_plugin.datasets.str_lmdb_dataset import STRLMDBDataset
 from clip4str_plugin.cli.launch import load_config

@@ -6,11 +6,11 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmocr.registry import HOOKS
 
-from ...datasets.errors import DataError
+from ...datasets.orp_bank import build_tower, describe_skips, extract_bank, list_images
+from ...errors import DataError
 from ...models.dptr.orp import ORPPerturbation
-from ...datasets.orp_bank import (ORPBankError, bank_shape, bank_tower, build_tower,
-                                     check_bank, describe_skips, extract_bank, list_images,
-                                     tower_fingerprint, write_bank)
+from ...orp_bank_file import (ORPBankError, bank_shape, bank_tower, check_bank, tower_fingerprint,
+                              write_bank)
 
 
 def memory_geometry(model):
@@ -34,7 +34,7 @@ class ORPBankHook(Hook):
     rebuilt) once its shape is checked: width D of the memory, at least as many tokens as the
     memory has, at least as many images as a batch; otherwise one line names the bank's shape,
     what is needed and how to rebuild it. A bank that records another tower than ``tower`` (the
-    SHA-256 of its weights file; :func:`~...models.dptr.orp_bank.tower_fingerprint`) is refused
+    SHA-256 of its weights file; :func:`~...orp_bank_file.tower_fingerprint`) is refused
     the same way; one that records none (``.npy``, or written elsewhere) is reused with a
     warning. The bank is then loaded, and one that is not floating-point or holds NaN or
     infinite values is refused. Evaluation-only runs never build (ORP is off there).

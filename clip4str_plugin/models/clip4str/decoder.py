@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from mmocr.registry import MODELS
 
-from ...datasets.errors import DataError
+from ...errors import DataError
 from ...text.charsets import CHARSET_36
 from ...text.rules import CharsetAdapter
 from ..clip.towers import check_caption_style, format_caption

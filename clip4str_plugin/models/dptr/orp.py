@@ -6,7 +6,7 @@ from mmengine.dist import get_rank
 from mmengine.model import BaseModule
 from mmocr.registry import MODELS
 
-from ...datasets.orp_bank import load_bank
+from ...orp_bank_file import load_bank
 
 
 @MODELS.register_module()
@@ -19,8 +19,8 @@ class ORPPerturbation(BaseModule):
     pre-training recognizer's ``encoder``.
 
     Args:
-        bank: path of the bank (:mod:`.orp_bank`; built by ``ORPBankHook`` when missing, or
-            by ``tools/extract_orp_bank.py``).
+        bank: path of the bank (:mod:`~clip4str_plugin.orp_bank_file`; built by
+            ``ORPBankHook`` when missing, or by ``tools/extract_orp_bank.py``).
         weight: mixing weight (0.1).
         seed: base seed of the draws.
     """

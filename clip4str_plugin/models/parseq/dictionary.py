@@ -3,7 +3,7 @@ from mmocr.models.common.dictionary import Dictionary
 from mmocr.registry import TASK_UTILS
 from mmocr.utils import list_from_file
 
-from ...datasets.errors import DataError
+from ...errors import DataError
 from ...text.charsets import resolve_dict_file
 
 

@@ -12,7 +12,7 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from clip4str_plugin.engine.hooks import DecoderTransferHook, ORPBankHook
-from clip4str_plugin.datasets.orp_bank import ORPBankError
+from clip4str_plugin.orp_bank_file import ORPBankError
 from conftest import CONFIGS, build_model, load_config
 
 PRETRAIN = {'dptr_pretrain_tiny_synth.py': 128, 'dptr_pretrain_clip-b16_art.py': 512,

@@ -325,12 +325,12 @@ def test_a_bank_of_nan_or_integers_is_refused_before_training(data, tmp_path, fe
 
 def test_a_nan_loss_stops_pretraining_without_writing_a_decoder(data, tmp_path):
     """The NaN bank let through (as before its check): the first NaN loss stops the run."""
-    import clip4str_plugin.datasets.orp_bank as orp_bank
+    import clip4str_plugin.orp_bank_file as orp_bank_file
     save_file({'features': torch.full((5, 129, 128), float('nan'), dtype=torch.float16)},
               str(tmp_path / 'bank.safetensors'))
     with pytest.MonkeyPatch.context() as patch:
         patch_run(patch, data, tmp_path)
-        patch.setattr(orp_bank, 'check_bank_values', lambda bank, path: None)
+        patch.setattr(orp_bank_file, 'check_bank_values', lambda bank, path: None)
         with pytest.raises(SystemExit) as stopped:
             train(PRETRAIN, tmp_path / 'work', *PRETRAIN_FAST)
     assert str(stopped.value).startswith('error: training stopped at iteration 1: the loss was '

@@ -3,7 +3,7 @@ dictionary with the reference's 36 characters) is refused when built: its cross 
 read empty captions."""
 import pytest
 
-from clip4str_plugin.datasets.errors import DataError
+from clip4str_plugin.errors import DataError
 from conftest import tiny_model
 
 GREEK = dict(type='PARSeqDictionary', dict_file='charset_greek.txt')

@@ -1,7 +1,4 @@
-"""DPTR components: frozen CLIP text memory, ORP (and its bank files), FMU, text-only
-pre-training."""
-import re
-
+"""DPTR components: frozen CLIP text memory, ORP, FMU, text-only pre-training."""
 import open_clip
 import pytest
 import torch
@@ -123,58 +120,6 @@ def test_pretraining_loss_through_text_memory(tmp_path):
     assert torch.isfinite(losses['loss_visual'])
     losses['loss_visual'].backward()
     assert model.decoder.decoder.head.weight.grad is not None
-
-
-def test_bank_files_round_trip_and_refusals(tmp_path):
-    from clip4str_plugin.datasets.errors import DataError
-    from clip4str_plugin.datasets.orp_bank import (ORPBankError, bank_shape, build_tower,
-                                                      check_bank, load_bank, write_bank)
-    bank = torch.randn(3, 5, 4)
-    for name in ('bank.npy', 'bank.safetensors'):
-        path = str(tmp_path / name)
-        write_bank(bank, path)
-        assert bank_shape(path) == (3, 5, 4)
-        assert torch.equal(load_bank(path), bank.half())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['bank.npy', 'bank.safetensors']
-    damaged = tmp_path / 'damaged.safetensors'
-    damaged.write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"features": 1')
-    with pytest.raises(ORPBankError, match=f'cannot read ORP bank {damaged} .*: delete it to '
-                                           'rebuild it'):
-        bank_shape(str(damaged))
-    check_bank((3, 5, 4), 'b', tokens=5, width=4, batch_size=3)       # exactly enough
-    for shape in [(3, 4, 4), (3, 5, 8), (2, 5, 4)]:
-        with pytest.raises(ORPBankError, match=rf'ORP bank b has shape {re.escape(str(shape))} '
-                           r'but the model needs \(N >= 3, T >= 5, D = 4\).*; rebuild'):
-            check_bank(shape, 'b', tokens=5, width=4, batch_size=3, rebuild='; rebuild')
-    with pytest.raises(DataError, match=r"needs a CLIP image tower \(type='CLIPVisionBackbone'\), "
-                                        'not ViTBackbone'):
-        build_tower(dict(type='ViTBackbone', img_size=(32, 128), patch_size=(4, 8), embed_dim=32,
-                         depth=1, num_heads=2))
-
-
-def test_a_bank_records_the_tower_that_built_it(tmp_path):
-    """The fingerprint: a weights file's SHA-256 (equal bytes, equal fingerprint, wherever the
-    file is), else the random tower's config; in a safetensors bank's metadata."""
-    import hashlib
-
-    from clip4str_plugin.datasets.errors import DataNotFoundError
-    from clip4str_plugin.datasets.orp_bank import bank_tower, tower_fingerprint, write_bank
-    tower = dict(type='CLIPVisionBackbone', width=32, layers=1)
-    (tmp_path / 'a.safetensors').write_bytes(b'weights a')
-    (tmp_path / 'b.safetensors').write_bytes(b'weights b')
-    (tmp_path / 'a_copy.safetensors').write_bytes(b'weights a')
-    a, b, copy = (tower_fingerprint(dict(tower, pretrained=str(tmp_path / name)))
-                  for name in ('a.safetensors', 'b.safetensors', 'a_copy.safetensors'))
-    assert a == f'weights sha256 {hashlib.sha256(b"weights a").hexdigest()}' == copy != b
-    assert tower_fingerprint(dict(tower, pretrained=None)) == \
-        'random (seed 0) {"layers": 1, "type": "CLIPVisionBackbone", "width": 32}'
-    assert tower_fingerprint(tower) != tower_fingerprint(dict(tower, layers=2))
-    with pytest.raises(DataNotFoundError, match='tower weights not found: .*none.safetensors'):
-        tower_fingerprint(dict(tower, pretrained=str(tmp_path / 'none.safetensors')))
-    write_bank(torch.zeros(2, 3, 4), str(tmp_path / 'bank.safetensors'), tower=a)
-    write_bank(torch.zeros(2, 3, 4), str(tmp_path / 'bank.npy'), tower=a)
-    assert bank_tower(str(tmp_path / 'bank.safetensors')) == a
-    assert bank_tower(str(tmp_path / 'bank.npy')) is None
 
 
 def test_text_memory_in_fp16_as_the_reference_on_gpu(tmp_path):

@@ -1,5 +1,8 @@
 """Why data cannot be used: one exception family, each message one line that names the dataset
-or file and says what to do (a tool may print it as ``error: <message>`` and exit 1)."""
+or file and says what to do (a tool may print it as ``error: <message>`` and exit 1).
+
+A bottom module (it imports nothing of the package): datasets, models, text and the tools all
+raise these."""
 
 
 class DataError(ValueError):
