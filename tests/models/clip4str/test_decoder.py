@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import clip4str_plugin
+from clip4str_plugin.errors import DataError
 from conftest import make_samples, tiny_model
 
 
@@ -131,3 +132,17 @@ def test_one_image_through_predict_crosses_at_most_six_files(monkeypatch, fastpa
     assert files == {'models/clip/towers.py', 'compute/kernels.py', 'models/clip4str/decoder.py',
                      'models/parseq/plm_decoder.py', 'models/parseq/network.py',
                      'models/parseq/attention.py'}
+
+
+def test_greek_dictionary_needs_a_greek_text_charset():
+    """A text_charset that keeps none of the dictionary's letters (a Greek dictionary with the
+    reference's 36 characters) is refused when built: the cross branch would read empty
+    captions."""
+    greek_dict = dict(type='PARSeqDictionary', dict_file='charset_greek.txt')
+    with pytest.raises(DataError, match=r"^text_charset keeps none of the dictionary's 69 "
+                       r"letters \(αβγδεζηθικ...\): the cross branch would read empty captions; "
+                       'set text_charset'):
+        tiny_model(dictionary=greek_dict)
+    greek = tiny_model(dictionary=greek_dict, text_charset='αβγδεζηθικλμνξοπρσςτυφχψω')
+    assert greek.decoder._caption_chars[1 + greek.decoder.dictionary.chars.index('Σ')] == 'σ'
+    assert tiny_model().decoder._caption_chars[1:4] == ['0', '1', '2']   # the 94: unchanged
