@@ -40,7 +40,8 @@ def decoding_record(decoder: CLIP4STRDecoder) -> Dict:
                 num_classes=net.head.out_features, depth=len(net.layers),
                 decode_ar=bool(decoder.decode_ar), refine_iters=int(decoder.refine_iters),
                 text_length=decoder.text_encoder.text_length,
-                caption_chars=list(decoder._caption_chars), caption_style=decoder.caption_style)
+                caption_chars=list(decoder._caption_chars), caption_style=decoder.caption_style,
+                answer=decoder.answer)
 
 
 def check_out_dir(out_dir: str, overwrite: bool, inputs: Iterable[Optional[str]] = ()) -> None:

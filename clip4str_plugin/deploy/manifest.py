@@ -12,6 +12,7 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from ..fileio import file_sha256, write_atomically
+from ..models.clip4str.decoder import ANSWERS
 from .errors import DeployError
 
 MANIFEST = 'manifest.json'
@@ -64,6 +65,10 @@ def _check_layout(path: str, manifest: Dict) -> None:
     """Types of everything the runner reads; :class:`DeployError` naming the first wrong one."""
     _check_types(path, manifest, REQUIRED)
     _check_types(path, manifest['decoding'], DECODING, 'decoding.')
+    answer = manifest['decoding'].get('answer', 'cross')     # exports before the choice: cross
+    if answer not in ANSWERS:
+        raise DeployError(f'{path}: decoding.answer is {answer!r:.40}, not one of '
+                          f'{", ".join(ANSWERS)}; {AGAIN}')
     size = manifest['input'].get('size')
     if not (isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):

@@ -87,6 +87,7 @@ class GraphSteps:
         self.visual_decoder, self.cross_decoder = (GraphBranch(graphs, branch, decoding)
                                                    for branch in ('visual', 'cross'))
         self.decode_ar, self.refine_iters = decoding['decode_ar'], decoding['refine_iters']
+        self.answer = decoding.get('answer', 'cross')
         self.eos_id, self.text_length = decoding['eos_id'], decoding['text_length']
         self.caption_chars, self.caption_style = (decoding['caption_chars'],
                                                   decoding['caption_style'])
@@ -111,7 +112,8 @@ class CLIP4STRRunner:
     """The deployment folder ``model_dir`` (written by ``tools/export_onnx.py``) on ``backend``
     ('onnxruntime' or 'openvino'); ``threads``: the runtime's CPU threads (None: its default).
 
-    ``decode(images (B, 3, H, W) float32, normalised)`` -> (cross, visual) logits ``(B, L, C)``;
+    ``decode(images (B, 3, H, W) float32, normalised)`` -> (answer, visual) logits
+    ``(B, L, C)``;
     ``predict(images, data_samples=None)`` -> data samples with ``pred_text`` and
     ``visual_pred_text``.
     """
@@ -135,7 +137,7 @@ class CLIP4STRRunner:
         return tuple(self.manifest['input']['size'])
 
     def decode(self, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Dual predict-and-refine: ``images (B, 3, H, W)`` -> (cross, visual) logits."""
+        """Dual predict-and-refine: ``images (B, 3, H, W)`` -> (answer, visual) logits."""
         image = self.graphs['image_tower'](
             images=np.ascontiguousarray(images, dtype=np.float32))['image_tokens']
         with one_torch_thread():
@@ -149,13 +151,13 @@ class CLIP4STRRunner:
         model's ``predict``; new data samples when none are given."""
         return self.postprocess(*self.decode(images), data_samples)
 
-    def postprocess(self, cross: np.ndarray, visual: np.ndarray,
+    def postprocess(self, answer: np.ndarray, visual: np.ndarray,
                     data_samples: Optional[Sequence[TextRecogDataSample]] = None
                     ) -> Sequence[TextRecogDataSample]:
         """Data samples with the texts and scores of :meth:`decode`'s logits."""
         if data_samples is None:
-            data_samples = [TextRecogDataSample() for _ in range(len(cross))]
+            data_samples = [TextRecogDataSample() for _ in range(len(answer))]
         with one_torch_thread():
             self.postprocessor(torch.from_numpy(visual).softmax(-1), data_samples,
                                field='visual_pred_text')
-            return self.postprocessor(torch.from_numpy(cross).softmax(-1), data_samples)
+            return self.postprocessor(torch.from_numpy(answer).softmax(-1), data_samples)

@@ -253,8 +253,10 @@ def test_a_mixed_or_escaping_folder_is_refused(tmp_path, tiny):
     (lambda m: m['graphs'].pop('visual_step'), "lacks the graphs \\['visual_step'\\]"),
     (lambda m: m['graphs'].update(text_tower=3), 'graphs.text_tower is int, not a file name'),
     (lambda m: m.update(format='clip4str-onnx/1'), "format 'clip4str-onnx/1'"),
+    (lambda m: m['decoding'].update(answer='best'),
+     "decoding.answer is 'best', not one of cross, visual, confident"),
 ], ids=['no-decoding', 'no-checksums', 'graphs-list', 'length-text', 'no-eos', 'size',
-        'graph-missing', 'graph-number', 'old-format'])
+        'graph-missing', 'graph-number', 'old-format', 'answer'])
 def test_a_broken_manifest_is_one_line(tmp_path, tiny, change, message):
     folder, manifest = copy_export(tiny.folder, tmp_path / 'export')
     change(manifest)
@@ -305,12 +307,14 @@ def test_int8_manifest(official):
 
 @pytest.mark.parametrize('options', [dict(decoder=dict(depth=2), refine_iters=2),
                                      dict(decode_ar=False, refine_iters=0,
-                                          caption_style='spelled')],
-                         ids=['depth2-refine2', 'one-shot-spelled'])
+                                          caption_style='spelled'),
+                                     dict(refine_iters=0, answer='confident')],
+                         ids=['depth2-refine2', 'one-shot-spelled', 'confident'])
 def test_other_decoding_options(options, tmp_path):
     """A content stream that the next layer reads (depth 2: the content mask and the cache of
     every layer), two refinement rounds; one-shot decoding without refinement, captions spelled
-    out (``h e l l o``)."""
+    out (``h e l l o``); the more probable branch's answer per sample (branches of different
+    lengths without refinement)."""
     options = dict(options)
     cfg = load_config()
     cfg.model.decoder.decoder.update(options.pop('decoder', {}))
@@ -320,6 +324,7 @@ def test_other_decoding_options(options, tmp_path):
     export_recognizer(model, str(tmp_path), PREPROCESSOR)
     exported = SimpleNamespace(folder=str(tmp_path), runners={})
     run = runner(exported, 'onnxruntime')
+    assert run.steps.answer == model.decoder.answer
     assert_same(model, run, tiny_images(3))
     logits = torch.zeros(1, 3, run.manifest['decoding']['num_classes'])
     logits[0, [0, 1], [11, 12]] = 1   # 'ab', then [E]

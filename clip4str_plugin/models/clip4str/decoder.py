@@ -20,13 +20,18 @@ from ..parseq.network import cloze_refine, first_pass
 from ..parseq.plm_decoder import PLMDecoder
 
 
+#: What :func:`dual_decode` answers: the cross branch (the reference), the visual branch, or
+#: per sample the branch whose greedy reading is the more probable one.
+ANSWERS = ('cross', 'visual', 'confident')
+
+
 def dual_decode(steps, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Dual predict-and-refine: image tokens ``image (B, S, D)`` -> (cross, visual) logits
-    ``(B, L, C)``; the cross logits are the answer.
+    """Dual predict-and-refine: image tokens ``image (B, S, D)`` -> (answer, visual) logits
+    ``(B, L, C)``; the answer is the cross branch's unless ``steps.answer`` says otherwise.
 
     ``steps``: a :class:`CLIP4STRDecoder` or the exported graphs. Both give ``visual_decoder``
     and ``cross_decoder`` (``step`` / ``read_all`` of :class:`PARSeqNetwork`), ``decode_ar``,
-    ``refine_iters``, ``image_kv``, ``caption_ids``, ``encode_text`` and ``cross_kv``.
+    ``refine_iters``, ``answer``, ``image_kv``, ``caption_ids``, ``encode_text``, ``cross_kv``.
     """
     visual_net, cross_net = steps.visual_decoder, steps.cross_decoder
     batch, device, ar = image.shape[0], image.device, steps.decode_ar
@@ -52,7 +57,35 @@ def dual_decode(steps, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]
             text[changed] = encode_distinct(steps, new_ids[changed]).to(text.dtype)
             cross_kv, ids = steps.cross_kv(image, image_kv, text), new_ids
         cross = cloze_refine(cross_net, cross_kv, cross)
-    return cross, visual
+    return pick_answer(cross, visual, steps.answer, visual_net.eos_id), visual
+
+
+def pick_answer(cross: torch.Tensor, visual: torch.Tensor, answer: str,
+                eos_id: int) -> torch.Tensor:
+    """The answer logits ``(B, L, C)`` of the branches' ``cross`` and ``visual`` logits: one of
+    them, or (``'confident'``) per sample the one whose greedy reading, up to its first [E], has
+    the higher log-probability (the branches err on different samples)."""
+    if answer != 'confident':
+        return cross if answer == 'cross' else visual
+    length = max(cross.shape[1], visual.shape[1])
+    cross, visual = (_pad_ended(x, length, eos_id) for x in (cross, visual))
+    scores = []
+    for logits in (cross, visual):
+        logp, ids = logits.float().log_softmax(-1).max(-1)
+        after_end = ((ids == eos_id).cumsum(-1) - (ids == eos_id).long()) > 0
+        scores.append(logp.masked_fill(after_end, 0.0).sum(-1))
+    return torch.where((scores[0] >= scores[1])[:, None, None], cross, visual)
+
+
+def _pad_ended(logits: torch.Tensor, length: int, eos_id: int) -> torch.Tensor:
+    """``logits (B, L, C)`` to ``length`` steps, the added ones reading [E] (an AR pass that
+    stopped early had every sample ended: no reader looks past its first [E])."""
+    missing = length - logits.shape[1]
+    if missing <= 0:
+        return logits
+    pad = logits.new_full((logits.shape[0], missing, logits.shape[2]), -1e4)
+    pad[..., eos_id] = 0.0
+    return torch.cat([logits, pad], dim=1)
 
 
 def encode_distinct(steps, ids: torch.Tensor) -> torch.Tensor:
@@ -102,6 +135,9 @@ class CLIP4STRDecoder(PLMDecoder):
         caption_style: how CLIP reads it (:mod:`clip4str_plugin.models.clip.towers`): 'plain'
             (``hello``, the reference) or 'spelled' (``h e l l o``), as the text tower was
             trained.
+        answer: 'cross' (the reference), 'visual', or 'confident': per sample the branch whose
+            reading is the more probable (:func:`pick_answer`; docs/benchmarks.md, "Which
+            branch answers").
     """
 
     extra_fields = ('visual_pred_text', )
@@ -110,13 +146,17 @@ class CLIP4STRDecoder(PLMDecoder):
                  module_loss: Optional[Dict] = None, postprocessor: Optional[Dict] = None,
                  max_seq_len: int = 25, num_perms: int = 6, decode_ar: bool = True,
                  refine_iters: int = 1, image_detach: bool = True, caption_style: str = 'plain',
-                 text_charset: str = CHARSET_36, init_cfg=None, **removed):
+                 text_charset: str = CHARSET_36, answer: str = 'cross', init_cfg=None,
+                 **removed):
         super().__init__(dictionary, module_loss, postprocessor, max_seq_len, num_perms,
                          decode_ar, refine_iters, init_cfg, **removed)
         self.text_encoder = MODELS.build(text_encoder)
         self.visual_decoder = self.build_network(decoder)
         self.cross_decoder = self.build_network(decoder)
         self.image_detach = image_detach
+        if answer not in ANSWERS:
+            raise ValueError(f'answer must be one of {", ".join(ANSWERS)}, not {answer!r}')
+        self.answer = answer
         adapt = CharsetAdapter(text_charset)
         self.caption_style = check_caption_style(caption_style)
         # class id -> what that character contributes to the CLIP caption ('' for [E] etc.)
@@ -134,7 +174,7 @@ class CLIP4STRDecoder(PLMDecoder):
         return dict(visual=visual, cross=cross)
 
     def decode(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(cross, visual) logits ``(B, L, C)`` of ``image (B, S, D)``: :func:`dual_decode`."""
+        """(answer, visual) logits ``(B, L, C)`` of ``image (B, S, D)``: :func:`dual_decode`."""
         return dual_decode(self, image)
 
     # ---------------------------------------------------------------- captions

@@ -10,6 +10,8 @@ import torch
 
 import clip4str_plugin
 from clip4str_plugin.errors import DataError
+from clip4str_plugin.models.clip4str import decoder as decoder_module
+from clip4str_plugin.models.clip4str.decoder import pick_answer
 from conftest import make_samples, tiny_model
 
 
@@ -74,8 +76,7 @@ def test_loss_matches_per_permutation_weighting():
 def test_refine_iters_zero_skips_refinement(monkeypatch):
     model = tiny_model(refine_iters=0)
     calls = []
-    for branch in (model.decoder.visual_decoder, model.decoder.cross_decoder):
-        monkeypatch.setattr(branch, 'refine', lambda *a: calls.append(a))
+    monkeypatch.setattr(decoder_module, 'cloze_refine', lambda *a: calls.append(a))
     feat = model.backbone(torch.randn(3, 3, 32, 128))
     cross, visual = model.decoder.decode(feat)
     assert calls == []
@@ -132,6 +133,46 @@ def test_one_image_through_predict_crosses_at_most_six_files(monkeypatch, fastpa
     assert files == {'models/clip/towers.py', 'compute/kernels.py', 'models/clip4str/decoder.py',
                      'models/parseq/plm_decoder.py', 'models/parseq/network.py',
                      'models/parseq/attention.py'}
+
+
+def readings(*rows):
+    """Logits ``(B, L, 4)`` whose greedy reading of sample b is ``rows[b]``: (class, logit)
+    per step, the other classes at 0."""
+    out = torch.zeros(len(rows), len(rows[0]), 4)
+    for b, row in enumerate(rows):
+        for t, (cls, value) in enumerate(row):
+            out[b, t, cls] = value
+    return out
+
+
+def test_the_confident_answer_is_the_more_probable_reading_per_sample():
+    eos = 0
+    # 0: the cross reading is sure, the visual one is not; 1: the other way round; 2: the cross
+    # reading is surer up to its [E], unsure after it (which no reader looks at)
+    cross = readings([(1, 9.0), (2, 9.0), (eos, 9.0)], [(3, 1.0), (eos, 1.0), (1, 9.0)],
+                     [(3, 9.0), (eos, 9.0), (1, 0.0)])
+    visual = readings([(2, 1.0), (eos, 1.0)], [(2, 9.0), (eos, 9.0)],
+                      [(2, 5.0), (eos, 5.0)])                        # stopped a step early
+    answer = pick_answer(cross, visual, 'confident', eos)
+    assert answer.shape == (3, 3, 4)
+    assert torch.equal(answer[0], cross[0]) and torch.equal(answer[2], cross[2])
+    assert torch.equal(answer[1, :2], visual[1]) and answer[1, 2].argmax() == eos
+    assert pick_answer(cross, visual, 'cross', eos) is cross
+    assert pick_answer(cross, visual, 'visual', eos) is visual
+
+
+@torch.no_grad()
+def test_the_decoder_answers_as_configured():
+    feat = tiny_model().backbone(torch.randn(4, 3, 32, 128))
+    cross, visual = tiny_model().decoder.decode(feat)
+    answer, visual_again = tiny_model(answer='visual').decoder.decode(feat)
+    assert torch.equal(answer, visual) and torch.equal(visual_again, visual)
+    confident, _ = tiny_model(answer='confident').decoder.decode(feat)
+    eos = tiny_model().decoder.dictionary.end_idx
+    assert torch.equal(confident, pick_answer(cross, visual, 'confident', eos))
+    with pytest.raises(ValueError, match="answer must be one of cross, visual, confident, "
+                                         "not 'best'"):
+        tiny_model(answer='best')
 
 
 def test_greek_dictionary_needs_a_greek_text_charset():
