@@ -13,6 +13,6 @@ CPU class (docs/benchmarks.md), sit behind one switch, ``CLIP4STR_FASTPATH`` (:m
 """
 from .kernels import transformer_forward
 from .precision import resolve_precision, set_inference_precision
-from .switch import fastpath
+from .switch import current_plan
 
-__all__ = ['fastpath', 'resolve_precision', 'set_inference_precision', 'transformer_forward']
+__all__ = ['current_plan', 'resolve_precision', 'set_inference_precision', 'transformer_forward']

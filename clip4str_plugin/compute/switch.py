@@ -62,11 +62,6 @@ def current_plan() -> Plan:
     return resolve(os.environ.get(ENV, 'auto'))
 
 
-def fastpath() -> str:
-    """The switch's value: 'auto', 'off' or 'on'."""
-    return current_plan().mode
-
-
 def fp32_gemm_backend() -> str:
     """'onednn' or 'mkl' (PyTorch's default) for the towers' fp32 inference GEMMs."""
     return 'onednn' if current_plan().onednn else 'mkl'

@@ -24,9 +24,9 @@ def test_values_are_decided_and_logged_once(monkeypatch):
     monkeypatch.setattr(switch, 'print_log', lambda msg, **kwargs: logged.append(msg))
     cpu_class(monkeypatch, 'GenuineIntel', True)
     monkeypatch.delenv('CLIP4STR_FASTPATH', raising=False)
-    assert switch.fastpath() == 'auto'
+    assert switch.current_plan().mode == 'auto'
     monkeypatch.setenv('CLIP4STR_FASTPATH', 'Off')
-    assert switch.fastpath() == switch.fastpath() == 'off'
+    assert switch.current_plan().mode == switch.current_plan().mode == 'off'
     assert switch.current_plan() == switch.Plan('off', tuned=False, onednn=False)
     assert logged == [
         'CLIP4STR_FASTPATH=auto: tuned paths where measured to pay on this CPU class',
@@ -37,7 +37,7 @@ def test_a_wrong_value_is_refused(monkeypatch):
     monkeypatch.setenv('CLIP4STR_FASTPATH', 'mkl')
     with pytest.raises(switch.FastpathSwitchError,
                        match="CLIP4STR_FASTPATH must be one of auto, off, on; got 'mkl'"):
-        switch.fastpath()
+        switch.current_plan()
 
 
 @pytest.mark.parametrize('value, vendor, avx512f, expected', [
