@@ -85,9 +85,7 @@ def use_weights_only_loader() -> None:
                              (load_from_url, ('http://', 'https://')),
                              (load_from_zoo, ('torchvision://', 'modelzoo://', 'open-mmlab://',
                                               'openmmlab://', 'mmcls://'))):
-        for prefix in prefixes:
-            if CheckpointLoader._schemes.get(prefix) is not loader:
-                CheckpointLoader.register_scheme(prefixes=prefix, loader=loader, force=True)
+        CheckpointLoader.register_scheme(prefixes=prefixes, loader=loader, force=True)
 
 
 use_weights_only_loader()
