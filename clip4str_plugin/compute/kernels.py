@@ -34,7 +34,8 @@ REDUCED = (torch.bfloat16, torch.float16)
 
 
 def _plan() -> Plan:
-    """The switch's plan (resolved once per value by :func:`.switch.resolve`)."""
+    """The switch's plan: :func:`.switch.current_plan`, read here from the cache that
+    :func:`.switch.resolve` fills once per value, so a forward stays within this module."""
     return resolve(os.environ.get(ENV, 'auto'))
 
 
