@@ -3,6 +3,7 @@ import logging
 import os.path as osp
 import string
 from pathlib import Path
+from typing import Optional
 
 from mmengine.logging import print_log
 
@@ -48,7 +49,7 @@ def resolve_dict_file(dict_file: str) -> str:
     return str(packaged)
 
 
-def shipped_name(path: str) -> 'str | None':
+def shipped_name(path: str) -> Optional[str]:
     """The bare name of ``path`` when it is one of the shipped dictionaries (its bare name, or an
     existing path to that very file in ``clip4str_plugin/dicts``); None for any other path."""
     packaged = DICTS_DIR / osp.basename(path)
