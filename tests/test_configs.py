@@ -166,6 +166,29 @@ def test_evaluation_pipelines_resize_to_the_input_size(path):
                 assert tuple(t.scale) == tuple(cfg.input_size), split
 
 
+def test_scene_job_trains_on_broad_words_and_scene_crops(tmp_path, monkeypatch):
+    """clip4str-tiny_20min_synth-scene.py: one training set of the two LMDBs tools/main_job.py
+    renders (train: broad words, train_scene: scene crops), through the broad job's pipeline."""
+    from mmocr.registry import DATASETS
+
+    from clip4str_plugin.datasets.lmdb_io import write_lmdb
+    from clip4str_plugin.synth.word_renderer import render_samples
+    for folder, preset, num in (('train', 'sans', 3), ('train_scene', 'scene', 2)):
+        write_lmdb(str(tmp_path / folder), render_samples('train', num, 0, scene=preset == 'scene',
+                                                          fonts='sans'))
+    monkeypatch.setenv('SCENE_DATA_ROOT', str(tmp_path))
+    cfg = load_config(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-scene.py')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 5
+    sample = dataset[4]
+    assert tuple(sample['inputs'].shape) == (3, 32, 128) and sample['data_samples'].gt_text.item
+    assert [d['name'] for d in cfg.train_dataloader.dataset.datasets] == ['mix-train',
+                                                                         'mix-train-scene']
+    assert cfg.test_evaluator.dataset_prefixes == ['mix-test', 'mix-test-faces',
+                                                   'mix-test-families', 'mix-test-scene',
+                                                   'mix-test-photo']
+
+
 # --------------------------------------------------------------------------- dist scripts
 
 FAKE_PYTHON = '#!/usr/bin/env bash\nprintf "%s\\0" "$0" "$@"\n'

@@ -1,7 +1,7 @@
 """A local browser page that reads the words in an image with a checkpoint and shows how.
 
     python tools/demo.py --checkpoint work_dirs/main_job/iter_3000.pth \\
-        --config configs/clip4str/clip4str-tiny_20min_synth-broad.py
+        --config configs/clip4str/clip4str-tiny_20min_synth-scene.py
     # then open http://127.0.0.1:7860
     python tools/demo.py --checkpoint b16.pth --det DET_CFG --det-weights DET.pth --mode spotting
 

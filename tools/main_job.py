@@ -1,34 +1,43 @@
 """The main job: rendered words -> training -> evaluation -> table.
 
     python tools/main_job.py [--work-dir work_dirs/main_job] [--data-root DIR] [--budget-min 20]
-    python tools/main_job.py --from-scratch     (the broad job from random towers and decoders)
+    python tools/main_job.py --from-scratch     (the same job from random towers and decoders)
+    python tools/main_job.py --preset broad     (flat rendered words only)
     python tools/main_job.py --preset sans      (the easy grey-level job, trained from scratch)
 
 1. Renders (in this process, as ``tools/make_synth_lmdb.py --preset P`` does) the train / val /
-   test LMDBs of the job's rendering preset (val and test words never occur in train); existing
-   LMDBs made with the same settings are reused, others this tool made are rendered again, and
-   a folder it did not make (the user's own data) is replaced only with ``--overwrite``.
+   test LMDBs of the job's rendering presets (val and test words never occur in train), and cuts
+   the word crops of a real photograph (``test_photo``, never trained on:
+   :mod:`clip4str_plugin.datasets.photo_words`); existing LMDBs made with the same settings are
+   reused, others this tool made are made again, and a folder it did not make (the user's own
+   data) is replaced only with ``--overwrite``.
 2. ``tools/train.py CONFIG`` trains the tiny CLIP4STR through the MMEngine Runner.
 3. ``tools/test.py`` evaluates the final checkpoint on the held-out sets and prints the table.
 
 Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
 
-* ``broad`` (the default) -- colour words of 3-12 letters and letter-digit strings in 9 font
-  families, tested also in held-out faces and families (docs/benchmarks.md);
-  clip4str-tiny_20min_synth-broad.py on 60 000 rendered images (data/broad_job), started from the
-  small CLIP shipped in assets/clip and its decoders from the DPTR decoder shipped in assets/dptr
-  (``--from-scratch``: random towers and decoders). The whole job has ``--budget-min`` minutes: the
+* ``scene`` (the default) -- clip4str-tiny_20min_synth-scene.py on 30 000 flat words of the
+  ``broad`` preset (colour words of 3-12 letters and letter-digit strings in 9 font families) and
+  30 000 scene-text crops of other words (the ``scene`` preset: photo backgrounds, font effects,
+  curvature, perspective, neighbouring text, camera degradations; docs/synthetic_data.md)
+  (data/scene_job), started from the small CLIP shipped in assets/clip and its decoders from the
+  DPTR decoder shipped in assets/dptr (``--from-scratch``: random towers and decoders); tested on
+  held-out words, the same words in held-out faces and families, scene crops of held-out words
+  and the photo's words (docs/benchmarks.md). The whole job has ``--budget-min`` minutes: the
   config's TimeBudgetHook measures the first iterations (and which torch thread count is faster),
   sets the iteration count that ends training in time for the evaluation, and the evaluation runs
   with that thread count. It trains under bf16 autocast where that is faster (``amp='auto'``: a GPU,
   or a CPU with AMX / AVX-512 BF16, where a bf16 training step is about 2x fp32), else in fp32 (bf16
   is emulated on AVX2 CPUs and several times slower).
+* ``broad`` -- the same on 60 000 flat words and without the scene tests;
+  clip4str-tiny_20min_synth-broad.py (data/broad_job).
 * ``sans`` -- the easy job: DejaVu Sans, grey levels, 2-6 letter words; clip4str-tiny_3k_synth.py
   from scratch, 3 000 iterations with bf16 autocast (docs/benchmarks.md#main-job).
 
 Each step is an ordinary command, printed before it runs.
 """
 import argparse
+import functools
 import json
 import os
 import os.path as osp
@@ -36,19 +45,26 @@ import subprocess
 import sys
 import time
 
+import cv2
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 from make_synth_lmdb import preset_render_options, render_lmdb  # noqa: E402
 
 from clip4str_plugin.cli.checks import check_at_most, check_positive  # noqa: E402
+from clip4str_plugin.datasets.lmdb_io import tool_writer  # noqa: E402
+from clip4str_plugin.datasets.photo_words import PAGE_WORDS, page_word_crops  # noqa: E402
 from clip4str_plugin.fileio import write_atomically  # noqa: E402
 
 SEED = 0
 #: Written into every LMDB folder this tool renders (its settings): only such folders are
 #: replaced or reused without ``--overwrite``.
 MARKER = 'made_with.json'
-# (LMDB folder, split of its words, images, rendering preset) of each job's data; the config
-# reads the data root from data_env and, with test_sets_env, which test sets exist
+#: The preset name of the real word crops (cut from a photograph, not rendered).
+PHOTO = 'page-photo'
+# (LMDB folder, split of its words, images, rendering preset[, seed offset]) of each job's data
+# (sets with another seed offset draw other words); the config reads the data root from
+# data_env and, with test_sets_env, which test sets exist
 JOBS = {
     'sans': dict(
         config='configs/clip4str/clip4str-tiny_3k_synth.py', data_env='SYNTH_DATA_ROOT',
@@ -61,11 +77,22 @@ JOBS = {
         test_sets_env='BROAD_TEST_SETS',
         sets=[('train', 'train', 60000, 'broad'), ('val', 'val', 500, 'broad'),
               ('test', 'test', 2000, 'broad'), ('test_faces', 'test', 2000, 'broad-faces'),
-              ('test_families', 'test', 2000, 'broad-families')]),
+              ('test_families', 'test', 2000, 'broad-families'),
+              ('test_photo', 'test', None, PHOTO)]),
+    # the broad job's words and tests plus scene-text crops of other words (seed + 1), in training
+    # and as a test set; half and half: docs/benchmarks.md, "Scene crops in training"
+    'scene': dict(
+        config='configs/clip4str/clip4str-tiny_20min_synth-scene.py', data_env='SCENE_DATA_ROOT',
+        data_root='data/scene_job', prefix='mix-', amp='auto', budget=True, clip='shipped',
+        test_sets_env='SCENE_TEST_SETS',
+        sets=[('train', 'train', 30000, 'broad'), ('train_scene', 'train', 30000, 'scene', 1),
+              ('val', 'val', 500, 'broad'), ('val_scene', 'val', 500, 'scene', 1),
+              ('test', 'test', 2000, 'broad'), ('test_faces', 'test', 2000, 'broad-faces'),
+              ('test_families', 'test', 2000, 'broad-families'),
+              ('test_scene', 'test', 2000, 'scene', 1), ('test_photo', 'test', None, PHOTO)]),
 }
-#: The job of ``tools/run_main.sh`` (86 % of held-out words in 19 minutes on a 2-core AVX-512 BF16
-#: CPU: docs/benchmarks.md, "Main job").
-DEFAULT_PRESET = 'broad'
+#: The job of ``tools/run_main.sh`` (docs/benchmarks.md, "Main job").
+DEFAULT_PRESET = 'scene'
 # the largest counts and budgets taken (a larger one is a typo, not a job)
 LIMITS = {'--train-images': 10_000_000, '--test-images': 1_000_000,
           '--budget-min': 7 * 24 * 60, '--train-budget-s': 7 * 24 * 3600}
@@ -80,7 +107,7 @@ def parse_args(argv=None):
                         help='the job: its rendering preset, config and schedule')
     parser.add_argument('--work-dir', default='work_dirs/main_job')
     parser.add_argument('--data-root', help="default: the job's data_env variable, else "
-                        'data/broad_job (broad) or data/synth (sans)')
+                        'data/broad_job (broad), data/scene_job (scene) or data/synth (sans)')
     parser.add_argument('--budget-min', type=float,
                         help='budgeted jobs: minutes for the whole job (rendering, training, '
                              'evaluation; default 20)')
@@ -99,7 +126,7 @@ def parse_args(argv=None):
     if not job['budget'] and (args.train_budget_s or args.budget_min) is not None:
         parser.error(f'--budget-min / --train-budget-s: the {args.preset} job trains '
                      f'{osp.basename(job["config"])} for its fixed iteration count; a time '
-                     'budget needs --preset broad')
+                     'budget needs --preset broad or scene')
     if job['budget'] and args.budget_min is None:
         args.budget_min = 20.0
     check_counts(args)
@@ -141,14 +168,21 @@ def make_data(job: dict, root: str, num_train=None, num_test=None, overwrite=Fal
     """Render (or reuse) the job's sets in this process; returns the test folders. A folder
     this tool did not make (no :data:`MARKER`) is replaced only with ``overwrite``."""
     tests = []
-    for folder, split, num, preset in job['sets']:
-        num = (num_train if folder == 'train' else num_test if split == 'test' else None) or num
+    for folder, split, num, preset, *offset in job['sets']:
         out = osp.join(root, folder)
-        options = preset_render_options(preset)
         tests += [folder] if split == 'test' else []
+        if preset == PHOTO:     # real word crops: cut, not rendered
+            settings = dict(split=split, num=len(PAGE_WORDS), preset=preset)
+            make = functools.partial(write_photo_lmdb, out)
+        else:
+            num = (num_train and round(num_train * num / _train_images(job)) if split == 'train'
+                   else num_test if split == 'test' else None) or num
+            seed = SEED + sum(offset)
+            options = preset_render_options(preset)
+            settings = dict(split=split, num=num, seed=seed, preset=preset,
+                            fonts=sorted(osp.basename(f) for f in options['fonts']))
+            make = functools.partial(render, out, split, num, seed, preset, options)
         stamp = osp.join(out, MARKER)
-        settings = dict(split=split, num=num, seed=SEED, preset=preset,
-                        fonts=sorted(osp.basename(f) for f in options['fonts']))
         if osp.isfile(stamp):
             if _read_stamp(stamp) == settings:
                 print(f'reusing {out}')
@@ -159,11 +193,29 @@ def make_data(job: dict, root: str, num_train=None, num_test=None, overwrite=Fal
                              'its LMDB')
         # marked before rendering: an interrupted rendering is this tool's to redo
         write_atomically(stamp, json.dumps(dict(settings, complete=False)).encode())
-        print(f'\n# tools/make_synth_lmdb.py {out} --split {split} --num {num} --seed {SEED} '
-              f'--preset {preset} --overwrite', flush=True)
-        render_lmdb(out, split, num, SEED, options, overwrite=True)
+        make()
         write_atomically(stamp, json.dumps(settings).encode())
     return tests
+
+
+def render(out: str, split: str, num: int, seed: int, preset: str, options: dict) -> None:
+    print(f'\n# tools/make_synth_lmdb.py {out} --split {split} --num {num} --seed {seed} '
+          f'--preset {preset} --overwrite', flush=True)
+    render_lmdb(out, split, num, seed, options, overwrite=True)
+
+
+def write_photo_lmdb(out: str) -> None:
+    """The word crops of scikit-image's page photograph (:mod:`clip4str_plugin.datasets.
+    photo_words`) as an LMDB of PNG images."""
+    with tool_writer(out, overwrite=True) as writer:
+        for crop, label in page_word_crops():
+            writer.add(cv2.imencode('.png', crop[..., ::-1])[1].tobytes(), label)
+    print(f'wrote {writer.count} word crops of a photograph to {out}')
+
+
+def _train_images(job: dict) -> int:
+    """The job's training images in all (``--train-images`` keeps the sets' proportions)."""
+    return sum(num for _, split, num, *_ in job['sets'] if split == 'train')
 
 
 def _read_stamp(path: str):

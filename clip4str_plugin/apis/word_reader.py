@@ -2,7 +2,7 @@
 character's attention map (what tools/demo.py shows, usable from scripts as well).
 
     reader = WordReader(build_recognizer('work_dirs/main_job/iter_3000.pth',
-                                         'configs/clip4str/clip4str-tiny_20min_synth-broad.py'))
+                                         'configs/clip4str/clip4str-tiny_20min_synth-scene.py'))
     words = reader.read([crop_bgr, ...])     # a WordReading per crop
 """
 import math

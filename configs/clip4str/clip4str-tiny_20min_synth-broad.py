@@ -54,8 +54,10 @@ val_dataloader = dict(dataset=dict(datasets=[
 val_evaluator = dict(dataset_prefixes=['broad-val'])
 # held-out words (test), the same words in held-out font faces (test_faces: DejaVu italic /
 # oblique, STIX) and in held-out families (test_families: Lato, Arimo, Crimson Text, Libre
-# Baskerville, DM Mono, Source Code Pro; PyPI packages of the synth extra)
-broad_test_sets = '{{$BROAD_TEST_SETS:test,test_faces,test_families}}'.split(',')
+# Baskerville, DM Mono, Source Code Pro; PyPI packages of the synth extra); the word crops of
+# a real photograph (test_photo: clip4str_plugin/datasets/photo_words.py)
+broad_test_sets = \
+    '{{$BROAD_TEST_SETS:test,test_faces,test_families,test_photo}}'.split(',')
 test_sets = [dict(_synth, ann_file=name, name='broad-' + name.replace('_', '-'),
                   test_mode=True, charset=_base_.charset_94) for name in broad_test_sets]
 test_dataloader = dict(dataset=dict(datasets=test_sets))

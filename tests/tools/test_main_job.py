@@ -1,5 +1,5 @@
-"""tools/main_job.py: the default job is the broad one (its 20-minute budget, the shipped CLIP,
-60 000 training images; the easy sans job has no budget); data rendered in-process, reused when
+"""tools/main_job.py: the default job is the scene one (its 20-minute budget, the shipped CLIP,
+broad words and scene crops; the easy sans job has no budget); data rendered in-process, reused when
 made with the same settings, optional sets skipped; the broad job's commands carry the budget, the
 CLIP choice, the test sets that exist and the thread count training measured."""
 import importlib.util
@@ -22,14 +22,16 @@ def main_job(monkeypatch):
     return module
 
 
-def test_default_job_is_the_broad_one(main_job, capsys):
+def test_default_job_is_the_scene_one(main_job, capsys):
     args = main_job.parse_args([])
-    job = main_job.JOBS[args.preset]
-    assert job['config'] == 'configs/clip4str/clip4str-tiny_20min_synth-broad.py'
-    assert job['budget'] and args.budget_min == 20.0 and job['clip'] == 'shipped'
-    assert job['data_root'] == 'data/broad_job' and job['amp'] == 'auto'
-    assert job['sets'][:2] == [('train', 'train', 60000, 'broad'), ('val', 'val', 500, 'broad')]
-    assert [s[0] for s in job['sets'][2:]] == ['test', 'test_faces', 'test_families']
+    assert args.preset == 'scene' and args.budget_min == 20.0
+    broad = main_job.JOBS['broad']
+    assert broad['config'] == 'configs/clip4str/clip4str-tiny_20min_synth-broad.py'
+    assert broad['budget'] and broad['clip'] == 'shipped'
+    assert broad['data_root'] == 'data/broad_job' and broad['amp'] == 'auto'
+    assert broad['sets'][:2] == [('train', 'train', 60000, 'broad'), ('val', 'val', 500, 'broad')]
+    assert [s[0] for s in broad['sets'][2:]] == ['test', 'test_faces', 'test_families',
+                                                 'test_photo']
     sans = main_job.JOBS['sans']
     assert sans['config'] == 'configs/clip4str/clip4str-tiny_3k_synth.py'
     assert sans['amp'] and not sans['budget'] and sans['clip'] is None
@@ -39,7 +41,29 @@ def test_default_job_is_the_broad_one(main_job, capsys):
         main_job.parse_args(['--preset', 'sans', '--train-budget-s', '300'])
     assert ('error: --budget-min / --train-budget-s: the sans job trains '
             'clip4str-tiny_3k_synth.py for its fixed iteration count; a time budget needs '
-            '--preset broad') in capsys.readouterr().err
+            '--preset broad or scene') in capsys.readouterr().err
+
+
+def test_scene_job_adds_scene_crops_of_other_words(main_job, tmp_path):
+    """The scene job: the broad job's start and budget, half of its training images scene
+    crops drawn with another seed (other words than the broad set's), a scene test set;
+    --train-images keeps the proportions."""
+    job = main_job.JOBS['scene']
+    assert job['config'] == 'configs/clip4str/clip4str-tiny_20min_synth-scene.py'
+    assert job['budget'] and job['clip'] == 'shipped' and job['amp'] == 'auto'
+    assert job['data_root'] == 'data/scene_job'
+    assert [s[:4] for s in job['sets'] if s[1] == 'train'] == [
+        ('train', 'train', 30000, 'broad'), ('train_scene', 'train', 30000, 'scene')]
+    assert [s[0] for s in job['sets'] if s[1] == 'test'] == [
+        'test', 'test_faces', 'test_families', 'test_scene', 'test_photo']
+    small = dict(sets=[s for s in job['sets'] if s[1] == 'train'])
+    assert main_job.make_data(small, str(tmp_path), num_train=6) == []
+    broad = [label for _, label in iter_labels(str(tmp_path / 'train'))]
+    scene = [label for _, label in iter_labels(str(tmp_path / 'train_scene'))]
+    assert len(broad) == len(scene) == 3 and not set(broad) & set(scene)
+    # make_synth_lmdb's chunk seed of seed 1 (SEED + the set's offset)
+    assert scene == [label for _, label in render_samples('train', 3, 1_000_003,
+                                                          **preset_options('scene'))]
 
 
 def test_make_data_renders_and_reuses(main_job, tmp_path, monkeypatch, capsys):
@@ -56,6 +80,19 @@ def test_make_data_renders_and_reuses(main_job, tmp_path, monkeypatch, capsys):
     # other settings: rendered again over the old LMDB
     assert main_job.make_data(job, str(tmp_path), num_test=2) == tests
     assert len(list(iter_labels(str(tmp_path / 'test_faces')))) == 2
+
+
+def test_photo_set_holds_the_page_words(main_job, tmp_path, capsys):
+    """test_photo: the word crops of a real photograph, cut (not rendered) whatever
+    --test-images says, and reused."""
+    from clip4str_plugin.datasets.photo_words import PAGE_WORDS
+    job = dict(sets=[('test_photo', 'test', None, main_job.PHOTO)])
+    assert main_job.make_data(job, str(tmp_path), num_test=3) == ['test_photo']
+    assert [label for _, label in iter_labels(str(tmp_path / 'test_photo'))] == \
+        [word[-1] for word in PAGE_WORDS]
+    assert 'wrote 45 word crops of a photograph' in capsys.readouterr().out
+    main_job.make_data(job, str(tmp_path))
+    assert f'reusing {tmp_path / "test_photo"}' in capsys.readouterr().out
 
 
 def test_broad_job_commands(main_job, tmp_path, monkeypatch, capsys):
