@@ -173,15 +173,17 @@ def test_scene_job_trains_on_broad_words_and_scene_crops(tmp_path, monkeypatch):
 
     from clip4str_plugin.datasets.lmdb_io import write_lmdb
     from clip4str_plugin.synth.word_renderer import render_samples
-    for folder, preset, num in (('train', 'sans', 3), ('train_scene', 'scene', 2)):
-        write_lmdb(str(tmp_path / folder), render_samples('train', num, 0, scene=preset == 'scene',
-                                                          fonts='sans'))
+    labels = []
+    for folder, scene, num in (('train', False, 3), ('train_scene', True, 2)):
+        samples = render_samples('train', num, int(scene), scene=scene, fonts='sans')
+        write_lmdb(str(tmp_path / folder), samples)
+        labels += [label for _, label in samples]
     monkeypatch.setenv('SCENE_DATA_ROOT', str(tmp_path))
     cfg = load_config(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-scene.py')
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    assert len(dataset) == 5
-    sample = dataset[4]
-    assert tuple(sample['inputs'].shape) == (3, 32, 128) and sample['data_samples'].gt_text.item
+    samples = [dataset[i] for i in range(len(dataset))]
+    assert [s['data_samples'].gt_text.item for s in samples] == labels
+    assert all(tuple(s['inputs'].shape) == (3, 32, 128) for s in samples)
     assert [d['name'] for d in cfg.train_dataloader.dataset.datasets] == ['mix-train',
                                                                          'mix-train-scene']
     assert cfg.test_evaluator.dataset_prefixes == ['mix-test', 'mix-test-faces',
