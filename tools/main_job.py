@@ -45,8 +45,6 @@ import subprocess
 import sys
 import time
 
-import cv2
-
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 from make_synth_lmdb import preset_render_options, render_lmdb  # noqa: E402
@@ -55,6 +53,7 @@ from clip4str_plugin.cli.checks import check_at_most, check_positive  # noqa: E4
 from clip4str_plugin.datasets.lmdb_io import tool_writer  # noqa: E402
 from clip4str_plugin.datasets.photo_words import PAGE_WORDS, page_word_crops  # noqa: E402
 from clip4str_plugin.fileio import write_atomically  # noqa: E402
+from clip4str_plugin.synth.word_renderer import encode_image  # noqa: E402
 
 SEED = 0
 #: Written into every LMDB folder this tool renders (its settings): only such folders are
@@ -209,7 +208,7 @@ def write_photo_lmdb(out: str) -> None:
     photo_words`) as an LMDB of PNG images."""
     with tool_writer(out, overwrite=True) as writer:
         for crop, label in page_word_crops():
-            writer.add(cv2.imencode('.png', crop[..., ::-1])[1].tobytes(), label)
+            writer.add(encode_image(crop, rng=None, jpeg=False), label)
     print(f'wrote {writer.count} word crops of a photograph to {out}')
 
 

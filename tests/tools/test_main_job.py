@@ -85,12 +85,20 @@ def test_make_data_renders_and_reuses(main_job, tmp_path, monkeypatch, capsys):
 def test_photo_set_holds_the_page_words(main_job, tmp_path, capsys):
     """test_photo: the word crops of a real photograph, cut (not rendered) whatever
     --test-images says, and reused."""
-    from clip4str_plugin.datasets.photo_words import PAGE_WORDS
+    import cv2
+    import numpy as np
+
+    from clip4str_plugin.datasets.lmdb_io import open_lmdb
+    from clip4str_plugin.datasets.photo_words import PAGE_WORDS, page_word_crops
     job = dict(sets=[('test_photo', 'test', None, main_job.PHOTO)])
     assert main_job.make_data(job, str(tmp_path), num_test=3) == ['test_photo']
     assert [label for _, label in iter_labels(str(tmp_path / 'test_photo'))] == \
         [word[-1] for word in PAGE_WORDS]
     assert 'wrote 45 word crops of a photograph' in capsys.readouterr().out
+    with open_lmdb(str(tmp_path / 'test_photo')).begin() as txn:      # stored losslessly
+        first = cv2.imdecode(np.frombuffer(txn.get(b'image-000000001'), np.uint8),
+                             cv2.IMREAD_COLOR)[..., ::-1]
+    assert np.array_equal(first, page_word_crops()[0][0])
     main_job.make_data(job, str(tmp_path))
     assert f'reusing {tmp_path / "test_photo"}' in capsys.readouterr().out
 
