@@ -15,8 +15,9 @@ Tuned paths (the :class:`~.switch.Plan` of the switch; docs/benchmarks.md, "Reco
   fused) where the plan says so: MKL runs its AVX2 code on AMD CPUs with AVX-512 (83 against 188
   GFLOP/s for a 197x768x3072 product, 1 thread). This module is the only one calling private
   torch ops.
-* Attention of bf16 / fp16 CPU training as two GEMMs around an fp32 softmax: the fused kernel's
-  backward is several times slower there (20-32 against 4-5 ms at the tiny model's sizes).
+* Attention of CPU training as two GEMMs around an fp32 softmax in bf16 / fp16 and for short
+  queries in fp32: the fused kernel's backward is several times slower there (bf16: 20-32
+  against 4-5 ms at the tiny model's sizes; fp32, 9-18 queries: 2-3x).
 """
 import os
 from typing import Optional
@@ -31,6 +32,10 @@ from .switch import ENV, Plan, resolve
 
 QUICK_GELU_ALPHA = 1.702
 REDUCED = (torch.bfloat16, torch.float16)
+#: fp32 CPU training attention with at most this many queries takes the plain path: the fused
+#: kernel's backward costs 2-3x two GEMMs there (the tiny model's text tower and decoders); the
+#: image tower's 65 queries stay fused (about even).
+PLAIN_FP32_QUERIES = 32
 
 
 def _plan() -> Plan:
@@ -41,8 +46,10 @@ def _plan() -> Plan:
 
 # ---------------------------------------------------------------- attention
 def takes_plain_path(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
-    """True for CPU bf16 / fp16 attention that autograd will differentiate (tuned plan)."""
-    return (q.device.type == 'cpu' and q.dtype in REDUCED and torch.is_grad_enabled()
+    """True for CPU attention that autograd will differentiate (tuned plan): in bf16 / fp16,
+    and in fp32 for at most :data:`PLAIN_FP32_QUERIES` queries (decoders, the text tower)."""
+    return (q.device.type == 'cpu' and torch.is_grad_enabled()
+            and (q.dtype in REDUCED or q.shape[-2] <= PLAIN_FP32_QUERIES)
             and (q.requires_grad or k.requires_grad or v.requires_grad) and _plan().tuned)
 
 

@@ -1,8 +1,9 @@
 """compute/kernels: attention's plain CPU training path computes what the fused kernel computes
-and is taken only for bf16 / fp16 CPU attention under autograd; the block forward computes what
-open_clip's modules compute (plain, tuned through MKL and through oneDNN: values, gradients,
-autocast dtypes, the towers built on it); oneDNN's products equal F.linear's and are taken only
-in eager fp32 CPU inference; never a tuned path with CLIP4STR_FASTPATH=off."""
+and is taken only for CPU attention under autograd in bf16 / fp16 or with few fp32 queries; the
+block forward computes what open_clip's modules compute (plain, tuned through MKL and through
+oneDNN: values, gradients, autocast dtypes, the towers built on it); oneDNN's products equal
+F.linear's and are taken only in eager fp32 CPU inference; never a tuned path with
+CLIP4STR_FASTPATH=off."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -64,13 +65,14 @@ def test_plain_path_matches_the_fused_kernel(kind):
     fused_in = qkv(torch.float32, source=source, requires_grad=False)
     fused = F.scaled_dot_product_attention(*fused_in, **args)    # the mask matches its dtype
     torch.testing.assert_close(fused.double(), ref, atol=1e-5, rtol=1e-5)
-    plain_in = qkv(torch.bfloat16, source=source)
-    assert takes_plain_path(*plain_in)
-    plain = attention(*plain_in, **args)
-    assert plain.dtype == torch.bfloat16 and plain.shape == ref.shape
-    torch.testing.assert_close(plain.double(), ref, atol=3e-2, rtol=3e-2)
-    for got, want in zip(grads(plain, plain_in), ref_grads):
-        torch.testing.assert_close(got, want, atol=6e-2, rtol=6e-2)
+    for dtype, tol in ((torch.bfloat16, 3e-2), (torch.float32, 1e-5)):
+        plain_in = qkv(dtype, source=source)
+        assert takes_plain_path(*plain_in)
+        plain = attention(*plain_in, **args)
+        assert plain.dtype == dtype and plain.shape == ref.shape
+        torch.testing.assert_close(plain.double(), ref, atol=tol, rtol=tol)
+        for got, want in zip(grads(plain, plain_in), ref_grads):
+            torch.testing.assert_close(got, want, atol=2 * tol, rtol=2 * tol)
 
 
 def test_plain_path_under_autocast_keeps_the_kernels_dtypes():
@@ -87,17 +89,21 @@ def test_fused_kernel_everywhere_else(monkeypatch):
     fused = F.scaled_dot_product_attention
     monkeypatch.setattr(kernels.F, 'scaled_dot_product_attention',
                         lambda *a, **kw: calls.append(1) or fused(*a, **kw))
-    attention(*qkv(torch.float32))                           # fp32 training
+    long = kernels.PLAIN_FP32_QUERIES + 1
+    attention(*qkv(torch.float32, length=long, source=long))  # fp32 training, many queries
     attention(*qkv(torch.bfloat16, requires_grad=False))     # bf16 without gradients
     with torch.no_grad():
         attention(*qkv(torch.bfloat16))                      # bf16 inference
-    assert len(calls) == 3
+        attention(*qkv(torch.float32))                       # fp32 inference
+    assert len(calls) == 4
     attention(*qkv(torch.bfloat16))                          # bf16 training: plain
-    assert len(calls) == 3
+    attention(*qkv(torch.float32))                           # fp32 training, 7 queries: plain
+    assert len(calls) == 4
     monkeypatch.setenv('CLIP4STR_FASTPATH', 'off')
     assert not takes_plain_path(*qkv(torch.bfloat16))
+    assert not takes_plain_path(*qkv(torch.float32))
     attention(*qkv(torch.bfloat16))                          # the switch off: fused
-    assert len(calls) == 4
+    assert len(calls) == 5
 
 
 def test_dropout_in_the_plain_path_drops_attention_weights():
