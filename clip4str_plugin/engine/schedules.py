@@ -2,7 +2,8 @@
 cycle, a config given a new iteration or epoch budget.
 
 :func:`rescale_one_cycle` re-times a built (and possibly resumed) MMEngine one-cycle scheduler;
-:func:`set_one_cycle_fraction` puts one at a fraction of its cycle (a time-driven schedule);
+:func:`set_one_cycle_fraction` puts one at a fraction of its cycle (a time-driven schedule),
+:func:`scale_one_cycle` scales its learning rates;
 :func:`set_training_length` re-derives, in a parsed config, the fields that a top-level
 ``max_iters`` / ``max_epochs`` variable fed while the file was read.
 """
@@ -71,6 +72,18 @@ def set_one_cycle_fraction(scheduler: OneCycleParamScheduler, fraction: float) -
     falls, and set its groups' values from there: a schedule driven by elapsed time rather than
     by the step count (the count of steps in the cycle only sets the resolution)."""
     _apply_step(scheduler, fraction * max(1, scheduler.total_steps - 1))
+
+
+def scale_one_cycle(scheduler: OneCycleParamScheduler, factor: float) -> None:
+    """Multiply a one-cycle scheduler's start, peak and end values by ``factor`` in every group
+    (their ratios kept) and give the groups the scaled value of the current step."""
+    if not factor > 0:
+        raise ValueError(f'the scale of a one-cycle schedule must be positive, got {factor!r}')
+    name = scheduler.param_name
+    for group in scheduler.optimizer.param_groups:
+        for key in (f'initial_{name}', f'max_{name}', f'min_{name}'):
+            group[key] *= factor
+    _apply_step(scheduler, scheduler.last_step)
 
 
 def scheduler_entries(schedulers) -> Iterator[Tuple[str, object]]:

@@ -1,5 +1,6 @@
 """rescale_one_cycle: a live one-cycle schedule re-timed to a new length equals a schedule built
-for that length, from the current step on; set_training_length re-derives a config's budget."""
+for that length, from the current step on; scale_one_cycle scales every group's rates;
+set_training_length re-derives a config's budget."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,8 @@ from mmengine.optim import OneCycleLR
 from mmocr.registry import PARAM_SCHEDULERS
 
 from clip4str_plugin.engine.schedules import (one_cycle_fraction, rescale_one_cycle,
-                                              set_one_cycle_fraction, set_training_length)
+                                              scale_one_cycle, set_one_cycle_fraction,
+                                              set_training_length)
 from conftest import CONFIGS
 
 LRS = (1e-3, 2e-2)      # two groups with their own maxima (GroupOneCycleLR)
@@ -60,6 +62,17 @@ def test_a_fraction_of_the_cycle_is_the_step_there_for_every_group(shape):
                   & (between >= np.minimum(stepped[49], stepped[50])))
     set_one_cycle_fraction(scheduler, 1.0)
     assert_same(lrs(scheduler), [lr / 25 / 1e4 for lr in LRS])
+
+
+@pytest.mark.parametrize('shape', SHAPES, ids=['two-phase', 'three-phase', 'linear'])
+def test_a_scaled_schedule_is_the_schedule_of_scaled_maxima(shape):
+    """Scaled by 1.5 at step 20, each group goes on as if built with 1.5 x its maximum."""
+    scheduler, stepped = one_cycle(100, **shape), run(one_cycle(100, **shape), 100)
+    run(scheduler, 20)
+    scale_one_cycle(scheduler, 1.5)
+    assert_same(run(scheduler, 80), 1.5 * stepped[20:])
+    with pytest.raises(ValueError, match='must be positive, got 0'):
+        scale_one_cycle(scheduler, 0)
 
 
 @pytest.mark.parametrize('shape', SHAPES, ids=['two-phase', 'three-phase', 'linear'])

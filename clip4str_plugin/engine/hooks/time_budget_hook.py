@@ -14,6 +14,8 @@ trains fewer steps on the same schedule instead of running over. A resumed run g
 checkpoint's place in the cycle to its end over its own budget. Every choice is logged and, at
 the end, written to ``time_budget.json`` in the work dir.
 
+With ``short_run_lr``, a run that fits fewer iterations than a full one (a slower machine)
+trains at a higher learning rate: at the first fit the schedules' values are scaled once.
 With ``probe_threads`` the warm-up also chooses the torch thread count, and ``reprobe_s`` tries
 the others again now and then (:class:`~.thread_probe.ThreadProbeMixin`).
 """
@@ -29,8 +31,8 @@ from mmengine.logging import print_log
 from mmengine.optim.scheduler import OneCycleParamScheduler
 from mmocr.registry import HOOKS
 
-from clip4str_plugin.engine.schedules import (one_cycle_fraction, scheduler_entries,
-                                              set_one_cycle_fraction)
+from clip4str_plugin.engine.schedules import (one_cycle_fraction, scale_one_cycle,
+                                              scheduler_entries, set_one_cycle_fraction)
 from clip4str_plugin.engine.thread_probe import ThreadProbeMixin
 
 wall_clock = time.time   # the budget's clock (tests replace it)
@@ -58,6 +60,9 @@ class TimeBudgetHook(ThreadProbeMixin, Hook):
             the timed iterations); the fastest is kept.
         reprobe_s: seconds between later probes of the other thread counts (0: the warm-up's
             choice is kept for the rest of the run).
+        short_run_lr: ``dict(full_iters, power, max_scale)``: when the first fit gives N <
+            ``full_iters`` iterations, the one-cycle schedules' values are multiplied by
+            ``min(max_scale, (full_iters / N) ** power)`` (a fresh run only; None: never).
     """
 
     priority = 'LOW'   # after ParamSchedulerHook (also LOW, registered first) has stepped
@@ -67,12 +72,18 @@ class TimeBudgetHook(ThreadProbeMixin, Hook):
     def __init__(self, budget_s: float, warmup_iters: int = 50, skip_iters: int = 5,
                  reserve_s: float = 0.0, recheck_s: float = 60.0, tolerance: float = 0.02,
                  min_iters: Optional[int] = None, start_time: Optional[float] = None,
-                 probe_threads: Sequence[int] = (), reprobe_s: float = 0.0):
+                 probe_threads: Sequence[int] = (), reprobe_s: float = 0.0,
+                 short_run_lr: Optional[dict] = None):
         if budget_s <= 0:
             raise ValueError(f'TimeBudgetHook: budget_s must be positive, got {budget_s}')
         if not 0 <= skip_iters < warmup_iters:
             raise ValueError('TimeBudgetHook: need 0 <= skip_iters < warmup_iters, got '
                              f'skip_iters={skip_iters}, warmup_iters={warmup_iters}')
+        if short_run_lr is not None and (
+                sorted(short_run_lr) != ['full_iters', 'max_scale', 'power']
+                or min(short_run_lr.values()) <= 0):
+            raise ValueError('TimeBudgetHook: short_run_lr takes positive full_iters, power and '
+                             f'max_scale, got {short_run_lr!r}')
         self.budget_s, self.reserve_s = float(budget_s), float(reserve_s)
         self.warmup_iters, self.skip_iters = warmup_iters, skip_iters
         self.recheck_s, self.tolerance = recheck_s, tolerance
@@ -80,6 +91,10 @@ class TimeBudgetHook(ThreadProbeMixin, Hook):
         self.start_time = start_time if start_time is not None else wall_clock()
         self.deadline = self.start_time + self.budget_s
         self.probe_threads, self.reprobe_s = tuple(probe_threads), reprobe_s
+        self.short_run_lr = None if short_run_lr is None else dict(
+            full_iters=int(short_run_lr['full_iters']), power=float(short_run_lr['power']),
+            max_scale=float(short_run_lr['max_scale']))
+        self.lr_scale = 1.0
         self.thread_paces = {}
         self.adjustments: List[dict] = []
         self.reprobes: List[dict] = []
@@ -147,6 +162,7 @@ class TimeBudgetHook(ThreadProbeMixin, Hook):
             window = (self._choose_threads() if self.probe_threads
                       else self._durations[self.skip_iters:])
             self._fit(runner, done, window, now, due=True, force=True)
+            self._scale_short_run(runner)
             self._last_check, self._last_probe = (now, len(self._durations)), now
         elif self._last_check is not None:
             due = self.recheck_s and now - self._last_check[0] >= self.recheck_s
@@ -165,11 +181,23 @@ class TimeBudgetHook(ThreadProbeMixin, Hook):
         """Record the fits and the thread count kept in ``time_budget.json`` of the work dir
         (the main job evaluates with the same thread count)."""
         self._abort_reprobe()
-        record = dict(budget_s=self.budget_s, iterations=runner.iter,
+        record = dict(budget_s=self.budget_s, iterations=runner.iter, lr_scale=self.lr_scale,
                       threads=torch.get_num_threads(), thread_paces=self.thread_paces,
                       adjustments=self.adjustments, reprobes=self.reprobes)
         with open(osp.join(runner.work_dir, 'time_budget.json'), 'w') as f:
             json.dump(record, f, indent=1)
+
+    def _scale_short_run(self, runner) -> None:
+        """``short_run_lr``: scale the schedules of a fresh run that fits few iterations."""
+        iters = runner.train_loop.max_iters - self._first_iter
+        rule = self.short_run_lr
+        if rule is None or self.start_fraction > 0 or iters >= rule['full_iters']:
+            return
+        self.lr_scale = min(rule['max_scale'], (rule['full_iters'] / iters) ** rule['power'])
+        for scheduler in self._cycles:
+            scale_one_cycle(scheduler, self.lr_scale)
+        print_log(f'TimeBudgetHook: {iters} iterations fit, fewer than a full run\'s '
+                  f'{rule["full_iters"]}: learning rates x{self.lr_scale:.2f}', logger='current')
 
     # ---------------------------------------------------------------------- the loop's length
     def projected_iters(self, done: int, seconds_per_iter: float, now: float) -> int:

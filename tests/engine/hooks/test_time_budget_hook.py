@@ -1,7 +1,8 @@
 """TimeBudgetHook on a fake clock: the one-cycle schedule follows the elapsed time (one rise, one
 annealing, whatever the pace does) and ends with the budget, the loop's length follows the pace,
-a resumed run goes on from its place in the cycle, the ScheduleCheckHook of the default runtime
-passes at train start, and the thread probe keeps the faster count."""
+a resumed run goes on from its place in the cycle, a short run trains at a higher learning rate
+(short_run_lr), the ScheduleCheckHook of the default runtime passes at train start, and the
+thread probe keeps the faster count."""
 import json
 import runpy
 import sys
@@ -130,6 +131,28 @@ def test_pace_tripling_mid_run_keeps_one_annealing_that_ends_with_the_budget(tmp
     assert (tmp_path / f'iter_{runner.iter}.pth').is_file()
     saved = json.loads((tmp_path / 'time_budget.json').read_text())
     assert saved['iterations'] == runner.iter and saved['adjustments'] == hook.adjustments
+
+
+@pytest.mark.parametrize('full_iters, scale', [(600, 1.5), (400, 4 / 3), (200, 1.0)])
+def test_a_short_run_trains_at_a_higher_learning_rate(tmp_path, clock, full_iters, scale):
+    """300 iterations fit (1 s each, the tripled pace comes later): fewer than ``full_iters``
+    scales the cycle's rates by full_iters / 300, at most 1.5; a run that fits more
+    keeps the config's. Still one rise and one annealing that ends with the budget."""
+    rule = dict(full_iters=full_iters, power=1.0, max_scale=1.5)
+    hook = TimeBudgetHook(budget_s=300.0, warmup_iters=10, skip_iters=2, short_run_lr=rule)
+    record = _Record(clock)
+    timed_runner(tmp_path, [hook, record], clock).train()
+    times, lrs = np.array(record.iters).T
+    peak = int(lrs.argmax())
+    assert hook.lr_scale == pytest.approx(scale)
+    assert lrs.max() == pytest.approx(0.1 * scale, rel=1e-3)
+    assert lrs[-1] == pytest.approx(LR_END * scale, rel=1e-6) and times[-1] < 1300.0
+    assert np.all(np.diff(lrs[10:peak + 1]) >= 0) and np.all(np.diff(lrs[peak:]) <= 0)
+    assert json.loads((tmp_path / 'time_budget.json').read_text())['lr_scale'] == hook.lr_scale
+    with pytest.raises(ValueError, match='short_run_lr takes positive full_iters'):
+        TimeBudgetHook(budget_s=1, short_run_lr=dict(rule, power=0))
+    with pytest.raises(ValueError, match='short_run_lr takes positive full_iters'):
+        TimeBudgetHook(budget_s=1, short_run_lr=dict(full_iters=10))
 
 
 def test_runner_probes_the_thread_counts_again(tmp_path, clock):
