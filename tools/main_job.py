@@ -25,7 +25,8 @@ Jobs (:data:`JOBS`, chosen by ``--preset``; default :data:`DEFAULT_PRESET`):
   held-out words, the same words in held-out faces and families, scene crops of held-out words
   and the photo's words (docs/benchmarks.md). The whole job has ``--budget-min`` minutes: the
   config's TimeBudgetHook measures the first iterations (and which torch thread count is faster),
-  sets the iteration count that ends training in time for the evaluation, and the evaluation runs
+  sets the iteration count that ends training in time for the evaluation (a run that fits fewer
+  than 4 300 trains at up to 1.5x the learning rate: ``short_run_lr``), and the evaluation runs
   with that thread count. It trains under bf16 autocast where that is faster (``amp='auto'``: a GPU,
   or a CPU with AMX / AVX-512 BF16, where a bf16 training step is about 2x fp32), else in fp32 (bf16
   is emulated on AVX2 CPUs and several times slower).
