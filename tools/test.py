@@ -29,7 +29,8 @@ from clip4str_plugin.deploy import DeployError
 from clip4str_plugin.deploy.recognizer import deployed_model_cfg
 from clip4str_plugin.deploy.sessions import BACKENDS
 from clip4str_plugin.cli.checks import check_output_dir, check_output_file, check_positive
-from clip4str_plugin.cli.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.cli.launch import (add_launch_args, close_distributed, init_cpu_distributed,
+                                        load_config)
 from clip4str_plugin.cli.norm_option import add_norm_arg, apply_norm
 from clip4str_plugin.compute.precision import CHOICES
 from clip4str_plugin.fileio import refuse_existing_output
@@ -156,6 +157,7 @@ def main():
         metrics = runner.test()
     except (CheckpointError, DataError, DeployError) as err:
         sys.exit(f'error: {err}')
+    close_distributed()
     if runner.rank != 0:
         return
     table = results_table(metrics, cfg.test_evaluator.get('dataset_prefixes') or [])

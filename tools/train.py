@@ -25,7 +25,8 @@ from mmengine.runner import Runner
 import clip4str_mmcv_lite  # noqa: F401  (mmcv-lite: the mmcv._ext stand-in, before the plugin)
 from clip4str_plugin.engine.checkpoint_io import find_resumable_checkpoint
 from clip4str_plugin.errors import DataError
-from clip4str_plugin.cli.launch import add_launch_args, init_cpu_distributed, load_config
+from clip4str_plugin.cli.launch import (add_launch_args, close_distributed, init_cpu_distributed,
+                                        load_config)
 from clip4str_plugin.cli.run_lock import WorkDirBusyError, first_process, lock_work_dir
 from clip4str_plugin.fileio import NoSpaceError
 from clip4str_plugin.weights.errors import CheckpointError
@@ -79,6 +80,7 @@ def main():
             init_cpu_distributed(cfg.launcher)
             runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
             runner.train()
+            close_distributed()
         finally:
             if lock is not None:
                 lock.close()

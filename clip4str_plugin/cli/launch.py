@@ -8,7 +8,8 @@ A missing config, a work dir that is a file and a batch size below 1 are refused
 ``num_workers=0`` turns ``persistent_workers`` off (PyTorch's DataLoader refuses the pair).
 
 MMEngine's ``init_dist`` always calls ``cuda.set_device`` and its DDP wrapper passes device ids,
-so without a GPU a torchrun launch needs a gloo group started here and a wrapper without ids.
+so without a GPU a torchrun launch needs a gloo group started here and a wrapper without ids;
+every launch ends its group itself (:func:`close_distributed`).
 """
 import argparse
 import difflib
@@ -158,3 +159,12 @@ def init_cpu_distributed(launcher: str) -> bool:
         return False
     torch_dist.init_process_group(backend='gloo')
     return True
+
+
+def close_distributed() -> None:
+    """After the run's work, every rank: wait for the others, then end the process group. Left
+    to the interpreter's exit, gloo's threads can abort a rank whose work is done ('terminate
+    called without an active exception'). Nothing without a group."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

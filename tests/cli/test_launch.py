@@ -1,12 +1,14 @@
 """load_config (what tools/train.py and tools/test.py call): --cfg-options max_iters / max_epochs
-re-derive what the config's variable fed; a key that nothing would read is refused in one line."""
+re-derive what the config's variable fed; a key that nothing would read is refused in one line;
+close_distributed ends a process group and is a no-op without one."""
 import argparse
 import uuid
 
 import pytest
+import torch.distributed as dist
 from mmengine.logging import MMLogger
 
-from clip4str_plugin.cli.launch import add_launch_args, load_config
+from clip4str_plugin.cli.launch import add_launch_args, close_distributed, load_config
 from conftest import CONFIGS
 
 SYNTH = 'configs/clip4str/clip4str-tiny_3k_synth.py'
@@ -103,3 +105,15 @@ def test_a_dict_written_on_the_command_line_is_refused():
 def test_a_budget_for_a_config_without_a_training_loop():
     with pytest.raises(SystemExit, match='max_iters=5: the config has no training loop'):
         load('configs/clip4str/clip4str-b16.py', 'max_iters=5')
+
+
+def test_close_distributed_ends_the_group(tmp_path):
+    close_distributed()                                    # no group: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+                            world_size=1)
+    try:
+        close_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
