@@ -29,6 +29,14 @@ def mmocr_scope():
     DefaultScope._instance_dict.clear()
 
 
+@pytest.fixture
+def uncapped(monkeypatch):
+    """No oneDNN ISA cap (``ONEDNN_MAX_CPU_ISA``) from the environment the tests run in: for
+    tests that give the CPU's flags themselves."""
+    monkeypatch.delenv('ONEDNN_MAX_CPU_ISA', raising=False)
+    monkeypatch.delenv('DNNL_MAX_CPU_ISA', raising=False)
+
+
 def load_config(path=TINY_CONFIG):
     from mmengine.config import Config
     return Config.fromfile(str(path))

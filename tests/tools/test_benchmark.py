@@ -11,7 +11,7 @@ from clip4str_plugin.compute.switch import fp32_gemm_backend
 from conftest import TINY_CONFIG, run_tool
 
 
-def test_precisions_table_and_cpu_header(tmp_path, monkeypatch, capsys):
+def test_precisions_table_and_cpu_header(tmp_path, monkeypatch, capsys, uncapped):
     # an AMX CPU: auto picks bf16 (whatever this machine's CPU is)
     flags = dict.fromkeys(cpu.CPU_FLAGS, False) | dict(avx512f=True, amx_bf16=True)
     monkeypatch.setattr(cpu, 'cpu_flags', lambda: flags)
