@@ -191,6 +191,23 @@ def test_scene_job_trains_on_broad_words_and_scene_crops(tmp_path, monkeypatch):
                                                    'mix-test-photo']
 
 
+@pytest.mark.parametrize('clip', ['shipped', 'none'])
+def test_main_job_freezes_the_pretrained_text_tower(clip, monkeypatch):
+    """The main job's text tower trains only its final norm and projection when it starts from
+    the shipped CLIP; from random towers (CLIP_PRETRAINED=none) its second block trains too. The
+    image tower trains whole either way."""
+    monkeypatch.setenv('CLIP_PRETRAINED', clip)
+    cfg = load_config(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-scene.py')
+    with torch.device('meta'):
+        model = build_model(cfg.model)
+    text = model.decoder.text_encoder.text
+    trainable = {name.split('.')[0] + ('.' + name.split('.')[2] if 'resblocks' in name else '')
+                 for name, p in text.named_parameters() if p.requires_grad}
+    want = {'ln_final', 'text_projection'} | ({'transformer.1'} if clip == 'none' else set())
+    assert trainable == want
+    assert all(p.requires_grad for p in model.backbone.parameters())
+
+
 # --------------------------------------------------------------------------- dist scripts
 
 FAKE_PYTHON = '#!/usr/bin/env bash\nprintf "%s\\0" "$0" "$@"\n'
