@@ -27,7 +27,7 @@ dptr_decoder = ('{{ fileDirname }}/../../assets/dptr/dptr_decoder_tiny_broad.saf
 # The pre-trained text tower stays frozen but for its final norm and projection (the reference
 # freezes 6 of 12 blocks; both of 2 here): the same accuracy per iteration (1 500 / 4 300 fixed
 # iterations: 55.05, 55.80 / 80.25 % of held-out words against 54.30, 56.35 / 79.00 %) at a
-# cheaper fp32 step (AVX2 kernels: 232 -> 215 ms), so a budget trains more iterations
+# cheaper fp32 step (AVX2 kernels: 231 -> 215 ms), so a budget trains more iterations
 # (docs/benchmarks.md, "Which branch answers"). From random towers only the first block freezes.
 model = dict(
     backbone=dict(pretrained=clip_pretrained),
