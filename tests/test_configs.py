@@ -200,6 +200,7 @@ def test_main_job_freezes_the_pretrained_text_tower(clip, monkeypatch):
     cfg = load_config(CONFIGS / 'clip4str' / 'clip4str-tiny_20min_synth-scene.py')
     with torch.device('meta'):
         model = build_model(cfg.model)
+
     def owner(name):     # 'transformer.resblocks.1.attn.in_proj_weight' -> its block
         return '.'.join(name.split('.')[:3]) if name.startswith('transformer.') else name
 
